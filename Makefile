@@ -1,0 +1,48 @@
+# The team's habits. `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup jars demo test unit integration lint bench kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The Kafka jars, resolved with Maven into a cache outside the repo (once).
+jars: setup
+	$(PY) -c "from streams import kafka_local as k; print(len(k.resolve_classpath(k.config_from_env())), 'kafka jars ready')"
+
+demo: jars
+	$(VENV)/bin/stocktracker demo $(DEMO_ARGS)
+
+test: jars
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+integration: jars
+	$(PY) -m pytest -q tests/integration
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy streams agents schemas tables connectors domain web
+
+bench: jars
+	$(PY) bench/pipeline.py --json bench-pipeline.json
+
+kafka-up: jars
+	$(VENV)/bin/stocktracker kafka up
+
+kafka-down: setup
+	$(VENV)/bin/stocktracker kafka down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,52 @@
+"""Aggregate agent: scores into windowed sentiment per ticker (hopping + tumbling)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from domain.aggregate import ScoreItem, merge, stats
+from streams.trace import stamped
+
+from agents.base import stage_agent
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+
+def register(p: Pipeline) -> None:
+    """Register the aggregate agent."""
+    hopping, tumbling = p.tables.hopping, p.tables.tumbling
+    hop_window = hopping.table.window
+    tumble_size = p.settings.signal.tumbling_s
+
+    async def handle(score: dict[str, Any], received: int) -> None:
+        ticker = score["ticker"]
+        item = ScoreItem(score["score"], score["confidence"], score["author"],
+                         score["engagement"], score["event_time"])
+        ts = score["event_time"] / 1e6
+        hopping[ticker].apply(merge, item)
+        tumbling[ticker].apply(merge, item)
+        # The trailing hopping window (the earliest one still open) covers the full size.
+        trailing = hop_window.earliest(ts)
+        hop = stats(hopping[ticker][trailing])
+        now_tumble = stats(tumbling[ticker].current())
+        before = stats(tumbling[ticker].delta(tumble_size))
+        sentiment = {
+            "ticker": ticker,
+            "window_start": int(trailing[0] * 1e6),
+            "window_end": int(trailing[1] * 1e6),
+            "mean": hop.mean,
+            "decayed": hop.decayed,
+            "confidence": hop.confidence,
+            "posts": hop.posts,
+            "authors": hop.authors,
+            "engagement": hop.engagement,
+            "tumbling_mean": now_tumble.mean,
+            "tumbling_posts": now_tumble.posts,
+            "momentum": now_tumble.mean - before.mean if before.posts else 0.0,
+            "event_time": score["event_time"],
+            "trace": stamped(score["trace"], "aggregate", received),
+        }
+        await p.send(p.topics.sentiment, "Sentiment", ticker, sentiment)
+
+    stage_agent(p, p.topics.scores, "aggregate", "Score", handle)

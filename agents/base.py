@@ -1,0 +1,48 @@
+"""The loop every agent shares: decode, handle, dead-letter what fails, keep going."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from schemas.codec import DecodeError
+from streams.trace import now_us
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], int], Awaitable[None]]
+
+
+def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name: str,
+                handler: Handler) -> Any:
+    """Register an agent named ``stage`` over ``topic`` that calls ``handler(record, received_us)``.
+
+    Bytes that do not decode, and records whose handling raises, go to ``deadletter``
+    with the reason and the original bytes; the next record is processed as usual.
+    """
+    topic_name = topic.get_topic_name()
+
+    async def agent(stream: faust.StreamT) -> AsyncIterator[None]:
+        async for event in stream.events():
+            received = now_us()
+            try:
+                record = pipeline.codec.decode(record_name, event.value, topic_name)
+            except DecodeError as exc:
+                await pipeline.dead_letter(event, stage, f"undecodable {record_name}: {exc}")
+                continue
+            try:
+                await handler(record, received)
+            except Exception as exc:
+                log.exception("%s failed on %s", stage, topic_name)
+                await pipeline.dead_letter(event, stage, f"{type(exc).__name__}: {exc}")
+            yield None
+
+    registered = pipeline.app.agent(topic, name=stage)(agent)
+    pipeline.agents[stage] = registered
+    return registered

@@ -1,0 +1,53 @@
+"""Signal agent: windowed sentiment crossing the rules becomes a signal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from domain.aggregate import WindowStats
+from domain.signals import SignalRule, evaluate
+from streams.trace import stamped
+
+from agents.base import stage_agent
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+
+def register(p: Pipeline) -> None:
+    """Register the signal agent."""
+    sig = p.settings.signal
+    rule = SignalRule(sig.bullish_threshold, sig.bearish_threshold, sig.min_confidence,
+                      sig.min_posts, sig.min_authors, int(sig.cooldown_s * 1e6))
+    tradable = frozenset(sig.tickers)
+    state_table = p.tables.signal_state
+
+    async def handle(snap: dict[str, Any], received: int) -> None:
+        ticker = snap["ticker"]
+        if ticker not in tradable:
+            return
+        window = WindowStats(snap["mean"], snap["decayed"], snap["confidence"], snap["posts"],
+                             snap["authors"], snap["engagement"])
+        state = state_table[ticker]
+        decision = evaluate(ticker, window, snap["window_start"], snap["event_time"],
+                            state.get("last_signal_us"), rule)
+        if decision is None:
+            return
+        state_table[ticker] = {**state, "last_signal_us": snap["event_time"],
+                               "last_signal_id": decision.id}
+        signal = {
+            "id": decision.id,
+            "ticker": ticker,
+            "direction": decision.direction,
+            "strength": decision.strength,
+            "confidence": decision.confidence,
+            "posts": decision.posts,
+            "authors": decision.authors,
+            "window_start": decision.window_start,
+            "reason": decision.reason,
+            "event_time": snap["event_time"],
+            "trace": stamped(snap["trace"], "signal", received),
+        }
+        await p.send(p.topics.signals, "Signal", ticker, signal)
+
+    stage_agent(p, p.topics.sentiment, "signal", "Sentiment", handle)

@@ -1,0 +1,61 @@
+"""Topic administration with confluent-kafka's AdminClient."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.topics import RECORDS, topic_name
+
+
+def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int,
+                  names: Iterable[str] = RECORDS, timeout: float = 30.0) -> list[str]:
+    """Create the pipeline's topics that do not exist yet; returns the full names."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wanted = [topic_name(prefix, n) for n in names]
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    new = [NewTopic(t, num_partitions=partitions, replication_factor=replication)
+           for t in wanted if t not in existing]
+    for topic, future in (admin.create_topics(new) if new else {}).items():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise RuntimeError(f"could not create topic {topic}: {exc}") from exc
+    return wanted
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> None:
+    """Delete topics (missing ones are ignored)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    doomed = [n for n in names if n in existing]
+    for future in (admin.delete_topics(doomed) if doomed else {}).values():
+        try:
+            future.result(timeout)
+        except KafkaException:
+            pass
+
+
+def topics_with_prefix(bootstrap: str, prefix: str, timeout: float = 30.0) -> list[str]:
+    """Every topic whose name starts with ``prefix`` (a run's own and its changelogs)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    return sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(prefix))
+
+
+def wait_for_group(bootstrap: str, group: str, timeout: float = 60.0) -> bool:
+    """Wait until consumer group ``group`` is stable with members (a worker is ready)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(5)
+            if desc.members and str(desc.state).endswith("STABLE"):
+                return True
+        except KafkaException:
+            pass
+        time.sleep(0.25)
+    return False

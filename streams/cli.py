@@ -1,0 +1,119 @@
+"""``stocktracker``: one command with a subcommand per process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from streams.settings import Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings:\n{exc}") from exc
+
+
+@click.group()
+@click.option("--log-level", default="WARNING", show_default=True)
+def main(log_level: str) -> None:
+    """stock-tracker: sentiment-driven 0DTE options trading on Kafka."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def kafka() -> None:
+    """A local single-node Apache Kafka (KRaft) for development and tests."""
+
+
+@kafka.command("up")
+def kafka_up() -> None:
+    """Start the broker (resolving the jars first if needed) and wait until it answers."""
+    from streams import kafka_local
+
+    cfg = kafka_local.config_from_env()
+    pid = kafka_local.up(cfg)
+    click.echo(f"kafka answering at {cfg.bootstrap} (pid {pid or 'not ours'})")
+
+
+@kafka.command("down")
+def kafka_down() -> None:
+    """Stop the broker that `kafka up` started (and nothing else)."""
+    from streams import kafka_local
+
+    stopped = kafka_local.down(kafka_local.config_from_env())
+    click.echo("stopped" if stopped else "no broker of ours was running")
+
+
+@kafka.command("status")
+def kafka_status() -> None:
+    """Print the local broker's status as JSON."""
+    from streams import kafka_local
+
+    click.echo(json.dumps(kafka_local.status(kafka_local.config_from_env()), default=str))
+
+
+@main.command()
+@click.option("--loglevel", default="warning", show_default=True)
+def worker(loglevel: str) -> None:
+    """Run the Faust worker with every agent (run N of them to scale out)."""
+    from streams.worker import run_worker
+
+    run_worker(_settings(), loglevel)
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--speed", default=1.0, show_default=True,
+              help="1 = recorded pace, N = N times faster, 0 = as fast as possible.")
+def replay(files: tuple[Path, ...], speed: float) -> None:
+    """Produce posts from JSONL files to the posts topic."""
+    from connectors.replay.runner import file_items, run_replay
+    from schemas.codec import make_codec
+    from streams.admin import ensure_topics
+    from streams.producer import RecordProducer
+
+    settings = _settings()
+    k = settings.kafka
+    ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
+    producer = RecordProducer(k.bootstrap_servers, make_codec(settings.stream.schema_registry_url),
+                              k.topic_prefix)
+    for path in files:
+        counts = run_replay(file_items(path), producer, speed)
+        click.echo(f"{path}: {json.dumps(counts)}")
+
+
+@main.command()
+@click.option("--duration", type=float, default=None, help="Stop after S seconds.")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Write a JSON summary here.")
+@click.option("--speed", type=float, default=None, help="Replay speed (default: fit duration).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Session to generate (default: the last one before today).")
+@click.option("--keep-topics", is_flag=True, help="Keep the run's topics afterwards.")
+@click.option("--no-live", is_flag=True, help="No live display (for logs and CI).")
+def demo(duration: float | None, report: Path | None, speed: float | None, seed: int,
+         day: object, keep_topics: bool, no_live: bool) -> None:
+    """Run everything on a built-in trading day: no keys needed."""
+    from streams.demo import DemoOptions, run_demo
+
+    chosen = day.date() if day is not None else None  # type: ignore[attr-defined]
+    assert chosen is None or isinstance(chosen, date)
+    result = run_demo(_settings(), DemoOptions(duration, report, speed, seed, chosen,
+                                                keep_topics, not no_live))
+    click.echo(json.dumps({"counts": result["counts"], "pnl": result["pnl"],
+                           "post_to_order_ms": result["latency_ms"].get("post_to_order")},
+                          default=lambda v: None))
+
+
+if __name__ == "__main__":
+    main()

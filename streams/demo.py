@@ -1,0 +1,168 @@
+"""``stocktracker demo``: the whole system on one machine, on a built-in trading day.
+
+Starts Kafka if none answers, the worker (a subprocess), the replay of a generated day
+(posts and option quotes), and a live display; cleans up everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.replay.runner import run_replay
+from connectors.simulated.market import day_items
+from domain.market_hours import MarketCalendar
+from domain.synthetic import generate_day
+from schemas.codec import make_codec
+from streams import kafka_local
+from streams.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
+from streams.monitor import Monitor
+from streams.producer import RecordProducer
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``stocktracker demo`` was asked to do."""
+
+    duration: float | None = None
+    report: Path | None = None
+    speed: float | None = None
+    seed: int = 7
+    day: date | None = None
+    keep_topics: bool = False
+    live: bool = True
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
+                 log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``stocktracker worker`` as a subprocess for one run."""
+    env = dict(os.environ)
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "KAFKA_PARTITIONS": str(settings.kafka.partitions),
+        "STREAM_APP_ID": app_id,
+        "STREAM_DATA_DIR": str(data_dir),
+        "STREAM_WEB_PORT": str(free_port()),
+    })
+    env.update(extra_env or {})
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it does not stop in time."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
+    """Run the demo and return (and optionally write) its report."""
+    kafka = settings.kafka
+    cfg = kafka_local.config_from_env()
+    started_kafka = False
+    if not kafka_local.is_answering(kafka.bootstrap_servers):
+        if kafka.bootstrap_servers != cfg.bootstrap:
+            raise RuntimeError(f"no broker at KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}")
+        print(f"starting a local Kafka broker at {cfg.bootstrap} ...", flush=True)
+        kafka_local.up(cfg)
+        started_kafka = True
+    run_id = f"demo{int(time.time())}"
+    prefix = f"{run_id}."
+    workdir = Path(tempfile.mkdtemp(prefix="stocktracker-demo-"))
+    calendar = MarketCalendar(settings.risk.exchange)
+    session = (calendar.session_on(options.day) if options.day
+               else calendar.previous_session(datetime.now(UTC).date()))
+    if session is None:
+        raise RuntimeError(f"{options.day} is not a trading session")
+    day_s = (session.close_us - session.open_us) / 1e6
+    speed = options.speed or (min(max(day_s / options.duration, 1.0), 200.0)
+                              if options.duration else 60.0)
+    day = generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
+                       datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=options.seed,
+                       quote_every_s=15.0, strikes_each_side=6)
+    codec = make_codec(settings.stream.schema_registry_url)
+    worker = None
+    stop = threading.Event()
+    monitor = None
+    try:
+        ensure_topics(kafka.bootstrap_servers, prefix, kafka.partitions, kafka.replication)
+        worker = start_worker(settings, prefix, run_id, workdir / "worker", workdir / "worker.log")
+        if not wait_for_group(kafka.bootstrap_servers, run_id, timeout=90):
+            raise RuntimeError(f"worker did not join; see {workdir / 'worker.log'}")
+        monitor = Monitor(kafka.bootstrap_servers, codec, prefix)
+        producer = RecordProducer(kafka.bootstrap_servers, codec, prefix)
+        replayed: dict[str, int] = {}
+        replay = threading.Thread(
+            target=lambda: replayed.update(run_replay(day_items(day), producer, speed, stop)),
+            daemon=True)
+        replay.start()
+        _watch(monitor, replay, options, speed, session.day)
+    finally:
+        stop.set()
+        if worker is not None:
+            stop_process(worker)
+        if monitor is not None:
+            monitor.close()
+        if not options.keep_topics:
+            delete_topics(kafka.bootstrap_servers,
+                          topics_with_prefix(kafka.bootstrap_servers, prefix)
+                          + topics_with_prefix(kafka.bootstrap_servers, run_id))
+        if started_kafka:
+            kafka_local.down(cfg)
+        shutil.rmtree(workdir, ignore_errors=True)
+    report = monitor.report()
+    report.update(run_id=run_id, day=session.day.isoformat(), speed=speed, seed=options.seed)
+    if options.report:
+        options.report.write_text(json.dumps(report, indent=2, default=_nan_safe) + "\n")
+    return report
+
+
+def _nan_safe(value: object) -> object:
+    return None
+
+
+def _watch(monitor: Monitor, replay: threading.Thread, options: DemoOptions, speed: float,
+           day: date) -> None:
+    from streams.display import live_display
+
+    started = time.monotonic()
+    idle_since: float | None = None
+    with live_display(enabled=options.live) as refresh:
+        while True:
+            read = monitor.poll(0.2)
+            elapsed = time.monotonic() - started
+            refresh(monitor, elapsed, speed, day)
+            if options.duration is not None and elapsed >= options.duration:
+                return
+            if not replay.is_alive():
+                idle_since = idle_since if read == 0 and idle_since else (
+                    time.monotonic() if read == 0 else None)
+                if idle_since and time.monotonic() - idle_since > 5:
+                    return

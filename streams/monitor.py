@@ -1,0 +1,112 @@
+"""A read-only view of a running pipeline: counts, latency from traces, P&L.
+
+Used by the demo's live display and its report, and by the benchmarks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from domain.latency import stage_latencies, summarize
+from domain.positions import apply_fill, unrealized
+from schemas.codec import Codec, DecodeError
+from streams.topics import RECORDS, topic_name
+
+# which stage's latency each topic's records tell
+STAGE_OF = {"posts": "ingest", "scores": "score", "sentiment": "aggregate",
+            "signals": "signal", "orders": "execute"}
+REPORT_TOPICS = ("posts", "scores", "signals", "orders", "fills", "deadletter")
+
+
+class Monitor:
+    """Consumes every topic of a run from the beginning and keeps score."""
+
+    def __init__(self, bootstrap: str, codec: Codec, prefix: str = "") -> None:
+        self.codec = codec
+        self.prefix = prefix
+        self._names = {topic_name(prefix, t): t for t in RECORDS}
+        self._consumer = Consumer({
+            "bootstrap.servers": bootstrap,
+            "group.id": f"monitor-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 50,
+        })
+        self._consumer.subscribe(list(self._names))
+        self.counts: Counter[str] = Counter()
+        self.order_status: Counter[str] = Counter()
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.positions: dict[str, dict[str, Any]] = {}
+        self.marks: dict[str, float] = {}
+        self.last: dict[str, dict[str, Any]] = {}
+        self.undecodable = 0
+
+    def poll(self, timeout: float = 0.1, max_records: int = 5000) -> int:
+        """Consume what is there (up to ``max_records``); returns how many were read."""
+        read = 0
+        while read < max_records:
+            msg = self._consumer.poll(timeout if read == 0 else 0)
+            if msg is None:
+                break
+            if msg.error():
+                continue
+            read += 1
+            self._handle(self._names.get(msg.topic(), ""), msg.value())
+        return read
+
+    def _handle(self, topic: str, value: bytes) -> None:
+        if not topic:
+            return
+        self.counts[topic] += 1
+        try:
+            record = self.codec.decode(RECORDS[topic], value)
+        except DecodeError:
+            self.undecodable += 1
+            return
+        self.last[topic] = record
+        if topic in STAGE_OF:
+            lat = stage_latencies(record["trace"])
+            stage = STAGE_OF[topic]
+            if stage in lat:
+                self.latency[stage].append(lat[stage])
+            if topic == "orders" and "post_to_order" in lat:
+                self.latency["post_to_order"].append(lat["post_to_order"])
+        if topic == "orders":
+            self.order_status[record["status"]] += 1
+        elif topic == "fills":
+            self.positions[record["symbol"]] = apply_fill(
+                self.positions.get(record["symbol"]), record["side"], record["qty"],
+                record["price"], record["commission"])
+        elif topic == "quotes":
+            self.marks[record["symbol"]] = (record["bid"] + record["ask"]) / 2
+
+    def pnl(self) -> dict[str, float]:
+        """Realised and unrealised P&L (unrealised at the latest mid)."""
+        realized = sum(p["realized_pnl"] for p in self.positions.values())
+        open_pnl = sum(unrealized(p, self.marks.get(s, p["avg_price"]))
+                       for s, p in self.positions.items() if p["qty"])
+        return {"realized": round(realized, 2), "unrealized": round(open_pnl, 2),
+                "total": round(realized + open_pnl, 2)}
+
+    def latency_report(self) -> dict[str, dict[str, float]]:
+        """p50/p95/p99 (ms) per stage and post-to-order."""
+        return {stage: summarize(values) for stage, values in self.latency.items()}
+
+    def report(self) -> dict[str, Any]:
+        """The demo's JSON summary."""
+        return {
+            "counts": {t: self.counts.get(t, 0) for t in REPORT_TOPICS},
+            "counts_all": dict(self.counts),
+            "orders_by_status": dict(self.order_status),
+            "latency_ms": self.latency_report(),
+            "pnl": self.pnl(),
+            "undecodable": self.undecodable,
+        }
+
+    def close(self) -> None:
+        """Leave the group."""
+        self._consumer.close()

@@ -1,0 +1,91 @@
+"""The Faust app with every topic, table and agent, built from settings.
+
+Agents are registered by the modules under ``agents/``; each is a short loop that decodes,
+calls a pure domain function, encodes and sends. Anything that fails goes to
+``deadletter`` with the reason and the original bytes, and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from domain.lexicon import LexiconModel
+from domain.market_hours import MarketCalendar
+from schemas.codec import Codec, make_codec
+from streams.settings import Settings
+from streams.topics import Topics
+from streams.trace import now_us
+from tables.definitions import Tables
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """A configured ``faust.App`` and what its agents share."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        codec: Codec | None = None,
+        calendar: MarketCalendar | None = None,
+        broker_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        kafka, stream = settings.kafka, settings.stream
+        self.app = faust.App(
+            stream.app_id,
+            broker=broker_url or f"kafka://{kafka.bootstrap_servers}",
+            store=stream.store,
+            datadir=str(stream.data_dir),
+            web_port=stream.web_port,
+            web_enabled=False,
+            topic_partitions=kafka.partitions,
+            topic_replication_factor=kafka.replication,
+            producer_linger_ms=0,
+            producer_acks=-1,
+            stream_wait_empty=False,
+            consumer_auto_offset_reset="earliest",
+            table_cleanup_interval=30.0,
+        )
+        self.codec = codec or make_codec(stream.schema_registry_url)
+        self.calendar = calendar or MarketCalendar(settings.risk.exchange)
+        self.lexicon = LexiconModel()
+        self.topics = Topics.create(self.app, kafka.topic_prefix, kafka.partitions,
+                                    kafka.replication)
+        self.tables = Tables.create(self.app, settings)
+        self.agents: dict[str, Any] = {}
+        self.chain_index: Any = None  # set by agents.market
+        self.broker: Any = None  # set by agents.execute
+        from agents import register_all
+
+        register_all(self)
+
+    async def send(self, topic: faust.TopicT, record_name: str, key: str,
+                   record: dict[str, Any]) -> None:
+        """Encode ``record`` and send it keyed by ``key``, stamped with its event time."""
+        value = self.codec.encode(record_name, record, topic.get_topic_name())
+        await topic.send(key=key.encode(), value=value, timestamp=record["event_time"] / 1e6)
+
+    async def dead_letter(self, event: faust.EventT, stage: str, reason: str) -> None:
+        """Send the event's original bytes to ``deadletter`` with why it failed."""
+        message = event.message
+        payload = event.value if isinstance(event.value, bytes) else repr(event.value).encode()
+        key = event.key if isinstance(event.key, bytes) else None
+        log.warning("dead-lettered %s[%s]@%s at %s: %s", message.topic, message.partition,
+                    message.offset, stage, reason)
+        record = {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "stage": stage,
+            "reason": reason[:2000],
+            "payload": payload,
+            "key": key,
+            "event_time": int(message.timestamp * 1e6) if message.timestamp else now_us(),
+            "trace": {f"{stage}_in": now_us()},
+        }
+        await self.send(self.topics.deadletter, "DeadLetter", stage, record)

@@ -1,0 +1,60 @@
+"""Topic names and their record types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+# topic -> Avro record name carried on it
+RECORDS: dict[str, str] = {
+    "posts": "Post",
+    "scores": "Score",
+    "sentiment": "Sentiment",
+    "signals": "Signal",
+    "orders": "Order",
+    "fills": "Fill",
+    "positions": "Position",
+    "quotes": "Quote",
+    "control": "Control",
+    "metrics": "Metric",
+    "deadletter": "DeadLetter",
+}
+
+
+def topic_name(prefix: str, name: str) -> str:
+    """The broker-side name of one of our topics."""
+    return f"{prefix}{name}"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic of the pipeline, as Faust topics carrying raw Avro bytes."""
+
+    posts: faust.TopicT
+    scores: faust.TopicT
+    sentiment: faust.TopicT
+    signals: faust.TopicT
+    orders: faust.TopicT
+    fills: faust.TopicT
+    positions: faust.TopicT
+    quotes: faust.TopicT
+    control: faust.TopicT
+    metrics: faust.TopicT
+    deadletter: faust.TopicT
+
+    @classmethod
+    def create(cls, app: faust.App, prefix: str, partitions: int, replicas: int) -> Topics:
+        """Declare every topic on ``app`` (raw bytes: agents decode, so bad bytes dead-letter)."""
+        made = {
+            name: app.topic(
+                topic_name(prefix, name),
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=partitions,
+                replicas=replicas,
+                internal=True,
+            )
+            for name in RECORDS
+        }
+        return cls(**made)

@@ -1,0 +1,23 @@
+"""``stocktracker worker``: the Faust worker running every agent."""
+
+from __future__ import annotations
+
+import logging
+
+from streams.pipeline import Pipeline
+from streams.settings import Settings
+
+
+def run_worker(settings: Settings, loglevel: str = "warning") -> None:
+    """Run the worker until SIGTERM/SIGINT (Faust stops it gracefully, flushing tables)."""
+    from faust.worker import Worker
+
+    from streams.admin import ensure_topics
+
+    kafka = settings.kafka
+    ensure_topics(kafka.bootstrap_servers, kafka.topic_prefix, kafka.partitions,
+                  kafka.replication)
+    pipeline = Pipeline(settings)
+    logging.getLogger("faust").setLevel(loglevel.upper())
+    worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

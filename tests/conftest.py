@@ -1,0 +1,67 @@
+"""Shared fixtures: a real Kafka broker for the session, settings for one test's run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.settings import KafkaSettings, Settings, StreamSettings
+
+TEST_DAY = "2026-11-24"  # a full session (Tuesday before Thanksgiving)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Call ``check`` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = check()
+    assert value, f"condition not met within {timeout}s (last: {value!r})"
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real broker: $KAFKA_BOOTSTRAP_SERVERS if it answers, else one started here."""
+    from streams import kafka_local
+
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given and kafka_local.is_answering(given):
+        yield given
+        return
+    from streams.demo import free_port
+
+    data_dir = Path(tempfile.mkdtemp(prefix="stocktracker-kafka-"))
+    cfg = kafka_local.config_from_env(port=free_port(), controller_port=free_port(),
+                                      data_dir=data_dir)
+    kafka_local.up(cfg)
+    try:
+        yield cfg.bootstrap
+    finally:
+        kafka_local.down(cfg)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def run_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for one isolated run: its own topic prefix, app id, data dir, web port."""
+    from streams.demo import free_port
+
+    def make(bootstrap: str = "127.0.0.1:9092", store: str = "rocksdb://",
+             **sections: Any) -> Settings:
+        run = f"t{uuid.uuid4().hex[:10]}"
+        kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{run}.", partitions=2)
+        stream = StreamSettings(app_id=run, store=store, data_dir=tmp_path / run,
+                                web_port=free_port())
+        return Settings(kafka=kafka, stream=stream, **sections)
+
+    return make
