@@ -21,7 +21,7 @@ def register(p: Pipeline) -> None:
 
     async def handle(score: dict[str, Any], received: int) -> None:
         ticker = score["ticker"]
-        item = ScoreItem(score["score"], score["confidence"], score["author"],
+        item = ScoreItem(score["post_id"], score["score"], score["confidence"], score["author"],
                          score["engagement"], score["event_time"])
         ts = score["event_time"] / 1e6
         hopping[ticker].apply(merge, item)

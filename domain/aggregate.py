@@ -1,22 +1,27 @@
 """Windowed sentiment maths: one window's accumulator and what it says.
 
 An accumulator is a plain dict (it is stored in Faust tables as JSON):
-``{"wsum", "w", "n", "eng", "authors", "dnum", "dden", "last_us"}``. All functions are pure.
+``{"wsum", "w", "csum", "n", "eng", "authors", "seen", "dnum", "dden", "last_us"}``.
+``seen`` holds short hashes of the posts already counted, so a score delivered twice
+(at-least-once after a restart) is counted once. All functions are pure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
 MAX_AUTHORS = 256
+MAX_SEEN = 4096  # past this many posts in one window, redeliveries may count twice
 
 
 @dataclass(frozen=True, slots=True)
 class ScoreItem:
     """One scored post as the aggregator sees it."""
 
+    post_id: str
     score: float
     confidence: float
     author: str
@@ -44,6 +49,12 @@ def merge(acc: dict[str, Any] | None, item: ScoreItem) -> dict[str, Any]:
     decay over event time with the item's half-life, so recent posts count more.
     """
     acc = acc or {}
+    tag = hashlib.blake2b(item.post_id.encode(), digest_size=6).hexdigest()
+    seen = list(acc.get("seen", ()))
+    if tag in seen:
+        return acc
+    if len(seen) < MAX_SEEN:
+        seen.append(tag)
     weight = max(item.confidence, 1e-6)
     last_us = int(acc.get("last_us", item.event_us))
     dt_s = (item.event_us - last_us) / 1e6
@@ -66,6 +77,7 @@ def merge(acc: dict[str, Any] | None, item: ScoreItem) -> dict[str, Any]:
         "n": int(acc.get("n", 0)) + 1,
         "eng": int(acc.get("eng", 0)) + max(item.engagement, 0),
         "authors": authors,
+        "seen": seen,
         "dnum": dnum,
         "dden": dden,
         "last_us": last_us,

@@ -25,7 +25,8 @@ REPORT_TOPICS = ("posts", "scores", "signals", "orders", "fills", "deadletter")
 class Monitor:
     """Consumes every topic of a run from the beginning and keeps score."""
 
-    def __init__(self, bootstrap: str, codec: Codec, prefix: str = "") -> None:
+    def __init__(self, bootstrap: str, codec: Codec, prefix: str = "",
+                 keep: tuple[str, ...] = ()) -> None:
         self.codec = codec
         self.prefix = prefix
         self._names = {topic_name(prefix, t): t for t in RECORDS}
@@ -44,6 +45,8 @@ class Monitor:
         self.marks: dict[str, float] = {}
         self.last: dict[str, dict[str, Any]] = {}
         self.undecodable = 0
+        self.keep = keep
+        self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def poll(self, timeout: float = 0.1, max_records: int = 5000) -> int:
         """Consume what is there (up to ``max_records``); returns how many were read."""
@@ -68,6 +71,8 @@ class Monitor:
             self.undecodable += 1
             return
         self.last[topic] = record
+        if topic in self.keep:
+            self.records[topic].append(record)
         if topic in STAGE_OF:
             lat = stage_latencies(record["trace"])
             stage = STAGE_OF[topic]

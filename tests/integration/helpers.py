@@ -1,0 +1,123 @@
+"""Building blocks for integration stories: a worker on the real broker, posts, chains."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
+from schemas.codec import SingleObjectCodec
+from streams.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
+from streams.demo import start_worker, stop_process
+from streams.monitor import Monitor
+from streams.producer import RecordProducer
+from streams.settings import Settings
+from streams.topics import topic_name
+from streams.trace import now_us
+
+CLOSE = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+KEEP = ("scores", "sentiment", "signals", "orders", "fills", "deadletter")
+
+
+def at(hour: int, minute: int, second: int = 0) -> int:
+    """µs of a UTC time on the test day (2026-11-24)."""
+    return int(datetime(2026, 11, 24, hour, minute, second, tzinfo=UTC).timestamp() * 1e6)
+
+
+def post(pid: str, author: str, text: str, event_us: int) -> dict[str, Any]:
+    """A Post record as a connector would produce it."""
+    return {"id": pid, "source": "test", "author": author, "text": text, "tickers": [],
+            "followers": 100, "likes": 5, "reposts": 1, "replies": 1, "url": None,
+            "lang": "en", "event_time": event_us, "trace": {"ingest_in": now_us()}}
+
+
+def chain(event_us: int, spot: float = 590.0, underlying: str = "SPY") -> list[dict[str, Any]]:
+    """The underlying's quote and a 0DTE chain around ``spot`` at ``event_us``."""
+    close_us = int(CLOSE.timestamp() * 1e6)
+    expiry = CLOSE.date()
+    quotes = [{"symbol": underlying, "underlying": underlying, "bid": spot - 0.01,
+               "ask": spot + 0.01, "bid_size": 100, "ask_size": 100, "option_type": None,
+               "strike": None, "expiry": None, "iv": None, "delta": None,
+               "event_time": event_us, "trace": {}}]
+    t = year_fraction_us(event_us, close_us)
+    for strike in range(int(spot) - 3, int(spot) + 4):
+        iv = implied_vol_skew(spot, strike, 0.15)
+        for kind in ("call", "put"):
+            price = bs_price(spot, strike, t, iv, 0.04, kind)
+            quotes.append({
+                "symbol": occ_symbol(underlying, expiry, kind, strike),
+                "underlying": underlying, "bid": round(price - 0.02, 2),
+                "ask": round(price + 0.02, 2), "bid_size": 10, "ask_size": 10,
+                "option_type": kind, "strike": float(strike), "expiry": expiry.isoformat(),
+                "iv": iv, "delta": None, "event_time": event_us, "trace": {}})
+    return quotes
+
+
+@dataclass
+class Run:
+    """One isolated pipeline run on the real broker: topics, a worker subprocess, a reader."""
+
+    settings: Settings
+    workdir: Path
+    codec: SingleObjectCodec = field(default_factory=SingleObjectCodec)
+    worker: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        k = self.settings.kafka
+        ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
+        self.producer = RecordProducer(k.bootstrap_servers, self.codec, k.topic_prefix)
+        self.monitor = Monitor(k.bootstrap_servers, self.codec, k.topic_prefix, keep=KEEP)
+
+    def start_worker(self, fresh_state: bool = False) -> None:
+        """Start the worker; ``fresh_state`` gives it an empty data dir, so its tables
+        can only come back from the changelog topics."""
+        self.starts += 1
+        data_dir = self.workdir / (f"worker{self.starts}" if fresh_state else "worker")
+        self.worker = start_worker(self.settings, self.settings.kafka.topic_prefix,
+                                   self.settings.stream.app_id, data_dir,
+                                   self.workdir / "worker.log")
+        assert wait_for_group(self.settings.kafka.bootstrap_servers,
+                              self.settings.stream.app_id, 90), self.log_tail()
+
+    def stop_worker(self) -> None:
+        """Stop the worker gracefully (SIGTERM) and wait for it."""
+        assert self.worker is not None
+        stop_process(self.worker)
+        self.worker = None
+
+    def send(self, topic: str, record_name: str, key: str, record: dict[str, Any]) -> None:
+        """Produce one record and wait for the broker's acknowledgement."""
+        self.producer.send(topic, record_name, key, record)
+        assert self.producer.flush(10) == 0
+
+    def send_raw(self, topic: str, key: bytes, value: bytes, event_us: int) -> None:
+        """Produce bytes as they are (malformed input)."""
+        self.producer.send_raw(topic_name(self.settings.kafka.topic_prefix, topic), key,
+                               value, event_us // 1000)
+        assert self.producer.flush(10) == 0
+
+    def records(self, topic: str) -> list[dict[str, Any]]:
+        """Everything read so far from ``topic`` (reads what is new first)."""
+        self.monitor.poll(0.2)
+        return self.monitor.records[topic]
+
+    def log_tail(self) -> str:
+        """The end of the worker's log, for failure messages."""
+        path = self.workdir / "worker.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def close(self) -> None:
+        """Stop everything and delete the run's topics."""
+        if self.worker is not None:
+            stop_process(self.worker)
+        self.monitor.close()
+        k = self.settings.kafka
+        delete_topics(k.bootstrap_servers,
+                      topics_with_prefix(k.bootstrap_servers, k.topic_prefix)
+                      + topics_with_prefix(k.bootstrap_servers, self.settings.stream.app_id))
+        shutil.rmtree(self.workdir / "worker", ignore_errors=True)
