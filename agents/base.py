@@ -30,18 +30,20 @@ def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name
 
     async def agent(stream: faust.StreamT) -> AsyncIterator[None]:
         async for event in stream.events():
-            received = now_us()
-            try:
-                record = pipeline.codec.decode(record_name, event.value, topic_name)
-            except DecodeError as exc:
-                await pipeline.dead_letter(event, stage, f"undecodable {record_name}: {exc}")
-                continue
-            try:
-                await handler(record, received)
-            except Exception as exc:
-                log.exception("%s failed on %s", stage, topic_name)
-                await pipeline.dead_letter(event, stage, f"{type(exc).__name__}: {exc}")
-            yield None
+            await _process(event, now_us())
+            yield None  # one result per event: Faust's test context counts these
+
+    async def _process(event: faust.EventT, received: int) -> None:
+        try:
+            record = pipeline.codec.decode(record_name, event.value, topic_name)
+        except DecodeError as exc:
+            await pipeline.dead_letter(event, stage, f"undecodable {record_name}: {exc}")
+            return
+        try:
+            await handler(record, received)
+        except Exception as exc:
+            log.exception("%s failed on %s", stage, topic_name)
+            await pipeline.dead_letter(event, stage, f"{type(exc).__name__}: {exc}")
 
     registered = pipeline.app.agent(topic, name=stage)(agent)
     pipeline.agents[stage] = registered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 STAGES = ("ingest", "score", "aggregate", "signal", "execute")
@@ -32,7 +33,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in [0, 100]) of already sorted values."""
     if not sorted_values:
         return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    rank = max(1, min(len(sorted_values), math.ceil(q / 100 * len(sorted_values))))
     return sorted_values[rank - 1]
 
 

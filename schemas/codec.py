@@ -89,15 +89,17 @@ class SchemaSet:
 
     def __init__(self, directory: Path = SCHEMA_DIR) -> None:
         self.current: dict[str, dict[str, Any]] = {}
+        self.texts: dict[str, str] = {}
         self.writers: dict[bytes, dict[str, Any]] = {}
         for raw in _load_dir(directory):
             parsed = fastavro.parse_schema(raw)
             self.current[parsed["name"]] = parsed
+            self.texts[parsed["name"]] = json.dumps(raw)
             self.writers[schema_fingerprint(parsed)] = parsed
         history = directory / "history"
         if history.is_dir():
             for raw in _load_dir(history):
-                parsed = fastavro.parse_schema(raw, _named_schemas={})
+                parsed = fastavro.parse_schema(raw)
                 self.writers.setdefault(schema_fingerprint(parsed), parsed)
         self.fingerprints = {name: schema_fingerprint(s) for name, s in self.current.items()}
 
@@ -161,8 +163,7 @@ class RegistryCodec:
                 "subject.name.strategy": record_subject_name_strategy}
         self._serializers: dict[str, Any] = {}
         self._deserializers: dict[str, Any] = {}
-        for fname, parsed in self.schemas.current.items():
-            text = json.dumps(fastavro.schema.to_parsing_canonical_form(parsed))
+        for fname, text in self.schemas.texts.items():
             self._serializers[fname] = AvroSerializer(self.client, text, conf=conf)
             self._deserializers[fname] = AvroDeserializer(self.client, text)
 
