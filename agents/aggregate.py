@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agents.base import stage_agent
 from domain.aggregate import ScoreItem, merge, stats
 from streams.trace import stamped
-
-from agents.base import stage_agent
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline
@@ -17,6 +16,7 @@ def register(p: Pipeline) -> None:
     """Register the aggregate agent."""
     hopping, tumbling = p.tables.hopping, p.tables.tumbling
     hop_window = hopping.table.window
+    assert hop_window is not None
     tumble_size = p.settings.signal.tumbling_s
 
     async def handle(score: dict[str, Any], received: int) -> None:

@@ -11,13 +11,12 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from agents.base import stage_agent
 from connectors.simulated.broker import SimulatedBroker
 from domain.positions import apply_fill
 from domain.risk import OrderIntent, RiskLimits, RiskState, check, prune_recent
 from domain.strikes import ChainQuote, choose_contract
 from streams.trace import stamped
-
-from agents.base import stage_agent
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agents.base import stage_agent
 from domain.tickers import extract_tickers
 from streams.trace import now_us, stamped
-
-from agents.base import stage_agent
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline

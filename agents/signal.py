@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agents.base import stage_agent
 from domain.aggregate import WindowStats
 from domain.signals import SignalRule, evaluate
 from streams.trace import stamped
-
-from agents.base import stage_agent
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline

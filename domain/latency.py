@@ -13,14 +13,15 @@ def stage_latencies(trace: Mapping[str, int]) -> dict[str, float]:
 
     A stage's latency runs from the previous stage's emission (``<prev>_out``, or the
     receipt ``ingest_in`` for the first stage) to its own emission (``<stage>_out``), so
-    it includes the Kafka hop into it. ``post_to_order`` runs from receipt to order.
+    it includes the Kafka hop into it; a stage missing from the trace is skipped.
+    ``post_to_order`` runs from receipt to order.
     """
     out: dict[str, float] = {}
     previous = trace.get("ingest_in")
     for stage in STAGES:
         emitted = trace.get(f"{stage}_out")
         if emitted is None:
-            break
+            continue
         if previous is not None:
             out[stage] = (emitted - previous) / 1000
         previous = emitted

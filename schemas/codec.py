@@ -76,6 +76,12 @@ def full_name(name: str) -> str:
     return f"{NAMESPACE}.{special.get(name.lower(), name[:1].upper() + name[1:])}"
 
 
+def _parse(raw: dict[str, Any]) -> dict[str, Any]:
+    parsed = fastavro.parse_schema(raw)
+    assert isinstance(parsed, dict), "a schema file must hold one record schema"
+    return parsed
+
+
 def _load_dir(directory: Path) -> list[dict[str, Any]]:
     schemas = []
     for path in sorted(directory.glob("*.avsc")):
@@ -92,14 +98,14 @@ class SchemaSet:
         self.texts: dict[str, str] = {}
         self.writers: dict[bytes, dict[str, Any]] = {}
         for raw in _load_dir(directory):
-            parsed = fastavro.parse_schema(raw)
+            parsed = _parse(raw)
             self.current[parsed["name"]] = parsed
             self.texts[parsed["name"]] = json.dumps(raw)
             self.writers[schema_fingerprint(parsed)] = parsed
         history = directory / "history"
         if history.is_dir():
             for raw in _load_dir(history):
-                parsed = fastavro.parse_schema(raw)
+                parsed = _parse(raw)
                 self.writers.setdefault(schema_fingerprint(parsed), parsed)
         self.fingerprints = {name: schema_fingerprint(s) for name, s in self.current.items()}
 
@@ -154,7 +160,10 @@ class RegistryCodec:
     """
 
     def __init__(self, url: str, schemas: SchemaSet | None = None) -> None:
-        from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
+        from confluent_kafka.schema_registry import (
+            SchemaRegistryClient,
+            record_subject_name_strategy,
+        )
         from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 
         self.schemas = schemas or SchemaSet()

@@ -58,7 +58,7 @@ class Monitor:
             if msg.error():
                 continue
             read += 1
-            self._handle(self._names.get(msg.topic(), ""), msg.value())
+            self._handle(self._names.get(msg.topic() or "", ""), msg.value() or b"")
         return read
 
     def _handle(self, topic: str, value: bytes) -> None:

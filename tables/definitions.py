@@ -20,11 +20,11 @@ class Tables:
 
     hopping: faust.types.tables.WindowWrapperT
     tumbling: faust.types.tables.WindowWrapperT
-    signal_state: faust.TableT
-    quotes: faust.TableT
-    positions: faust.TableT
-    risk_state: faust.TableT
-    orders: faust.TableT
+    signal_state: faust.types.tables.TableT
+    quotes: faust.types.tables.TableT
+    positions: faust.types.tables.TableT
+    risk_state: faust.types.tables.TableT
+    orders: faust.types.tables.TableT
 
     @classmethod
     def create(cls, app: faust.App, settings: Settings) -> Tables:
@@ -33,7 +33,7 @@ class Tables:
         partitions = settings.kafka.partitions
         keep = max(sig.window_s, sig.tumbling_s) * 4
 
-        def table(name: str, default: type | None = dict) -> faust.TableT:
+        def table(name: str, default: type | None = dict) -> faust.types.tables.TableT:
             return app.Table(name, default=default, partitions=partitions)
 
         return cls(

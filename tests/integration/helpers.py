@@ -66,6 +66,7 @@ class Run:
     codec: SingleObjectCodec = field(default_factory=SingleObjectCodec)
     worker: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    worker_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         k = self.settings.kafka
@@ -80,7 +81,7 @@ class Run:
         data_dir = self.workdir / (f"worker{self.starts}" if fresh_state else "worker")
         self.worker = start_worker(self.settings, self.settings.kafka.topic_prefix,
                                    self.settings.stream.app_id, data_dir,
-                                   self.workdir / "worker.log")
+                                   self.workdir / "worker.log", self.worker_env)
         assert wait_for_group(self.settings.kafka.bootstrap_servers,
                               self.settings.stream.app_id, 90), self.log_tail()
 

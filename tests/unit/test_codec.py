@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -55,7 +55,7 @@ def test_bad_bytes_raise_a_clear_decode_error(data: bytes) -> None:
 def test_a_record_of_another_type_is_refused() -> None:
     codec = SingleObjectCodec()
     data = codec.encode("metric", {"name": "x", "value": 1.0, "event_time": 1, "trace": {}})
-    with pytest.raises(DecodeError, match="expected stocktracker.Post"):
+    with pytest.raises(DecodeError, match=r"expected stocktracker\.Post"):
         codec.decode("post", data)
 
 
@@ -85,8 +85,8 @@ def test_old_records_decode_after_a_backward_compatible_change(tmp_path: Path) -
 class _Registry(BaseHTTPRequestHandler):
     """A local server answering like Confluent Schema Registry's REST API."""
 
-    schemas: dict[int, str] = {}
-    subjects: dict[str, int] = {}
+    schemas: ClassVar[dict[int, str]] = {}
+    subjects: ClassVar[dict[str, int]] = {}
 
     def log_message(self, *args: Any) -> None:
         return
