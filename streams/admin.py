@@ -55,7 +55,7 @@ def wait_for_group(bootstrap: str, group: str, timeout: float = 60.0) -> bool:
             desc = admin.describe_consumer_groups([group])[group].result(5)
             if desc.members and str(desc.state).endswith("STABLE"):
                 return True
-        except KafkaException:
+        except (KafkaException, TimeoutError):  # coordinator still loading: ask again
             pass
         time.sleep(0.25)
     return False
