@@ -5,7 +5,7 @@
 2. Throughput: a backlog of posts already in Kafka, then a worker started on it; the
    score stage's rate is its records over the span of their score traces.
 
-    python bench/pipeline.py [--rate 100] [--seconds 20] [--backlog 20000] [--json PATH]
+    python bench/pipeline.py [--rate 100] [--seconds 60] [--backlog 20000] [--json PATH]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def latency_run(bootstrap: str, workdir: Path, rate: float, seconds: float) -> d
             while (delay := due - time.monotonic()) > 0:
                 time.sleep(delay)
             record = post(f"b{n}", f"author{n % 50}", TEXTS[n % len(TEXTS)],
-                          at(14, 32) + n * 8_000_000)
+                          at(14, 32) + n * 3_000_000)
             run.producer.send("posts", "Post", record["id"], record)
             run.producer.poll(0)
         run.producer.flush(30)
@@ -93,7 +93,7 @@ def throughput_run(bootstrap: str, workdir: Path, backlog: int) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--backlog", type=int, default=20000)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

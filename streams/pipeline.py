@@ -50,6 +50,7 @@ class Pipeline:
             stream_wait_empty=False,
             consumer_auto_offset_reset="earliest",
             table_cleanup_interval=30.0,
+            broker_commit_interval=stream.commit_interval_s,
         )
         self.codec = codec or make_codec(stream.schema_registry_url)
         self.calendar = calendar or MarketCalendar(settings.risk.exchange)

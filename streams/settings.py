@@ -48,6 +48,8 @@ class StreamSettings(_Section):
     store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
     data_dir: Path = _HOME / ".local/share/stocktracker/worker"
     web_port: int = Field(default=6066, description="Faust's own web port (one per worker).")
+    commit_interval_s: float = Field(default=10.0, gt=0,
+                                     description="How often the worker commits offsets.")
     schema_registry_url: str | None = Field(
         default=None,
         validation_alias="SCHEMA_REGISTRY_URL",
