@@ -11,13 +11,13 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from streams.settings import Settings, load_settings
+from streams.settings import Settings, UnknownSettingError, load_settings
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
-    except ValidationError as exc:
+    except (ValidationError, UnknownSettingError) as exc:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
 

@@ -6,10 +6,14 @@ Unknown keys with a known prefix are refused, so a typo fails at start-up with i
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _HOME = Path.home()
 
@@ -63,7 +67,7 @@ class SignalSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="SIGNAL_", env_file=".env", extra="ignore",
                                       frozen=True)
 
-    tickers: tuple[str, ...] = ("SPY",)
+    tickers: Annotated[tuple[str, ...], NoDecode] = ("SPY",)
     window_s: float = Field(default=300.0, gt=0, description="Hopping window size.")
     step_s: float = Field(default=60.0, gt=0, description="Hopping window step.")
     tumbling_s: float = Field(default=60.0, gt=0, description="Tumbling window size.")
@@ -134,6 +138,38 @@ class Settings(BaseSettings):
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
 
 
-def load_settings() -> Settings:
-    """Read every section from the environment and `.env`; raises with the wrong key's name."""
+SECTIONS: dict[str, type[BaseSettings]] = {
+    "KAFKA_": KafkaSettings, "STREAM_": StreamSettings, "SIGNAL_": SignalSettings,
+    "RISK_": RiskSettings, "TRADING_": TradingSettings, "ALPACA_": AlpacaSettings,
+}
+# Variables of Kafka's own scripts and JVM that share our prefix.
+FOREIGN = frozenset({"KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",
+                     "KAFKA_LOG4J_OPTS", "KAFKA_JMX_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_DEBUG"})
+
+
+class UnknownSettingError(ValueError):
+    """A variable with one of our prefixes that no setting reads (usually a typo)."""
+
+
+def unknown_keys(names: Iterable[str]) -> list[str]:
+    """The names with one of our prefixes that match no setting."""
+    known = {f"{prefix}{field}".upper() for prefix, section in SECTIONS.items()
+             for field in section.model_fields}
+    return sorted(n for n in names if n.upper() not in known and n.upper() not in FOREIGN
+                  and any(n.upper().startswith(prefix) for prefix in SECTIONS))
+
+
+def load_settings(env_file: Path = Path(".env")) -> Settings:
+    """Read every section from the environment and `.env`.
+
+    Raises :class:`UnknownSettingError` naming any variable with our prefixes that no
+    setting reads, and pydantic's ValidationError naming a key whose value is wrong.
+    """
+    names = set(os.environ)
+    if env_file.is_file():
+        names |= set(dotenv_values(env_file))
+    unknown = unknown_keys(names)
+    if unknown:
+        raise UnknownSettingError(f"unknown setting(s): {', '.join(unknown)} "
+                                  "(see .env.example for every setting)")
     return Settings()

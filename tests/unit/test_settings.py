@@ -1,0 +1,50 @@
+"""Settings fail at start-up with the key's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from streams.settings import UnknownSettingError, load_settings, unknown_keys
+
+
+def test_defaults_are_paper_and_simulated(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(tmp_path / ".env")
+    assert settings.trading.mode == "paper" and settings.trading.broker == "simulated"
+    assert settings.signal.tickers == ("SPY",)
+
+
+def test_a_typo_in_a_key_is_refused_by_name(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RISK_MAX_ORDER_PER_MINUTE", "3")
+    with pytest.raises(UnknownSettingError, match="RISK_MAX_ORDER_PER_MINUTE"):
+        load_settings(tmp_path / ".env")
+
+
+def test_a_typo_in_the_env_file_is_refused_too(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SIGNAL_TICKER=QQQ\n")
+    with pytest.raises(UnknownSettingError, match="SIGNAL_TICKER"):
+        load_settings(tmp_path / ".env")
+
+
+def test_a_bad_value_names_its_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRADING_MODE", "yolo")
+    with pytest.raises(ValidationError, match="mode"):
+        load_settings(tmp_path / ".env")
+
+
+def test_kafka_tool_variables_and_lists_are_accepted(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KAFKA_HEAP_OPTS", "-Xmx1g")
+    monkeypatch.setenv("SIGNAL_TICKERS", "spy, qqq")
+    assert unknown_keys(["KAFKA_HEAP_OPTS", "STREAM_COMMIT_INTERVAL_S"]) == []
+    assert load_settings(tmp_path / ".env").signal.tickers == ("SPY", "QQQ")
