@@ -1,56 +1,173 @@
-"""Finance and trading-forum terms on VADER's -4..+4 scale (they override VADER's
-general-English meaning where markets differ: "bull", "short", "puts", "crush", "tank")."""
+"""Finance and trading-forum terms for the lexicon model, on VADER's -4..+4 valence scale.
+
+Positive means bullish for the ticker a post is about. The tables override VADER's
+general-English meaning where markets differ ("bull", "short", "puts", "crush", "tank",
+"overweight", "shares", "interest") and add what VADER lacks.
+
+``PHRASES`` keys use a small template grammar, compiled by :mod:`domain.lexicon`:
+
+- words are separated by spaces and matched case-insensitively, with spaces or hyphens
+  between them ("all time high" also matches "all-time high");
+- ``a|b|c`` is one word out of alternatives; ``_`` inside an alternative is a space
+  ("fell_short_of");
+- a trailing ``?`` makes a word optional;
+- ``...`` is a gap of up to three free words that are not calls/puts, a negation or a
+  conjunction ("bought ... calls" matches "bought more SPY 0DTE calls").
+
+Weight 0 marks a phrase that must read as neutral ("short term", "hedge fund").
+"""
 
 from __future__ import annotations
 
 WORDS: dict[str, float] = {
     # analyst and corporate actions
     "upgrade": 2.5, "upgraded": 2.5, "upgrades": 2.3, "downgrade": -2.5, "downgraded": -2.5,
-    "downgrades": -2.3, "beat": 2.0, "beats": 2.0, "miss": -2.2, "misses": -2.2,
-    "missed": -2.2, "outperform": 2.2, "underperform": -2.2, "overweight": 1.6,
-    "underweight": -1.6, "buyback": 1.8, "buybacks": 1.8, "dilution": -2.0, "dilutive": -2.0,
-    "bankruptcy": -3.2, "bankrupt": -3.2, "layoffs": -1.6, "guidance": 0.0, "record": 1.0,
-    "raised": 0.8, "cut": -1.0, "cuts": -1.0, "slashed": -2.2, "recession": -2.4,
-    "inflation": -0.8, "hawkish": -1.5, "dovish": 1.5,
-    # direction
+    "downgrades": -2.3, "beat": 2.0, "beats": 2.0, "miss": -2.0, "misses": -2.0, "missed": -2.2,
+    "outperform": 2.2, "outperforms": 2.2, "outperforming": 2.0, "underperform": -2.2,
+    "underperforms": -2.2, "underperforming": -2.0, "overweight": 1.6, "underweight": -1.6,
+    "buyback": 1.8, "buybacks": 1.8, "repurchase": 1.4, "dilution": -2.0, "dilutive": -2.0,
+    "diluted": -1.6, "bankruptcy": -3.2, "bankrupt": -3.2, "insolvent": -3.0, "layoffs": -1.6,
+    "layoff": -1.4, "guidance": 0.0, "record": 0.6, "slashed": -2.2, "recession": -2.4,
+    "inflation": -0.8, "hawkish": -1.5, "dovish": 1.5, "delisted": -3.0, "delisting": -3.0,
+    # direction and price action
     "bull": 2.0, "bulls": 1.8, "bullish": 2.6, "bear": -2.0, "bears": -1.8, "bearish": -2.6,
-    "long": 1.2, "short": -1.4, "shorting": -1.8, "shorts": -1.2, "calls": 1.8, "call": 0.8,
-    "puts": -1.8, "put": -0.8, "rally": 2.2, "rallying": 2.2, "breakout": 2.2,
-    "breaking": 0.0, "breakdown": -2.2, "selloff": -2.4, "sell-off": -2.4, "dump": -2.4,
-    "dumping": -2.6, "dumped": -2.4, "tank": -2.4, "tanking": -2.6, "tanked": -2.4,
+    "long": 1.2, "longs": 1.0, "short": -1.4, "shorts": -1.2, "shorting": -1.8, "shorted": -1.4,
+    "calls": 1.8, "call": 0.9, "puts": -1.8, "put": -0.6, "buy": 1.2, "buying": 1.2,
+    "bought": 0.6, "sell": -1.2, "selling": -1.4, "sold": -0.6, "hedge": -0.4, "hedging": -0.4,
+    "hedged": -0.4, "rally": 2.2, "rallying": 2.2, "rallied": 2.0, "rallies": 2.0,
+    "breakout": 2.2, "breakdown": -2.2, "selloff": -2.4, "dump": -2.4, "dumping": -2.6,
+    "dumped": -2.4, "dumps": -2.2, "tank": -2.4, "tanking": -2.6, "tanked": -2.4, "tanks": -2.4,
     "crater": -2.8, "cratering": -2.8, "cratered": -2.8, "plunge": -2.6, "plunging": -2.6,
-    "crash": -3.0, "crashing": -3.0, "rip": 2.0, "ripping": 2.4, "pump": 1.8, "pumping": 2.2,
-    "soar": 2.5, "soaring": 2.6, "surge": 2.4, "surging": 2.5, "moon": 2.6, "mooning": 2.8,
-    "rocket": 2.4, "squeeze": 1.8, "squeezing": 2.0, "green": 1.4, "red": -1.4,
-    "bleeding": -2.2, "drilling": -2.2, "fading": -1.4, "hedge": -0.4, "hedging": -0.4,
+    "plunged": -2.6, "crash": -3.0, "crashing": -3.0, "crashed": -3.0, "rip": 2.0,
+    "ripping": 2.4, "ripped": 2.0, "rips": 2.0, "pump": 1.8, "pumping": 2.2, "pumped": 1.8,
+    "soar": 2.5, "soaring": 2.6, "soared": 2.5, "surge": 2.4, "surging": 2.5, "surged": 2.4,
+    "moon": 2.6, "mooning": 2.8, "mooned": 2.6, "rocket": 2.4, "rocketing": 2.6,
+    "squeeze": 1.8, "squeezing": 2.0, "squeezed": 0.0, "green": 1.4, "red": -1.4,
+    "bleeding": -2.2, "drill": -2.0, "drilling": -2.2, "drilled": -2.2, "fading": -1.4,
     "oversold": 1.2, "overbought": -1.2, "support": 0.8, "resistance": -0.4, "rejected": -1.6,
-    "higher": 1.0, "lower": -1.0, "up": 0.8, "down": -0.8, "gains": 1.8, "losses": -1.8,
-    "rekt": -3.0, "bagholder": -2.4, "bagholders": -2.4, "bagholding": -2.4, "rug": -2.8,
-    "tendies": 2.4, "yolo": 0.8, "printing": 2.0, "fomo": 0.8, "capitulation": -2.4,
-    "dip": -0.6, "weak": -1.8, "strong": 1.8, "ath": 2.0, "wipeout": -3.0,
+    "higher": 1.0, "lower": -1.0, "up": 0.6, "down": -0.6, "uptrend": 1.6, "downtrend": -1.6,
+    "upside": 1.4, "downside": -1.4, "rise": 1.4, "rising": 1.4, "rose": 1.2, "climb": 1.4,
+    "climbing": 1.4, "fall": -1.4, "falling": -1.4, "fell": -1.4, "drop": -1.6,
+    "dropping": -1.8, "dropped": -1.6, "jump": 1.6, "jumped": 1.6, "jumping": 1.6,
+    "popping": 1.6, "slump": -2.0, "slumped": -2.0, "sinking": -2.0, "sank": -2.0,
+    "sliding": -1.6, "bounce": 1.2, "bouncing": 1.4, "bounced": 1.2, "rebound": 1.8,
+    "rebounding": 1.8, "recovery": 1.4, "recovering": 1.4, "pullback": -0.8,
+    "correction": -1.4, "meltdown": -2.6, "capitulation": -2.4, "wipeout": -3.0, "dip": -0.6,
+    "dipping": -1.0, "gains": 1.8, "losses": -1.8, "ath": 2.0,
+    # forum slang
+    "rekt": -3.0, "bagholder": -2.4, "bagholders": -2.4, "bagholding": -2.4, "rug": -2.4,
+    "rugged": -2.8, "rugpull": -3.0, "tendies": 2.4, "yolo": 1.0, "printing": 2.0,
+    "printer": 1.0, "brrr": 1.2, "fomo": 0.8, "hodl": 1.2, "hodling": 1.2, "lfg": 2.2,
+    "stonks": 1.0, "btfd": 2.0, "btd": 2.0, "cooked": -2.0, "cooking": 1.0,
+    # general-English words that carry no direction in market talk
+    "share": 0.0, "shares": 0.0, "interest": 0.0, "credit": 0.0, "fair": 0.0, "value": 0.0,
+    "worth": 0.0, "play": 0.0, "fire": 0.0, "lol": 0.0, "top": 0.0, "demand": 0.0,
+    "huge": 0.0, "honestly": 0.0, "ok": 0.0, "okay": 0.0, "risk": -0.4, "dividend": 0.0,
+    "0dte": 0.0,
 }
+
+_SUBJECT_VERB = "are|r|is|were|was|got|getting|get|all|went|keep|still|been|expired|expiring"
+_LOSING = ("worthless|dead|dying|red|down|bleeding|crushed|rekt|wrecked|destroyed|burning|"
+           "burned|burnt|fucked|fukt|cooked|toast|gone|zeroed|trapped|squeezed|obliterated|"
+           "in_shambles|down_bad|getting_crushed|getting_rekt|getting_wrecked|getting_squeezed")
+_WINNING = "printing|paying|paid|cooking|mooning|ripping|flying|up|green|itm|on_fire|up_big"
+_OPEN = ("buy|buying|bought|load|loading|loaded|grab|grabbed|grabbing|add|adding|added|"
+         "scooped|picked_up|picking_up|yolo|yoloed|yolo'd|threw|throwing|all_in")
+_CLOSE = ("sell|selling|sold|close|closing|closed|dump|dumping|dumped|trim|trimmed|trimming|"
+          "exit|exited|exiting|cut|cutting")
+_TARGET = "price_target|price_targets|pt|target"
+_RAISE = "raised|raises|raising|hiked|hikes|boosted|boosts|lifted|lifts|bumped|bumps|ups|upped"
+_LOWER = ("cut|cuts|cutting|lowered|lowers|lowering|slashed|slashes|trimmed|trims|reduced|"
+          "reduces|withdrew|withdraws|withdrawn|pulled|suspended|suspends")
+_OUTLOOK = "guidance|outlook|forecast|forecasts"
+_EXPECT = "estimates|expectations|consensus|earnings|eps|revenue|numbers|forecasts|views"
 
 PHRASES: dict[str, float] = {
-    "price target raised": 2.6, "raised price target": 2.6, "price target cut": -2.6,
-    "cut price target": -2.6, "beat estimates": 2.6, "beats estimates": 2.6,
-    "missed estimates": -2.6, "misses estimates": -2.6, "raised guidance": 2.6,
-    "raises guidance": 2.6, "guidance raised": 2.6, "guidance cut": -2.6,
-    "cuts guidance": -2.6, "lowered guidance": -2.6, "all time high": 2.4,
-    "all-time high": 2.4, "to the moon": 3.0, "buy the dip": 2.0, "buying the dip": 2.0,
-    "short squeeze": 2.4, "dead cat bounce": -2.2, "bull trap": -2.2, "bear trap": 2.0,
-    "rug pull": -3.0, "rug pulled": -3.0, "iv crush": -1.6, "buying calls": 2.4,
-    "loading calls": 2.6, "loaded calls": 2.4, "buying puts": -2.4, "loading puts": -2.6,
-    "loaded puts": -2.4, "diamond hands": 1.8, "paper hands": -1.2, "going up": 1.8,
-    "going down": -1.8, "new highs": 2.2, "new lows": -2.2, "breaking out": 2.4,
-    "breaking down": -2.4, "sell off": -2.4, "record revenue": 2.6, "record high": 2.4,
-    "record low": -2.4, "stop loss hit": -1.8, "calls printing": 2.8, "puts printing": -2.8,
+    # analyst and corporate actions
+    f"{_TARGET} {_RAISE}": 2.6, f"{_RAISE} its|the|their? {_TARGET}": 2.6,
+    f"{_TARGET} {_LOWER}": -2.6, f"{_LOWER} its|the|their? {_TARGET}": -2.6,
+    f"{_RAISE} its|the|full_year|fy|annual? {_OUTLOOK}": 2.6, f"{_OUTLOOK} {_RAISE}": 2.6,
+    f"{_LOWER} its|the|full_year|fy|annual? {_OUTLOOK}": -2.6, f"{_OUTLOOK} {_LOWER}": -2.6,
+    "weak|soft|light|disappointing guidance|outlook|forecast": -2.4,
+    f"beat|beats|beating|topped|tops|crushed|crushes|smashed|smashes|exceeded|exceeds on|the? "
+    f"{_EXPECT}": 2.6,
+    f"missed|misses|miss|missing|fell_short_of|falls_short_of|below|under on|the? {_EXPECT}": -2.6,
+    "above estimates|expectations|consensus": 2.0, "in_line_with estimates|expectations": 0.0,
+    "record revenue|revenues|earnings|profit|profits|sales|quarter|results": 2.6,
+    "record high|highs|close": 2.4, "record low|lows": -2.4,
+    "all time high|highs": 2.4, "all time low|lows": -2.4,
+    "52 week high|highs": 2.0, "52 week low|lows": -2.0,
+    "share|stock repurchase|repurchases|buyback|buybacks": 1.8,
+    "secondary|public|stock|share|atm offering": -2.0, "chapter 11": -3.0,
+    "lays|laid|laying off": -1.4, "job cuts": -1.4,
+    "dividend cut|cuts|suspended": -2.2, "cuts|cut|suspends|suspended its|the? dividend": -2.2,
+    "dividend hike|increase|raised": 1.8, "raises|raised|hikes|hiked its|the? dividend": 1.8,
+    "rate|rates cut|cuts": 1.4, "cut|cuts|cutting rates": 1.4,
+    "rate|rates hike|hikes": -1.4, "hike|hikes|hiked|hiking|raising rates": -1.4,
+    "buy|overweight|outperform rating": 1.8, "sell|underweight|underperform rating": -1.8,
+    "margin call|calls": -2.4,
+    # forum phrases and chart talk
+    "to the moon|mars": 3.0, "buy|buying|bought the dip|dips": 2.0,
+    "bought|buying|buy the top": -1.8, "sell|selling the rip|rally|news": -1.6,
+    "short|gamma squeeze": 2.4, "short covering": 1.6, "dead cat bounce": -2.2,
+    "bull trap": -2.2, "bear trap": 2.0, "bull market|run": 2.2, "bear market": -2.4,
+    "bull flag": 1.8, "bear flag": -1.8, "golden cross": 1.8, "death cross": -1.8,
+    "double top": -1.6, "double bottom": 1.6, "head and shoulders": -1.4,
+    "rug pull|pulled|pulls": -3.0, "got rugged": -2.8, "pump and dump": -2.6,
+    "iv|vol|volatility crush": -1.6, "diamond hands|hand|handed": 1.8,
+    "paper hands|hand|handed": -1.2, "holding|hold|left_holding the? bag|bags": -2.2,
+    "bag holder|holders|holding": -2.4,
+    "going|headed|heading up|higher": 1.8, "going|headed|heading down|lower": -1.8,
+    "going|headed|heading to zero": -3.0,
+    "breaking|broke|breaks out": 2.4, "breaking|broke|breaks down": -2.4,
+    "broke|breaking|breaks|lost|losing support": -2.2,
+    "broke|breaking|breaks through? resistance": 2.2, "held|holding|holds support": 1.6,
+    "rejected at|from resistance": -1.8,
+    "sell off|offs": -2.4, "selling off": -2.4, "selling|buying pressure": -1.8,
+    "new high|highs": 2.2, "new low|lows": -2.2, "higher highs|lows": 1.8,
+    "lower lows|highs": -1.8, "top is|was in": -2.0, "topped|topping out": -1.8,
+    "bottom is|was in": 2.0, "bottomed out": 1.8,
+    "gap|gaps|gapped|gapping up": 1.8, "gap|gaps|gapped|gapping down": -1.8,
+    "limit up": 2.6, "limit down": -2.8, "circuit breaker|breakers": -2.6,
+    "melt up|ups": 2.0, "melting down": -2.6, "in the green": 2.0, "in the red": -2.0,
+    "risk on": 1.4, "risk off": -1.4, "stop loss hit": -1.8, "stopped out": -1.6,
+    "killing|killed|crushing|crushed|smashing it": 2.6, "beat|beaten up|down": -1.8,
+    "vix|uvxy spiking|spikes|spiked|up|ripping|pumping|rising|exploding": -1.8,
+    "sell|selling|sold premium": 0.0, "down bad": -2.4, "let's|lets go": 1.8,
+    "fell|falls|falling|came_up short": -1.8,
+    # options positions: opening, closing, and how they are doing
+    f"{_OPEN} ... calls|call": 2.4, f"{_OPEN} ... puts|put": -2.4,
+    f"{_CLOSE} ... calls|call": -1.0, f"{_CLOSE} ... puts|put": 1.0,
+    "going|went|go long": 1.6, "going|went|go short": -1.6,
+    f"calls|call {_SUBJECT_VERB}? {_WINNING}": 2.8, f"puts {_SUBJECT_VERB}? {_WINNING}": -2.8,
+    f"calls|call|bulls|longs {_SUBJECT_VERB}? {_LOSING}": -2.4,
+    f"puts|bears|shorts {_SUBJECT_VERB}? {_LOSING}": 2.0,
+    "rip to? my|our|the? bears|shorts|puts": 1.6,
+    "rip to? my|our|the? bulls|longs|calls": -2.0,
+    "rip to? my|our": -1.6, "got|get|getting ripped off": -2.0,
+    # neutral: positions and words used in their everyday sense
+    "short|long term|run|time|while|story|weekend|day|way": 0.0, "how long": 0.0,
+    "as long as": 0.0, "so long": 0.0, "short interest": 0.0, "hedge fund|funds": 0.0,
+    "earnings|conference call": 0.0, "call it": 0.0,
+    "put it|them|that|this|in|on|up|together|away|out|all|some|money": 0.0,
 }
 
-# emoji -> (token that replaces it, weight)
-EMOJI: dict[str, tuple[str, float]] = {
-    "🚀": ("zzemojirocket", 2.6), "🌙": ("zzemojimoon", 1.8), "💎": ("zzemojidiamond", 1.4),
-    "🙌": ("zzemojihands", 0.6), "📈": ("zzemojichartup", 2.2), "🐂": ("zzemojibull", 2.2),
-    "📉": ("zzemojichartdown", -2.2), "🐻": ("zzemojibear", -2.2), "🌈": ("zzemojirainbow", -0.8),
-    "🩸": ("zzemojiblood", -2.0), "💀": ("zzemojiskull", -1.8), "🔥": ("zzemojifire", 1.2),
-    "🤡": ("zzemojiclown", -1.2), "💸": ("zzemojimoneyfly", -0.8),
+# Single emoji and emoji sequences (a sequence wins over its parts).
+EMOJI: dict[str, float] = {
+    "🚀": 2.6, "🌙": 1.8, "🌕": 1.8, "🌝": 1.4, "💎": 1.2, "🙌": 0.6, "💎🙌": 2.2, "💎✋": 2.2,
+    "💎🤲": 2.2, "🧻🙌": -1.4, "🧻✋": -1.4, "📈": 2.2, "🐂": 2.2, "🟢": 1.2, "🍗": 1.6,
+    "🔥": 1.2, "🤑": 1.6, "💰": 1.2, "🦍": 0.6, "📉": -2.2, "🐻": -2.2, "🌈🐻": -2.6,
+    "🩸": -2.0, "💀": -1.8, "☠": -1.8, "🪦": -2.0, "🔴": -1.2, "🤡": -1.2, "💸": -0.8,
 }
+
+ACRONYMS: frozenset[str] = frozenset({
+    # conventionally written in capitals, so capitals are not shouting
+    "ATH", "YOLO", "HODL", "LFG", "FOMO", "FUD", "BTFD", "BTD", "DD", "IV", "OTM", "ITM", "ATM",
+    "DTE", "EOD", "IMO", "EPS", "PT", "CPI", "FOMC", "FED", "GDP", "SEC", "CEO", "IPO", "LOL",
+})
+
+TICKER_WORDS: frozenset[str] = frozenset({
+    # symbols spelled like sentiment words: neutral when written in capitals as a bare ticker
+    # (only symbols that are rarely shouted as words; "GOOD" or "FREE" stay words)
+    "FUN", "LUV", "PLAY", "CAKE",
+})
