@@ -17,6 +17,10 @@ one at a time, so before it scores a post the text is rewritten:
 6. clause breaks (", " ". " newline) get pad words, so a negation does not reach into the
    next clause.
 
+VADER's rules then run in :mod:`domain.vader` (vaderSentiment's scores, faster). Each
+step skips texts it cannot change (no "$", no capitals, no non-ASCII character), and the
+phrase scan finds candidate first words with C string operations rather than word by word.
+
 Pure: no I/O beyond VADER's packaged lexicon, no clock, no network.
 """
 
@@ -27,24 +31,38 @@ import re
 import string
 from dataclasses import dataclass
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
 from domain.finance_lexicon import ACRONYMS, EMOJI, PHRASES, TICKER_WORDS, WORDS
+from domain.vader import Vader, vader_lexicon
 
 _SEP = r"[\s-]+"
 _GAP_STOP = r"(?:calls?|puts?|not|no|never|but|and|or|dont|don't|didnt|didn't|wont|won't)"
 _GAP = rf"(?!{_GAP_STOP}(?![\w']))[\w']+{_SEP}"
 _GAP_WORDS = 4
-_CASHTAG = re.compile(r"(?<![\w$])\$[A-Za-z]{1,6}(?:\.[A-Za-z])?(?![\w])")
-_STRIKE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?([cCpP])(?![\w'])")
-_CAPS_WORD = re.compile(r"(?<![\w$'])[A-Z]{2,5}(?![\w'])")
+# Each lookbehind sits after the pattern's first character, so the regex engine can skip
+# ahead to the next "$", capital or digit instead of testing the lookbehind everywhere.
+_CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:\.[A-Za-z])?(?!\w)")
+_STRIKE = re.compile(r"\d(?<![\w.]\d)\d*(?:\.\d+)?([cCpP])(?![\w'])")
+_STRIKE_WORD = {"c": " calls", "C": " calls", "p": " puts", "P": " puts"}
+_CAPS_WORD = re.compile(r"[A-Z](?<![\w$'][A-Z])[A-Z]{1,4}(?![\w'])")
 _WORD = re.compile(r"\w[\w']*")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _EMOJI = re.compile("|".join(re.escape(e) for e in sorted(EMOJI, key=len, reverse=True)))
+# Every emoji lies inside a run of non-ASCII characters, and runs ("🚀🚀🚀", "👀") repeat
+# from post to post, so each distinct run is rewritten once and remembered (up to a bound).
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_MEMO_SIZE = 1 << 14
 # VADER lets "not" reach three words ahead even across a comma ("not selling my calls,
 # diamond hands" would flip "diamond hands"); three pad words at each clause break stop it.
 _CLAUSE = re.compile(r"(?<=[,;:.!?])[ \t]+(?=\S)|\s*\n\s*")
+_CLAUSE_INLINE = re.compile(r"[ \t](?<=[,;:.!?][ \t])[ \t]*(?=\S)")  # _CLAUSE without "\n"
 _PAD = "ZZ"
 _CLAUSE_BREAK = f" {_PAD} {_PAD} {_PAD} "
+# ASCII fast path of the phrase scan: which characters end a word, and which may not sit
+# right before a phrase (a lowered text has no capitals).
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_NOT_BEFORE = _WORD_CHARS + "$'"
+_NOT_AFTER = _WORD_CHARS + "'"
+_SPLIT_WORDS = bytes(c if chr(c) in _NOT_AFTER else 32 for c in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +143,73 @@ def _caps_word(match: re.Match[str]) -> str:
     return word.lower() if word in ACRONYMS else word
 
 
+def _strike_word(match: re.Match[str]) -> str:
+    return _STRIKE_WORD[match.group(1)]
+
+
 def _priority(template: str) -> tuple[int, int]:
     required = [p for p in template.split() if p != "..." and not p.endswith("?")]
     return -len(required), -len(template)
 
 
+def _inert(char: str) -> bool:
+    """Whether a character is no word character and has no case (an emoji, a dash)."""
+    return not char.isalnum() and char.lower() == char
+
+
+def _plain_lowered(text: str) -> str | None:
+    """``text`` lowered, with any non-ASCII character made a space, when each of those is
+    inert (so words, their boundaries and their positions are as in ``text``); else None."""
+    lowered = text.lower()
+    if not text.isascii():
+        odd = set(_NON_ASCII.findall(text))
+        if not all(map(_inert, odd)):
+            return None
+        for char in odd:
+            lowered = lowered.replace(char, " ")
+    return lowered
+
+
+def _ascii_phrase_starts(lowered: str, first_words: dict[bytes, str]) -> list[tuple[int, str]]:
+    """``(position, word)`` of each whole word of a lowered ASCII text that can start a
+    phrase (not right after a word character, "$" or "'"), in text order."""
+    starts = []
+    end_of_text = len(lowered)
+    found = first_words.keys() & lowered.encode().translate(_SPLIT_WORDS).split()
+    for word in map(first_words.__getitem__, found):
+        at = lowered.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if ((at == 0 or lowered[at - 1] not in _NOT_BEFORE)
+                    and (end == end_of_text or lowered[end] not in _NOT_AFTER)):
+                starts.append((at, word))
+            at = lowered.find(word, end)
+    starts.sort()
+    return starts
+
+
+class _Hits(dict[str, int]):
+    """Lower-case word to 1 if, stripped of punctuation, it is in ``weighted``, else 0;
+    filled as words are met, emptied when large."""
+
+    def __init__(self, weighted: frozenset[str]) -> None:
+        super().__init__()
+        self.weighted = weighted
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= _MEMO_SIZE:
+            self.clear()
+        hit = self[word] = int(word.strip(string.punctuation) in self.weighted)
+        return hit
+
+
 class LexiconModel:
     """VADER sentiment with finance and trading-forum language.
 
-    The analyzer and the phrase patterns are built once per model; scoring is pure and
-    deterministic. VADER's module-level tables are left untouched, so a plain
-    ``SentimentIntensityAnalyzer`` elsewhere in the process keeps its own behaviour.
+    The lexicon, the phrase patterns and the scorer are built once per model; scoring is
+    pure and deterministic. VADER's rules run in :class:`domain.vader.Vader` (the same
+    scores as vaderSentiment's analyzer, faster), over VADER's lexicon extended with
+    :mod:`domain.finance_lexicon`; vaderSentiment's own tables are left untouched.
 
     Parameters
     ----------
@@ -154,43 +228,68 @@ class LexiconModel:
         if not 0.0 <= neutral_band < 1.0:
             raise ValueError("neutral_band must be in [0, 1)")
         self.neutral_band = neutral_band
-        self._vader = SentimentIntensityAnalyzer()
-        taken = set(self._vader.lexicon)
+        lexicon = vader_lexicon()
+        taken = set(lexicon)
         self._emoji_tokens = {e: _token(f"emoji {i}", taken) for i, e in enumerate(EMOJI)}
+        self._emoji_runs: dict[str, str] = {}
         weights = dict(WORDS)
         weights.update({self._emoji_tokens[e]: w for e, w in EMOJI.items()})
-        # Phrases are indexed by their possible first words, so a post is scanned once,
-        # word by word, and only the few templates that can start at a word are tried.
-        self._phrases: dict[str, list[tuple[re.Pattern[str], str]]] = {}
-        for template in sorted(PHRASES, key=_priority):
+        # Phrases are indexed by their possible first words, so a post is scanned once and
+        # only the templates that can start at a word are tried: all of them in one regex
+        # per first word, alternatives in priority order, a named group per template.
+        by_first: dict[str, list[str]] = {}
+        self._phrase_tokens: dict[str, str] = {}
+        for n, template in enumerate(sorted(PHRASES, key=_priority)):
             token = _token(template, taken)
             weights[token] = PHRASES[template]
-            pattern = re.compile(compile_template(template), re.IGNORECASE)
-            for first in template.split()[0].split("|"):
-                self._phrases.setdefault(first.split("_")[0].lower(), []).append((pattern, token))
+            group = f"p{n}"
+            self._phrase_tokens[group] = token
+            pattern = f"(?P<{group}>{compile_template(template)})"
+            for first in {alt.split("_")[0].lower() for alt in template.split()[0].split("|")}:
+                by_first.setdefault(first, []).append(pattern)
+        self._phrases = {word: re.compile("|".join(alternatives), re.IGNORECASE)
+                         for word, alternatives in by_first.items()}
+        self._first_words = {word.encode(): word for word in self._phrases}
         for word, weight in weights.items():
             # A neutral word stays out of the lexicon: VADER turns a 0-valence lexicon word
             # written in capitals into -0.733 ("0DTE" would read bearish).
             if weight:
-                self._vader.lexicon[word] = weight
+                lexicon[word] = weight
             else:
-                self._vader.lexicon.pop(word, None)
+                lexicon.pop(word, None)
+        self._vader = Vader(lexicon)
+        # Evidence for the confidence: words with a weight ("zz", the pad, is none).
+        self._hits = _Hits(frozenset(word for word, weight in lexicon.items() if weight))
+
+    def _emoji_run(self, match: re.Match[str]) -> str:
+        """A run of emoji characters with each emoji (longest first) made its token."""
+        run = match.group(0)
+        rewritten = self._emoji_runs.get(run)
+        if rewritten is None:
+            if len(self._emoji_runs) >= _MEMO_SIZE:
+                self._emoji_runs.clear()
+            rewritten = _EMOJI.sub(lambda m: f" {self._emoji_tokens[m.group(0)]} ", run)
+            self._emoji_runs[run] = rewritten
+        return rewritten
 
     def _fold_phrases(self, text: str) -> str:
         """Replace each phrase (leftmost first, highest-priority template) by its token."""
+        lowered = _plain_lowered(text)
+        if lowered is not None:
+            starts = _ascii_phrase_starts(lowered, self._first_words)
+        else:
+            starts = [(word.start(), lowered) for word in _WORD.finditer(text)
+                      if (lowered := word.group(0).lower()) in self._phrases]
         pieces: list[str] = []
         done = 0
-        for word in _WORD.finditer(text):
-            candidates = self._phrases.get(word.group(0).lower())
-            if candidates is None or word.start() < done:
+        for at, first in starts:
+            if at < done:
                 continue
-            for pattern, token in candidates:
-                match = pattern.match(text, word.start())
-                if match:
-                    pieces += (text[done:match.start()], " ",
-                               token.upper() if match.group(0).isupper() else token)
-                    done = match.end()
-                    break
+            match = self._phrases[first].match(text, at)
+            if match:
+                token = self._phrase_tokens[match.lastgroup or ""]
+                pieces += (text[done:at], " ", token.upper() if match.group(0).isupper() else token)
+                done = match.end()
         return "".join(pieces) + text[done:] if pieces else text
 
     def prepare(self, text: str) -> str:
@@ -208,22 +307,22 @@ class LexiconModel:
         """
         if not text.isascii():
             text = text.replace("\ufe0f", "").replace("\u2019", "'").replace("\u2018", "'")
-            text = _EMOJI.sub(lambda m: f" {self._emoji_tokens[m.group(0)]} ", text)
+            text = _NON_ASCII_RUN.sub(self._emoji_run, text)
         if "$" in text:
             text = _CASHTAG.sub(" ", text)
-        text = _CAPS_WORD.sub(_caps_word, text)
-        text = _STRIKE.sub(lambda m: " calls" if m.group(1) in "cC" else " puts", text)
+        if text.lower() != text:
+            text = _CAPS_WORD.sub(_caps_word, text)
+        text = _STRIKE.sub(_strike_word, text)
         text = self._fold_phrases(text)
-        return _CLAUSE.sub(_CLAUSE_BREAK, text)
+        return (_CLAUSE if "\n" in text else _CLAUSE_INLINE).sub(_CLAUSE_BREAK, text)
 
     def _carried(self, prepared: str) -> float:
         """Fraction of the post's words (pads aside) that are sentiment-bearing."""
-        words = [w for w in prepared.split() if w != _PAD]
-        if not words:
+        words = prepared.split()
+        count = len(words) - words.count(_PAD)
+        if not count:
             return 0.0
-        lexicon = self._vader.lexicon
-        hits = sum(1 for w in words if lexicon.get(w.strip(string.punctuation).lower(), 0.0))
-        return hits / len(words)
+        return sum(map(self._hits.__getitem__, prepared.lower().split())) / count
 
     def score(self, text: str) -> LexiconResult:
         """Score one post.
@@ -239,9 +338,9 @@ class LexiconModel:
             Score in [-1, 1] (bullish positive), confidence in [0, 1], label.
         """
         prepared = self.prepare(text)
-        if not prepared.strip():
+        if not prepared or prepared.isspace():
             return LexiconResult(0.0, 0.0, "neutral")
-        compound = float(self._vader.polarity_scores(prepared)["compound"])
+        compound = self._vader.compound(prepared)
         carried = self._carried(prepared)
         confidence = round(min(1.0, abs(compound) * (0.5 + 0.5 * math.sqrt(carried))), 4)
         if compound == 0.0 or abs(compound) < self.neutral_band:

@@ -212,3 +212,24 @@ def test_every_phrase_template_compiles_and_matches_its_own_words() -> None:
         assert re.fullmatch(compile_template(template), first, re.IGNORECASE), template
     with pytest.raises(ValueError):
         compile_template("calls ...")
+
+
+@pytest.mark.parametrize(("text", "prepared"), [
+    # ASCII, emoji and non-ASCII letters take different paths through the phrase scan
+    ("buying calls 👀 printing", " zzbuycalls 👀 printing"),
+    ("écalls printing, buy the dip", "écalls printing, ZZ ZZ ZZ zzbuythedip"),
+    ("$SPY's calls printing", " 's  zzcallsprinting"),
+    ("'buy the dip", "'buy the dip"),
+    ("x-buy the dip", "x- zzbuythedip"),
+    ("ſell my calls", "ſell my calls"),
+    ("Buy The DIP\nnot selling my calls", " zzbuythedip ZZ ZZ ZZ not  zzsellcalls"),
+    ("NOT SELLING MY CALLS!!", "NOT  ZZSELLCALLS!!"),
+    ("sold 590c, buying 585P at 5pm", " zzsellcalls, ZZ ZZ ZZ zzbuyputs at 5pm"),
+    ("LUV going up, FUN going down", "   zzgoingup, ZZ ZZ ZZ zzgoingdown"),
+    ("ATH on $BRK.B 🚀🚀🌈🐻💎🙌", "ath on    zzemoji0  zzemoji0  zzemoji21  zzemoji6 "),
+    ("all-time high, sell-off, in the red",
+     " zzalltimehigh, ZZ ZZ ZZ zzselloff, ZZ ZZ ZZ zzinthered"),
+])
+def test_prepare_rewrites(model: LexiconModel, text: str, prepared: str) -> None:
+    assert model.prepare(text) == prepared
+
