@@ -3,6 +3,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# torch is a multi-GB wheel: installed once per version outside the repo, linked into .venv.
+TORCH_VERSION ?= 2.15.0
+TORCH_DIR ?= $(HOME)/.cache/stocktracker/ml/torch-$(TORCH_VERSION)
+TORCH_PTH := $(VENV)/lib/python3.11/site-packages/stocktracker-torch.pth
 
 .PHONY: setup jars demo test unit integration lint bench kafka-up kafka-down clean
 
@@ -13,7 +17,15 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(TORCH_DIR):
+	rm -rf $(TORCH_DIR).partial
+	$(PYTHON) -m pip install -q --target $(TORCH_DIR).partial torch==$(TORCH_VERSION)
+	mv $(TORCH_DIR).partial $(TORCH_DIR)
+
+$(TORCH_PTH): $(STAMP) | $(TORCH_DIR)
+	echo $(TORCH_DIR) > $(TORCH_PTH)
+
+setup: $(STAMP) $(TORCH_PTH)
 
 # The Kafka jars, resolved with Maven into a cache outside the repo (once).
 jars: setup
@@ -33,9 +45,10 @@ integration: jars
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy streams agents schemas tables connectors domain web
+	$(VENV)/bin/mypy streams agents schemas tables connectors domain sentiment web
 
 bench: jars
+	$(PY) bench/sentiment.py --json bench-sentiment.json
 	$(PY) bench/pipeline.py --json bench-pipeline.json
 
 kafka-up: jars

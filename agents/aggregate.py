@@ -22,7 +22,8 @@ def register(p: Pipeline) -> None:
     async def handle(score: dict[str, Any], received: int) -> None:
         ticker = score["ticker"]
         item = ScoreItem(score["post_id"], score["score"], score["confidence"], score["author"],
-                         score["engagement"], score["event_time"])
+                         score["engagement"], score["event_time"],
+                         revision=score.get("revision", 0))
         ts = score["event_time"] / 1e6
         hopping[ticker].apply(merge, item)
         tumbling[ticker].apply(merge, item)

@@ -20,11 +20,13 @@ Handler = Callable[[dict[str, Any], int], Awaitable[None]]
 
 
 def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name: str,
-                handler: Handler) -> Any:
+                handler: Handler, concurrency: int = 1) -> Any:
     """Register an agent named ``stage`` over ``topic`` that calls ``handler(record, received_us)``.
 
     Bytes that do not decode, and records whose handling raises, go to ``deadletter``
     with the reason and the original bytes; the next record is processed as usual.
+    With ``concurrency`` > 1, that many records are handled at once (order across them is
+    not kept; only for stages without tables).
     """
     topic_name = topic.get_topic_name()
 
@@ -45,6 +47,6 @@ def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name
             log.exception("%s failed on %s", stage, topic_name)
             await pipeline.dead_letter(event, stage, f"{type(exc).__name__}: {exc}")
 
-    registered = pipeline.app.agent(topic, name=stage)(agent)
+    registered = pipeline.app.agent(topic, name=stage, concurrency=concurrency)(agent)
     pipeline.agents[stage] = registered
     return registered

@@ -115,5 +115,74 @@ def demo(duration: float | None, report: Path | None, speed: float | None, seed:
                           default=lambda v: None))
 
 
+@main.command()
+@click.option("--source", "only", multiple=True, type=click.Choice(["x", "reddit"]),
+              help="Run only these sources (default: INGEST_SOURCES).")
+def ingest(only: tuple[str, ...]) -> None:
+    """Stream live X and Reddit posts, cleaned, deduplicated and ranked, into Kafka.
+
+    A source without credentials is skipped with a message; SIGINT/SIGTERM stops it after
+    flushing what was received.
+    """
+    import asyncio
+
+    from connectors.ingest import IngestService, build_sources, processor_from_settings, run_until_signalled
+    from schemas.codec import make_codec
+    from streams.admin import ensure_topics
+    from streams.producer import RecordProducer
+
+    settings = _settings()
+    sources, skipped = build_sources(settings, only or settings.ingest.sources)
+    for message in skipped:
+        click.echo(message, err=True)
+    if not sources:
+        raise click.ClickException("no source to run: every source was skipped (see above)")
+    k = settings.kafka
+    ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
+    producer = RecordProducer(k.bootstrap_servers, make_codec(settings.stream.schema_registry_url),
+                              k.topic_prefix)
+    service = IngestService(settings.ingest, sources, producer,
+                            processor_from_settings(settings.ingest, settings.signal.tickers))
+    click.echo(f"ingesting from {', '.join(s.name for s in sources)}", err=True)
+    asyncio.run(run_until_signalled(service))
+    click.echo(json.dumps(dict(service.counts)))
+
+
+@main.command("eval-sentiment")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Write {model: {accuracy, macro_f1, ms_per_text}} here.")
+@click.option("--concurrency", default=8, show_default=True, help="Posts scored at once.")
+def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int) -> None:
+    """Accuracy, macro-F1 and latency of each model and the ensemble on a labelled CSV.
+
+    The CSV has text,label rows (0 bearish, 1 bullish, 2 neutral). The models are those the
+    settings enable (hosted LLMs need keys); the LLM budget and relevance bar are lifted.
+    """
+    import asyncio
+
+    from sentiment.ensemble import ensemble_from_settings
+    from sentiment.evaluate import Figures, evaluate, read_labelled, table
+
+    try:
+        rows = read_labelled(csv_file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sentiment = _settings().sentiment.model_copy(
+        update={"llm_calls_per_minute": 10**9, "llm_min_relevance": 0.0})
+
+    async def run() -> dict[str, Figures]:
+        ensemble = ensemble_from_settings(sentiment)
+        try:
+            return await evaluate(rows, ensemble, concurrency)
+        finally:
+            await ensemble.close()
+
+    figures = asyncio.run(run())
+    click.echo(f"{csv_file}: {len(rows)} posts\n{table(figures)}")
+    if json_path is not None:
+        json_path.write_text(json.dumps({m: f.as_dict() for m, f in figures.items()}, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     main()

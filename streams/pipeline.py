@@ -12,9 +12,9 @@ from typing import Any
 
 import faust
 
-from domain.lexicon import LexiconModel
 from domain.market_hours import MarketCalendar
 from schemas.codec import Codec, make_codec
+from sentiment.ensemble import Ensemble, ensemble_from_settings
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.trace import now_us
@@ -33,6 +33,7 @@ class Pipeline:
         codec: Codec | None = None,
         calendar: MarketCalendar | None = None,
         broker_url: str | None = None,
+        ensemble: Ensemble | None = None,
     ) -> None:
         self.settings = settings
         kafka, stream = settings.kafka, settings.stream
@@ -54,7 +55,7 @@ class Pipeline:
         )
         self.codec = codec or make_codec(stream.schema_registry_url)
         self.calendar = calendar or MarketCalendar(settings.risk.exchange)
-        self.lexicon = LexiconModel()
+        self.ensemble = ensemble or ensemble_from_settings(settings.sentiment)
         self.topics = Topics.create(self.app, kafka.topic_prefix, kafka.partitions,
                                     kafka.replication)
         self.tables = Tables.create(self.app, settings)

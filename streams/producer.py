@@ -7,7 +7,7 @@ Delivery reports are counted; a record whose delivery failed is produced again (
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -37,25 +37,31 @@ class RecordProducer:
         self.retries = retries
         self.delivered = 0
         self.failed = 0
-        self.ack_latencies_us: list[int] = []
 
-    def send(self, topic: str, record_name: str, key: str, record: Mapping[str, Any]) -> None:
-        """Encode and produce one record, timestamped with its event time."""
+    def send(self, topic: str, record_name: str, key: str, record: Mapping[str, Any],
+             on_delivered: Callable[[], None] | None = None) -> None:
+        """Encode and produce one record, timestamped with its event time.
+
+        ``on_delivered`` is called (from :meth:`poll`) when the broker acknowledged it.
+        """
         name = topic_name(self.prefix, topic)
         value = self.codec.encode(record_name, record, name)
-        self.send_raw(name, key.encode(), value, int(record["event_time"]) // 1000)
+        self.send_raw(name, key.encode(), value, int(record["event_time"]) // 1000,
+                      on_delivered=on_delivered)
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes, timestamp_ms: int,
-                 attempt: int = 0) -> None:
+                 attempt: int = 0, on_delivered: Callable[[], None] | None = None) -> None:
         """Produce bytes as they are; retried on a failed delivery report."""
 
         def report(err: KafkaError | None, msg: Message) -> None:
             if err is None:
                 self.delivered += 1
+                if on_delivered is not None:
+                    on_delivered()
                 return
             if attempt < self.retries and err.retriable():
                 log.warning("delivery to %s failed (%s); retrying", topic, err)
-                self.send_raw(topic, key, value, timestamp_ms, attempt + 1)
+                self.send_raw(topic, key, value, timestamp_ms, attempt + 1, on_delivered)
             else:
                 self.failed += 1
                 log.error("delivery to %s failed for good: %s", topic, err)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _HOME = Path.home()
@@ -86,6 +86,97 @@ class SignalSettings(_Section):
         return value
 
 
+class IngestSettings(_Section):
+    """Live sources and what happens to a post before Kafka (prefix ``INGEST_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="INGEST_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    sources: Annotated[tuple[str, ...], NoDecode] = ("x", "reddit")
+    buffer_size: int = Field(default=10_000, ge=1, description="Posts held between sources and Kafka.")
+    min_relevance: float = Field(default=0.2, ge=0, le=1, description="Below it: counted, dropped.")
+    languages: Annotated[tuple[str, ...], NoDecode] = ("en",)
+    dedup_window_s: float = Field(default=3600.0, gt=0, description="Duplicates looked for this far back.")
+    dedup_max_posts: int = Field(default=50_000, ge=1, description="Memory bound of the dedup window.")
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1,
+                                            description="Similarity at which a post is a repost.")
+    health_interval_s: float = Field(default=10.0, gt=0)
+    reconnect_max_s: float = Field(default=120.0, gt=0, description="Cap of the reconnect backoff.")
+    # X (filtered stream, API v2)
+    x_bearer_token: SecretStr | None = None
+    x_keywords: Annotated[tuple[str, ...], NoDecode] = ("0DTE", "options", "calls", "puts")
+    x_min_followers: int = Field(default=0, ge=0)
+    x_verified_only: bool = False
+    x_min_engagement: int = Field(default=0, ge=0, description="likes + 2 reposts + replies.")
+    x_base_url: str | None = Field(default=None, description="API host override (tests).")
+    # Reddit (asyncpraw)
+    reddit_client_id: str | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_user_agent: str = "stock-tracker/0.1 (sentiment research)"
+    reddit_subreddits: Annotated[tuple[str, ...], NoDecode] = (
+        "wallstreetbets", "options", "stocks", "StockMarket")
+    reddit_comments: bool = Field(default=True, description="Stream comments too.")
+    reddit_min_score: int = Field(default=0)
+    reddit_oauth_url: str | None = Field(default=None, description="Override (tests).")
+    reddit_url: str | None = Field(default=None, description="Override (tests).")
+
+    @field_validator("sources", "languages", "x_keywords", "reddit_subreddits", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+
+class SentimentSettings(_Section):
+    """The sentiment ensemble (prefix ``SENTIMENT_``). API keys are never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    deadline_ms: float = Field(default=100.0, gt=0,
+                               description="The score is emitted at this deadline with what arrived.")
+    weight_finbert: float = Field(default=0.30, ge=0, description="Lexicon's weight when FinBERT is off.")
+    weight_groq: float = Field(default=0.35, ge=0)
+    weight_claude: float = Field(default=0.35, ge=0)
+    disagreement_bound: float = Field(default=0.8, gt=0, le=2,
+                                      description="Score spread between models that sets the flag.")
+    neutral_band: float = Field(default=0.05, ge=0, lt=1)
+    cache_size: int = Field(default=20_000, ge=0, description="Answers cached by text hash.")
+    concurrency: int = Field(default=32, ge=1, description="Posts scored at once by one worker.")
+    # FinBERT
+    finbert: str = Field(default="auto", pattern="^(auto|on|off)$",
+                         description="auto: use FinBERT when its weights are found; on: require them.")
+    finbert_model: str = Field(default="ProsusAI/finbert", description="Hub id looked up in the HF cache.")
+    finbert_path: Path | None = Field(default=None, description="A local directory with the weights.")
+    finbert_device: str = Field(default="auto", pattern="^(auto|cpu|cuda)$")
+    finbert_threads: int = Field(default=2, ge=1, description="torch threads on CPU.")
+    finbert_quantize: bool = Field(default=True, description="int8 dynamic quantisation on CPU.")
+    finbert_batch_max: int = Field(default=16, ge=1, description="Micro-batch: at most this many texts")
+    finbert_batch_wait_ms: float = Field(default=2.0, ge=0, description="... or this long, first wins.")
+    finbert_max_tokens: int = Field(default=64, ge=8)
+    # Hosted LLMs
+    groq_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SENTIMENT_GROQ_API_KEY", "GROQ_API_KEY"))
+    groq_model: str = Field(default="openai/gpt-oss-120b",
+                            description="llama-3.3-70b-versatile where the account still has it.")
+    groq_base_url: str | None = None
+    groq_timeout_s: float = Field(default=2.0, gt=0)
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SENTIMENT_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"))
+    claude_model: str = "claude-haiku-4-5"
+    anthropic_base_url: str | None = None
+    claude_timeout_s: float = Field(default=3.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, description="Retries on 429/5xx, with backoff.")
+    llm_min_relevance: float = Field(default=0.3, ge=0, le=1,
+                                     description="Only posts at least this relevant go to the LLMs.")
+    llm_calls_per_minute: int = Field(default=60, ge=0, description="Per LLM; 0 turns the LLMs off.")
+    groq_usd_per_mtok_in: float = Field(default=0.15, ge=0)
+    groq_usd_per_mtok_out: float = Field(default=0.60, ge=0)
+    claude_usd_per_mtok_in: float = Field(default=1.00, ge=0)
+    claude_usd_per_mtok_out: float = Field(default=5.00, ge=0)
+
+
 class RiskSettings(_Section):
     """Risk limits checked before every order (prefix ``RISK_``)."""
 
@@ -133,6 +224,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
     signal: SignalSettings = Field(default_factory=SignalSettings)
+    sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
@@ -140,6 +233,7 @@ class Settings(BaseSettings):
 
 SECTIONS: dict[str, type[BaseSettings]] = {
     "KAFKA_": KafkaSettings, "STREAM_": StreamSettings, "SIGNAL_": SignalSettings,
+    "SENTIMENT_": SentimentSettings, "INGEST_": IngestSettings,
     "RISK_": RiskSettings, "TRADING_": TradingSettings, "ALPACA_": AlpacaSettings,
 }
 # Variables of Kafka's own scripts and JVM that share our prefix.

@@ -48,3 +48,27 @@ def test_kafka_tool_variables_and_lists_are_accepted(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SIGNAL_TICKERS", "spy, qqq")
     assert unknown_keys(["KAFKA_HEAP_OPTS", "STREAM_COMMIT_INTERVAL_S"]) == []
     assert load_settings(tmp_path / ".env").signal.tickers == ("SPY", "QQQ")
+
+
+def test_env_example_lists_every_setting_and_only_those() -> None:
+    from streams.settings import SECTIONS
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    keys = {line.lstrip("# ").split("=")[0] for line in text.splitlines()
+            if "=" in line and line.lstrip("# ")[:1].isupper()}
+    wanted = {f"{prefix}{name}".upper() if not isinstance(field.validation_alias, str)
+              else field.validation_alias
+              for prefix, section in SECTIONS.items() for name, field in section.model_fields.items()}
+    assert wanted - keys == set(), "missing from .env.example"
+    assert unknown_keys(keys - {"SCHEMA_REGISTRY_URL"}) == []
+
+
+def test_llm_keys_are_secret_and_read_under_both_names(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-plain")
+    monkeypatch.setenv("SENTIMENT_ANTHROPIC_API_KEY", "sk-ant-prefixed")
+    s = load_settings(tmp_path / ".env").sentiment
+    assert s.groq_api_key is not None and s.groq_api_key.get_secret_value() == "gsk-plain"
+    assert s.anthropic_api_key is not None
+    assert "gsk-plain" not in repr(s) and "sk-ant-prefixed" not in str(s)

@@ -1,0 +1,280 @@
+"""Local stand-ins for Groq's and Anthropic's HTTP APIs, for tests, benchmarks and demos.
+
+They answer in each API's own shapes, so the real ``groq`` and ``anthropic`` SDKs talk to
+them unchanged (only ``base_url`` differs): Groq's OpenAI-compatible
+``POST /openai/v1/chat/completions`` and Anthropic's ``POST /v1/messages`` with
+server-sent-event streaming of a forced tool call. Latency and faults are injectable:
+
+- ``latency_s``: added before each answer (Claude's stream is spread over it);
+- ``faults``: a queue consumed one per request: ``"429"``, ``"500"``, ``"529"``,
+  ``"malformed"`` (not JSON / broken tool input), ``"hang"`` (never answers),
+  ``"drop"`` (closes the connection mid-answer);
+- ``reader``: how the "model" reads a post (default: the lexicon model, so answers are
+  sensible); a test can make it gullible to show what validation does.
+
+Every request body is kept in ``requests`` for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from domain.lexicon import LexiconModel
+
+Reading = dict[str, Any]  # {"label", "score", "confidence", "reasoning", ...}
+_POST = re.compile(r"<post>\n(.*)\n</post>", re.DOTALL)
+
+
+def lexicon_reader() -> Callable[[str], Reading]:
+    """A reader that answers what the lexicon model says, with slightly more confidence."""
+    model = LexiconModel()
+
+    def read(text: str) -> Reading:
+        r = model.score(text)
+        return {"label": r.label, "score": round(r.score, 4),
+                "confidence": round(min(1.0, 0.3 + r.confidence), 4),
+                "reasoning": f"reads {r.label}"}
+
+    return read
+
+
+def post_of(prompt: str) -> str:
+    """The post text inside the prompt's delimiters (the whole prompt if none)."""
+    match = _POST.search(prompt)
+    return match.group(1) if match else prompt
+
+
+@dataclass
+class FakeLLMServer:
+    """One aiohttp server that serves both APIs on a loopback port.
+
+    Use ``async with FakeLLMServer() as server`` inside a running event loop; its
+    ``url`` is the ``base_url`` for both SDKs.
+    """
+
+    latency_s: float = 0.0
+    faults: list[str] = field(default_factory=list)
+    reader: Callable[[str], Reading] = field(default_factory=lexicon_reader)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL for ``AsyncGroq`` and ``AsyncAnthropic``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def count(self, path_part: str) -> int:
+        """How many requests went to a path containing ``path_part``."""
+        return sum(1 for r in self.requests if path_part in r["_path"])
+
+    async def __aenter__(self) -> FakeLLMServer:
+        app = web.Application()
+        app.router.add_post("/openai/v1/chat/completions", self._groq)
+        app.router.add_post("/v1/messages", self._anthropic)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = bound_port(site)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _begin(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
+        body = await request.json()
+        body["_path"] = request.path
+        body["_headers"] = {k.lower(): v for k, v in request.headers.items()
+                            if k.lower() in ("x-stainless-retry-count", "anthropic-version")}
+        self.requests.append(body)
+        fault = self.faults.pop(0) if self.faults else None
+        if fault == "hang":
+            await asyncio.sleep(3600)
+        return body, fault
+
+    # ---- Groq -----------------------------------------------------------------------------
+    async def _groq(self, request: web.Request) -> web.StreamResponse:
+        body, fault = await self._begin(request)
+        if fault in ("429", "500"):
+            return _groq_error(int(fault))
+        await asyncio.sleep(self.latency_s)
+        prompt = body["messages"][-1]["content"]
+        reading = self.reader(post_of(prompt))
+        content = json.dumps(reading) if fault != "malformed" else '{"label": "bullish", "score": '
+        if fault == "drop":
+            return await _drop(request)
+        created = int(time.time())
+        return web.json_response({
+            "id": f"chatcmpl-{uuid.uuid4()}",
+            "object": "chat.completion",
+            "created": created,
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": _tokens(prompt) + 180, "completion_tokens": _tokens(content),
+                      "total_tokens": _tokens(prompt) + 180 + _tokens(content),
+                      "queue_time": 0.01, "prompt_time": 0.005, "completion_time": self.latency_s,
+                      "total_time": self.latency_s + 0.015},
+            "system_fingerprint": "fp_local",
+            "x_groq": {"id": f"req_{uuid.uuid4().hex[:26]}"},
+        })
+
+    # ---- Anthropic ------------------------------------------------------------------------
+    async def _anthropic(self, request: web.Request) -> web.StreamResponse:
+        body, fault = await self._begin(request)
+        if fault in ("429", "500", "529"):
+            return _anthropic_error(int(fault))
+        prompt = body["messages"][-1]["content"]
+        reading = self.reader(post_of(prompt))
+        tool = {
+            "direction": reading["label"], "score": reading["score"],
+            "confidence": reading["confidence"],
+            "expected_volatility": reading.get("expected_volatility", "normal"),
+            "score_low": max(-1.0, reading["score"] - 0.2),
+            "score_high": min(1.0, reading["score"] + 0.2),
+            "reasoning": reading.get("reasoning", ""),
+        }
+        tool_json = json.dumps(tool)
+        if fault == "malformed":
+            tool_json = '{"direction": "bullish", "score": "very", "confidence": 2}'
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "request-id": f"req_{uuid.uuid4().hex[:24]}"})
+        await response.prepare(request)
+        tokens_in = _tokens(prompt) + 400
+        await _sse(response, "message_start", {"type": "message_start", "message": {
+            "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
+            "content": [], "model": body["model"], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": tokens_in, "output_tokens": 1}}})
+        await _sse(response, "content_block_start", {
+            "type": "content_block_start", "index": 0,
+            "content_block": {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}",
+                              "name": body["tools"][0]["name"], "input": {}}})
+        await _sse(response, "ping", {"type": "ping"})
+        pieces = [tool_json[i:i + 12] for i in range(0, len(tool_json), 12)]
+        for n, piece in enumerate(pieces):
+            await asyncio.sleep(self.latency_s / len(pieces))
+            if fault == "drop" and n == len(pieces) // 2:
+                assert request.transport is not None
+                request.transport.close()
+                return response
+            await _sse(response, "content_block_delta", {
+                "type": "content_block_delta", "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": piece}})
+        await _sse(response, "content_block_stop", {"type": "content_block_stop", "index": 0})
+        await _sse(response, "message_delta", {
+            "type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"output_tokens": _tokens(tool_json)}})
+        await _sse(response, "message_stop", {"type": "message_stop"})
+        await response.write_eof()
+        return response
+
+
+def bound_port(site: web.TCPSite) -> int:
+    """The port a started site listens on (it was asked for port 0: any free one)."""
+    server = site._server
+    sockets = getattr(server, "sockets", None)
+    if not sockets:
+        raise RuntimeError("the site is not listening")
+    return int(sockets[0].getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(server: FakeLLMServer | None = None) -> Iterator[FakeLLMServer]:
+    """Run a server on its own event loop in a daemon thread (for sync callers, subprocesses).
+
+    Its ``latency_s``, ``faults`` and ``reader`` may be changed from the caller's thread.
+    """
+    server = server or FakeLLMServer()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop: asyncio.Future[None] | None = None
+
+    async def main() -> None:
+        nonlocal stop
+        stop = loop.create_future()
+        async with server:
+            started.set()
+            await stop
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True,
+                              name="fake-llm-server")
+    thread.start()
+    if not started.wait(10):
+        raise RuntimeError("the local LLM server did not start")
+    try:
+        yield server
+    finally:
+        def release() -> None:
+            if stop is not None and not stop.done():
+                stop.set_result(None)
+
+        loop.call_soon_threadsafe(release)
+        thread.join(10)
+        loop.close()
+
+
+async def _sse(response: web.StreamResponse, event: str, data: dict[str, Any]) -> None:
+    await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+
+def _groq_error(status: int) -> web.Response:
+    kind = ("rate_limit_exceeded", "tokens") if status == 429 else ("internal_server_error", "server")
+    return web.json_response(
+        {"error": {"message": f"local fault {status}", "type": kind[1], "code": kind[0]}},
+        status=status, headers={"retry-after": "0.05"} if status == 429 else {})
+
+
+def _anthropic_error(status: int) -> web.Response:
+    kind = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}[status]
+    return web.json_response(
+        {"type": "error", "error": {"type": kind, "message": f"local fault {status}"}},
+        status=status, headers={"retry-after": "0.05"} if status == 429 else {})
+
+
+async def _drop(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                           "Content-Length": "1000"})
+    await response.prepare(request)
+    await response.write(b'{"id": "chatcmpl-')
+    assert request.transport is not None
+    request.transport.close()
+    return response
+
+
+def _tokens(text: str) -> int:
+    """A rough token count (about four characters a token)."""
+    return max(1, len(text) // 4)
+
+
+def main() -> None:
+    """``python -m connectors.simulated.llm_servers --port P --latency S``: serve until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Local Groq + Anthropic API stand-in.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    args = parser.parse_args()
+
+    async def run() -> None:
+        async with FakeLLMServer(latency_s=args.latency, port=args.port) as server:
+            print(server.url, flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

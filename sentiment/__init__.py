@@ -1,0 +1,1 @@
+"""The sentiment models and the deadline-bound ensemble that runs them."""
