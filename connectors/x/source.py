@@ -1,0 +1,339 @@
+"""X source: the API v2 filtered stream through tweepy's async streaming client.
+
+On start the stream rules are synced (:mod:`connectors.x.rules`), then ``filter()`` streams
+tweets with their authors expanded. Each line becomes a :class:`RawPost` (or a
+:class:`Malformed`); posts failing the settings' filters are counted in ``health.filtered``.
+
+Reconnection, in two layers:
+
+- tweepy's own loop (``AsyncBaseStream._connect``) reconnects after a dropped connection,
+  a stall (no byte for ``read_timeout_s``; X sends a keep-alive every 20 s) or a stream
+  the server closed, waiting 0, 0.25, 0.5 ... 16 s as X's guide says for network errors;
+- HTTP errors on connect (429, 5xx, 401...) are taken from tweepy: its waits for them are
+  fixed constants (5 s doubling to 320 s, at least 60 s for 429) that ignore
+  ``x-rate-limit-reset`` and our cap. ``on_request_error`` ends tweepy's loop and ours
+  waits instead: exponential backoff with jitter capped at ``reconnect_max_s``, and for
+  429 at least until the reset the response announced. The rules endpoints use tweepy's
+  ``wait_on_rate_limit`` (it sleeps until ``x-rate-limit-reset`` and retries).
+
+The bearer token is never logged nor put in health: tweepy logs request headers at DEBUG,
+so its loggers get a filter that masks the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from tweepy import StreamRule
+from tweepy.asynchronous import AsyncStreamingClient
+from yarl import URL
+
+from connectors.base import Malformed, RawPost
+from connectors.queued import QueuedSource, backoff_delay
+from connectors.x.rules import ExistingRule, build_rules, diff_rules
+from streams.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+X_API_HOST = "api.twitter.com"
+EXPANSIONS = ["author_id"]
+TWEET_FIELDS = ["created_at", "public_metrics", "lang", "entities", "conversation_id", "author_id"]
+USER_FIELDS = ["username", "public_metrics", "verified"]
+_TWEEPY_LOGGERS = ("tweepy.asynchronous.client", "tweepy.asynchronous.streaming", "tweepy.client")
+_MAX_RESET_WAIT_S = 900.0  # X's rate-limit windows are 15 minutes
+
+
+@dataclass(frozen=True, slots=True)
+class StreamNotice:
+    """An operational message on the stream (``errors`` without ``data``): not a post."""
+
+    reason: str
+
+
+def _malformed(line: bytes, reason: str, received_us: int) -> Malformed:
+    return Malformed(source="x", payload=line, reason=reason, received_us=received_us)
+
+
+def _count(metrics: Any, key: str) -> int:
+    value = metrics.get(key, 0) if isinstance(metrics, dict) else 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"public_metrics.{key} is not an integer")
+    return value
+
+
+def parse_line(line: bytes, received_us: int) -> RawPost | Malformed | StreamNotice:
+    """One line of the filtered stream as a post, a malformed payload or a notice."""
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _malformed(line, f"not JSON: {exc}", received_us)
+    if not isinstance(message, dict):
+        return _malformed(line, "not a JSON object", received_us)
+    data = message.get("data")
+    if data is None and message.get("errors"):
+        titles = [str(e.get("title", e)) if isinstance(e, dict) else str(e) for e in message["errors"]]
+        return StreamNotice("stream errors: " + "; ".join(titles))
+    if not isinstance(data, dict):
+        return _malformed(line, "no data object", received_us)
+    missing = [k for k in ("id", "text", "author_id", "created_at")
+               if not isinstance(data.get(k), str) or not data.get(k)]
+    if missing:
+        return _malformed(line, f"missing field(s): {', '.join(missing)}", received_us)
+    try:
+        created = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
+        if created.tzinfo is None:
+            raise ValueError("created_at has no timezone")
+        includes = message.get("includes") or {}
+        users = includes.get("users") or [] if isinstance(includes, dict) else []
+        user = next((u for u in users if isinstance(u, dict) and u.get("id") == data["author_id"]), {})
+        metrics = data.get("public_metrics") or {}
+        entities = data.get("entities") or {}
+        cashtags = entities.get("cashtags") or [] if isinstance(entities, dict) else []
+        rules = message.get("matching_rules") or []
+        username = str(user.get("username") or "")
+        tweet_id = data["id"]
+        return RawPost(
+            id=f"x:{tweet_id}", source="x", author=username or data["author_id"],
+            text=data["text"], created_us=int(created.timestamp() * 1_000_000),
+            received_us=received_us,
+            followers=_count(user.get("public_metrics"), "followers_count"),
+            likes=_count(metrics, "like_count"), reposts=_count(metrics, "retweet_count"),
+            replies=_count(metrics, "reply_count"), verified=user.get("verified") is True,
+            url=(f"https://x.com/{username}/status/{tweet_id}" if username
+                 else f"https://x.com/i/web/status/{tweet_id}"),
+            lang=str(data.get("lang") or ""),
+            tickers=tuple(dict.fromkeys(str(c["tag"]).upper() for c in cashtags
+                                        if isinstance(c, dict) and c.get("tag"))),
+            extra={"rules": ",".join(str(r.get("tag", "")) for r in rules if isinstance(r, dict)),
+                   "author_id": data["author_id"],
+                   "conversation_id": str(data.get("conversation_id") or tweet_id)},
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        return _malformed(line, f"bad field: {exc}", received_us)
+
+
+def engagement(post: RawPost) -> int:
+    """Likes + 2 reposts + replies."""
+    return post.likes + 2 * post.reposts + post.replies
+
+
+def rejection(post: RawPost, settings: IngestSettings) -> str | None:
+    """Why the settings' filters drop ``post`` (``None``: it passes)."""
+    if settings.x_verified_only and not post.verified:
+        return "author not verified"
+    if post.followers < settings.x_min_followers:
+        return "too few followers"
+    if engagement(post) < settings.x_min_engagement:
+        return "too little engagement"
+    return None
+
+
+
+def rehosting_request_class(base_url: str) -> type[aiohttp.ClientRequest]:
+    """An aiohttp request class that sends requests for ``api.twitter.com`` to ``base_url``.
+
+    tweepy hard-codes ``https://api.twitter.com`` in two places (``AsyncBaseClient.request``
+    for REST, ``AsyncStreamingClient._connect`` for the stream), but both send through the
+    client's ``session`` when one is set. A session built with this ``request_class``
+    (aiohttp's own extension point) swaps only scheme, host and port as each request is
+    built, so every byte of request and response handling stays tweepy's and aiohttp's.
+    """
+    target = URL(base_url.rstrip("/"))
+
+    class RehostedRequest(aiohttp.ClientRequest):
+        def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+            if url.host == X_API_HOST:
+                url = URL(str(target) + url.raw_path_qs, encoded=True)
+            super().__init__(method, url, **kwargs)
+
+    return RehostedRequest
+
+
+class _HTTPStatusError(Exception):
+    """Raised in ``on_request_error`` to end tweepy's loop so that ours backs off."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"stream connect answered HTTP {status}")
+        self.status = status
+
+
+class _StreamClient(AsyncStreamingClient):
+    """tweepy's streaming client with its hooks wired to an :class:`XSource`."""
+
+    def __init__(self, source: XSource, token: str, session: aiohttp.ClientSession) -> None:
+        super().__init__(token, wait_on_rate_limit=True)
+        self.session = session  # shared by REST and stream: see rehosting_request_class
+        self._source = source
+
+    async def on_connect(self) -> None:
+        self._source._on_connect()
+
+    async def on_data(self, raw_data: bytes) -> None:
+        await self._source._on_line(raw_data)
+
+    async def on_keep_alive(self) -> None:
+        pass
+
+    async def on_closed(self, resp: aiohttp.ClientResponse) -> None:
+        self._source._on_lost("stream closed by the server")
+
+    async def on_connection_error(self) -> None:
+        self._source._on_lost("stream connection error or stall")
+
+    async def on_request_error(self, status_code: int) -> None:
+        raise _HTTPStatusError(status_code)
+
+    async def on_exception(self, exception: Exception) -> None:
+        self._source._on_error(exception)
+
+    async def on_disconnect(self) -> None:
+        self._source.health.connected = False
+
+
+class XSource(QueuedSource):
+    """Posts from X's filtered stream (see the module docstring).
+
+    Parameters
+    ----------
+    settings:
+        ``x_*`` settings, ``reconnect_max_s`` and ``buffer_size``; ``x_bearer_token`` is required.
+    tickers:
+        Symbols to build rules for (default ``SPY``).
+    backoff_base_s:
+        First wait of our backoff (doubles per failed attempt up to ``reconnect_max_s``).
+    read_timeout_s:
+        A stream silent this long is reconnected (tweepy's default, 21 s).
+    """
+
+    name = "x"
+
+    def __init__(self, settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",), *,
+                 backoff_base_s: float = 1.0, read_timeout_s: float = 21.0) -> None:
+        if settings.x_bearer_token is None:
+            raise ValueError("INGEST_X_BEARER_TOKEN is not set")
+        self._token = settings.x_bearer_token.get_secret_value()
+        super().__init__(settings.buffer_size, [self._token], _TWEEPY_LOGGERS)
+        self._settings = settings
+        self.rules = build_rules(tickers or ("SPY",), settings.x_keywords)
+        self._backoff_base_s = backoff_base_s
+        self._read_timeout_s = read_timeout_s
+        self._rules_synced = False
+        self._ever_connected = False
+        self._attempt = 0
+        self._rate_reset: float | None = None
+
+    # ---- the loop ----------------------------------------------------------------------
+    def _session(self) -> aiohttp.ClientSession:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._on_response)
+        base = self._settings.x_base_url
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(enable_cleanup_closed=True),  # as tweepy's own
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=self._read_timeout_s),
+            request_class=rehosting_request_class(base) if base else aiohttp.ClientRequest,
+            trace_configs=[trace])
+
+    async def _run(self) -> None:
+        while not self._stopped:
+            session = self._session()
+            client = _StreamClient(self, self._token, session)
+            try:
+                if not self._rules_synced:
+                    await self._sync_rules(client)
+                await client.filter(expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS,
+                                    user_fields=USER_FIELDS)
+            except Exception as exc:  # the rules endpoints: tweepy / aiohttp errors
+                self._on_error(exc)
+            finally:
+                client.disconnect()
+                await session.close()
+            self.health.connected = False
+            if self._stopped:
+                return
+            await asyncio.sleep(self._next_delay())
+
+    def _next_delay(self) -> float:
+        delay = backoff_delay(self._attempt, self._backoff_base_s, self._settings.reconnect_max_s)
+        self._attempt += 1
+        if self._rate_reset is not None:
+            until_reset = min(self._rate_reset - time.time(), _MAX_RESET_WAIT_S)
+            delay = max(delay, until_reset + 0.1)
+            self._rate_reset = None
+        return delay
+
+    async def _sync_rules(self, client: _StreamClient) -> None:
+        current = await client.get_rules()
+        existing = [ExistingRule(str(r.id), r.value, r.tag) for r in current.data or []]
+        diff = diff_rules(self.rules, existing)
+        if diff.delete:
+            await client.delete_rules(list(diff.delete))
+        if diff.add:
+            added = await client.add_rules([StreamRule(value=r.value, tag=r.tag) for r in diff.add])
+            for error in added.errors:
+                self.health.errors += 1
+                self.health.last_error = self._mask(f"rule refused: {error.get('title')}: "
+                                                    f"{error.get('value')}")
+        self._rules_synced = True
+        log.info("X rules synced: %d added, %d deleted", len(diff.add), len(diff.delete))
+
+    # ---- tweepy's hooks ----------------------------------------------------------------
+    def _on_connect(self) -> None:
+        if self._ever_connected:
+            self.health.reconnects += 1
+        self._ever_connected = True
+        self.health.connected = True
+        self._attempt = 0
+
+    def _on_lost(self, reason: str) -> None:
+        self.health.connected = False
+        self.health.errors += 1
+        self.health.last_error = reason
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.health.connected = False
+        self.health.errors += 1
+        reason = str(exc) if isinstance(exc, _HTTPStatusError) else f"{type(exc).__name__}: {exc}"
+        self.health.last_error = self._mask(reason)
+        log.warning("X stream: %s", self.health.last_error)
+
+    async def _on_response(self, session: aiohttp.ClientSession, context: SimpleNamespace,
+                           params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status == 429:
+            self.health.rate_limited += 1
+            reset = params.response.headers.get("x-rate-limit-reset", "")
+            self._rate_reset = float(reset) if reset.isdigit() else None
+
+    async def _on_line(self, line: bytes) -> None:
+        received_us = time.time_ns() // 1000
+        item = parse_line(line, received_us)
+        if isinstance(item, StreamNotice):
+            self.health.errors += 1
+            self.health.last_error = self._mask(item.reason)
+            return
+        if isinstance(item, Malformed):
+            self.health.malformed += 1
+        elif rejection(item, self._settings) is not None:
+            self.health.filtered += 1
+            return
+        else:
+            self.health.posts += 1
+            self.health.last_post_us = received_us
+        await self._queue.put(item)
+
+    def _mask(self, text: str) -> str:
+        return text.replace(self._token, "***")
+
+
+def x_source(settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",)) -> XSource | None:
+    """The X source, or ``None`` when ``INGEST_X_BEARER_TOKEN`` is not set."""
+    if settings.x_bearer_token is None or not settings.x_bearer_token.get_secret_value():
+        return None
+    return XSource(settings, tickers)
