@@ -6,12 +6,21 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
+from connectors.simulated.broker import Touch
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline
 
-QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "option_type", "strike", "expiry",
-                "delta", "event_time")
+QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
+                "strike", "expiry", "iv", "delta", "event_time")
+
+
+def touch_of(quote: dict[str, Any] | None) -> Touch | None:
+    """A cached quote as the simulated broker reads it."""
+    if not quote:
+        return None
+    return Touch(quote["bid"], quote["ask"], int(quote.get("bid_size") or 0),
+                 int(quote.get("ask_size") or 0), int(quote["event_time"]))
 
 
 class ChainIndex:
@@ -49,6 +58,8 @@ def register(p: Pipeline) -> None:
     """Register the market agent; the index is shared with the execute agent."""
     table = p.tables.quotes
     p.chain_index = ChainIndex(table)
+    if hasattr(p.broker, "quote_source"):  # the simulated broker, after a restart
+        p.broker.quote_source = lambda symbol: touch_of(table.get(symbol))
 
     async def handle(quote: dict[str, Any], received: int) -> None:
         symbol = quote["symbol"]
@@ -57,5 +68,9 @@ def register(p: Pipeline) -> None:
             return  # an out-of-order older quote never overwrites a newer one
         table[symbol] = {k: quote[k] for k in QUOTE_FIELDS}
         p.chain_index.add(quote["underlying"], symbol)
+        on_quote = getattr(p.broker, "on_quote", None)  # the simulated broker fills from quotes
+        if on_quote is not None:
+            on_quote(symbol, quote["bid"], quote["ask"], quote["bid_size"], quote["ask_size"],
+                     quote["event_time"])
 
     stage_agent(p, p.topics.quotes, "market", "Quote", handle)

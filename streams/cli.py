@@ -63,11 +63,19 @@ def kafka_status() -> None:
 
 @main.command()
 @click.option("--loglevel", default="warning", show_default=True)
-def worker(loglevel: str) -> None:
+@click.option("--live", is_flag=True,
+              help="Trade the LIVE Alpaca account (also needs TRADING_MODE=live).")
+def worker(loglevel: str, live: bool) -> None:
     """Run the Faust worker with every agent (run N of them to scale out)."""
+    from streams.brokers import LiveTradingRefused, check_live
     from streams.worker import run_worker
 
-    run_worker(_settings(), loglevel)
+    settings = _settings()
+    try:
+        check_live(settings, live)
+    except LiveTradingRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    run_worker(settings, loglevel, live=live)
 
 
 @main.command()

@@ -45,6 +45,7 @@ class Monitor:
         self.marks: dict[str, float] = {}
         self.last: dict[str, dict[str, Any]] = {}
         self.undecodable = 0
+        self._timed_orders: set[str] = set()
         self.keep = keep
         self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
@@ -73,7 +74,10 @@ class Monitor:
         self.last[topic] = record
         if topic in self.keep:
             self.records[topic].append(record)
-        if topic in STAGE_OF:
+        first_time = topic != "orders" or record["client_order_id"] not in self._timed_orders
+        if topic == "orders":
+            self._timed_orders.add(record["client_order_id"])
+        if topic in STAGE_OF and first_time:  # an order's later states repeat its trace
             lat = stage_latencies(record["trace"])
             stage = STAGE_OF[topic]
             if stage in lat:

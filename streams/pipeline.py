@@ -7,14 +7,18 @@ calls a pure domain function, encodes and sends. Anything that fails goes to
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import faust
 
+from connectors.broker import Broker
 from domain.market_hours import MarketCalendar
+from domain.orders import Account
 from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
+from streams.brokers import ControlState, make_broker, trading_rules
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.trace import now_us
@@ -34,6 +38,8 @@ class Pipeline:
         calendar: MarketCalendar | None = None,
         broker_url: str | None = None,
         ensemble: Ensemble | None = None,
+        broker: Broker | None = None,
+        live: bool = False,
     ) -> None:
         self.settings = settings
         kafka, stream = settings.kafka, settings.stream
@@ -61,7 +67,12 @@ class Pipeline:
         self.tables = Tables.create(self.app, settings)
         self.agents: dict[str, Any] = {}
         self.chain_index: Any = None  # set by agents.market
-        self.broker: Any = None  # set by agents.execute
+        self.broker: Broker = broker or make_broker(settings, live=live)
+        self.reconciled = asyncio.Event()  # set once the broker's state is in the tables
+        self.order_meta: dict[str, dict[str, Any]] = {}  # orders sent by this process
+        self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer
+        self.trading_rules = trading_rules(settings)
+        self.control = ControlState()
         from agents import register_all
 
         register_all(self)

@@ -188,7 +188,15 @@ class RiskSettings(_Section):
     max_total_contracts: int = Field(default=20, ge=1)
     max_orders_per_minute: int = Field(default=6, ge=1)
     entry_cutoff_minutes: int = Field(default=30, ge=0, description="No entries this close to the close.")
+    entry_cutoff_et: str = Field(default="15:00", pattern=r"^\d{2}:\d{2}$",
+                                 description="No new 0DTE entries after this New York time.")
     max_quote_age_s: float = Field(default=30.0, gt=0)
+    max_post_age_s: float = Field(default=30.0, gt=0,
+                                  description="No trade on a post older than this when it was received.")
+    max_premium_per_position: float = Field(default=2_000.0, gt=0, description="$ per underlying.")
+    max_total_premium: float = Field(default=5_000.0, gt=0, description="$ across all positions.")
+    max_daily_loss: float = Field(default=1_000.0, gt=0, description="$; trading stops for the day.")
+    limit_band: float = Field(default=0.10, gt=0, le=1, description="Limit within this share of the mid.")
     exchange: str = "XNYS"
 
 
@@ -200,8 +208,25 @@ class TradingSettings(_Section):
 
     broker: str = Field(default="simulated", pattern="^(simulated|alpaca)$")
     mode: str = Field(default="paper", pattern="^(paper|live)$")
-    contracts_per_signal: int = Field(default=1, ge=1)
-    strike_offset: int = Field(default=0, description="0 = ATM, +n = n strikes OTM.")
+    contracts_per_signal: int = Field(default=1, ge=1, description="Used when SIZING=fixed.")
+    order_type: str = Field(default="limit", pattern="^(limit|market)$")
+    sizing: str = Field(default="premium", pattern="^(fixed|premium|equity_pct)$",
+                        description="fixed contracts, a $ premium budget, or a % of equity.")
+    premium_budget: float = Field(default=500.0, gt=0, description="$ per entry when SIZING=premium.")
+    equity_pct: float = Field(default=0.01, gt=0, le=1, description="Share of equity per entry.")
+    strike_mode: str = Field(default="delta", pattern="^(delta|offset)$")
+    target_delta: float = Field(default=0.40, gt=0, lt=1)
+    strike_offset: int = Field(default=0, description="STRIKE_MODE=offset: 0 ATM, +n OTM, -n ITM.")
+    min_open_interest: int = Field(default=0, ge=0)
+    min_volume: int = Field(default=0, ge=0)
+    max_spread_pct: float = Field(default=0.25, gt=0, description="Bid-ask spread as a share of the mid.")
+    nearest_expiry: bool = Field(default=True, description="No same-day expiry: use the nearest.")
+    profit_target_pct: float = Field(default=0.50, gt=0, description="Exit at +50 % on the premium.")
+    stop_loss_pct: float = Field(default=0.30, gt=0, lt=1, description="Exit at -30 %.")
+    trailing_stop_pct: float = Field(default=0.20, gt=0, lt=1, description="Exit 20 % below the high.")
+    time_exit_et: str = Field(default="15:10", pattern=r"^\d{2}:\d{2}$",
+                              description="Close 0DTE positions at this New York time.")
+    entry_timeout_s: float = Field(default=60.0, gt=0, description="Cancel an unfilled entry after.")
     slippage: float = Field(default=0.01, ge=0, description="$ per contract share, simulated.")
     commission: float = Field(default=0.65, ge=0, description="$ per contract, simulated.")
 
@@ -214,6 +239,16 @@ class AlpacaSettings(_Section):
 
     api_key: SecretStr | None = None
     secret_key: SecretStr | None = None
+    trading_url: str | None = Field(default=None, description="Override of the trading API host (tests).")
+    data_url: str | None = Field(default=None, description="Override of the market data API host.")
+    stream_url: str | None = Field(default=None, description="Override of the trade-updates websocket.")
+    options_feed: str = Field(default="indicative", pattern="^(indicative|opra)$",
+                              description="indicative: free, delayed; opra: real time (subscription).")
+    requests_per_minute: int = Field(default=200, ge=1, description="Alpaca's REST rate limit.")
+    chain_refresh_s: float = Field(default=30.0, gt=0, description="Chain snapshot refresh period.")
+    max_retries: int = Field(default=3, ge=0, description="Retries on 429/5xx/timeouts (same order id).")
+    timeout_s: float = Field(default=5.0, gt=0, description="Per REST call.")
+    poll_interval_s: float = Field(default=2.0, gt=0, description="Order polling while the stream is down.")
 
 
 class Settings(BaseSettings):

@@ -8,7 +8,7 @@ from streams.pipeline import Pipeline
 from streams.settings import Settings
 
 
-def run_worker(settings: Settings, loglevel: str = "warning") -> None:
+def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False) -> None:
     """Run the worker until SIGTERM/SIGINT (Faust stops it gracefully, flushing tables)."""
     from faust.worker import Worker
 
@@ -17,7 +17,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     kafka = settings.kafka
     ensure_topics(kafka.bootstrap_servers, kafka.topic_prefix, kafka.partitions,
                   kafka.replication)
-    pipeline = Pipeline(settings)
+    pipeline = Pipeline(settings, live=live)
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

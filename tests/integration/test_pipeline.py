@@ -35,6 +35,10 @@ def burst(run: Run, text: str, start_us: int, count: int, tag: str, first: int =
                  post(f"{tag}-{n}", f"author{n}", text, start_us + n * 5_000_000))
 
 
+def filled(run: Run) -> list[dict[str, object]]:
+    return [o for o in run.records("orders") if o["status"] == "filled"]
+
+
 def publish_chain(run: Run, event_us: int, spot: float = 590.0) -> None:
     for quote in chain(event_us, spot):
         run.send("quotes", "Quote", "SPY", quote)
@@ -44,9 +48,9 @@ def test_bullish_burst_buys_a_call_and_bearish_burst_buys_a_put(run: Run) -> Non
     run.start_worker()
     publish_chain(run, at(15, 0))
     burst(run, BULLISH, at(15, 0, 5), 5, "bull")
-    orders = eventually(lambda: run.records("orders"), timeout=60)
+    orders = eventually(lambda: filled(run), timeout=60)
     call = orders[0]
-    assert call["status"] == "filled", call
+    assert [o["status"] for o in run.records("orders")][:2] == ["new", "filled"]
     assert call["option_type"] == "call" and call["expiry"] == "2026-11-24"
     assert abs(call["strike"] - 590) <= 1
     assert call["client_order_id"] == client_order_id(run.records("signals")[0]["id"])
@@ -57,10 +61,9 @@ def test_bullish_burst_buys_a_call_and_bearish_burst_buys_a_put(run: Run) -> Non
 
     publish_chain(run, at(15, 40), spot=588.0)
     burst(run, BEARISH, at(15, 40, 5), 5, "bear")
-    orders = eventually(lambda: len(run.records("orders")) >= 2 and run.records("orders"),
-                        timeout=60)
+    orders = eventually(lambda: len(filled(run)) >= 2 and filled(run), timeout=60)
     put = orders[1]
-    assert put["status"] == "filled" and put["option_type"] == "put", put
+    assert put["option_type"] == "put" and put["filled_qty"] == put["qty"], put
     assert run.records("signals")[1]["direction"] == "bearish"
 
 
@@ -87,7 +90,7 @@ def test_restarted_worker_recovers_windows_and_never_orders_twice(run: Run) -> N
 
     run.start_worker(fresh_state=True)  # empty RocksDB: tables come back from changelogs
     burst(run, BULLISH, at(16, 0, 5), 2, "r", first=3)
-    orders = eventually(lambda: run.records("orders"), timeout=60)
+    orders = eventually(lambda: filled(run), timeout=60)
     counted = [s["posts"] for s in run.records("sentiment")]
     assert max(counted) == 5, f"window lost or double-counted posts on restart: {counted}"
     signal = run.records("signals")[0]
@@ -99,4 +102,4 @@ def test_restarted_worker_recovers_windows_and_never_orders_twice(run: Run) -> N
     run.send_raw("signals", b"SPY", b"sentinel: not avro", at(16, 5))
     eventually(lambda: run.records("deadletter"), timeout=60)  # worker got past the replay
     same = [o for o in run.records("orders") if o["client_order_id"] == orders[0]["client_order_id"]]
-    assert len(same) == 1
+    assert [o["status"] for o in same] == ["new", "filled"], same

@@ -1,0 +1,51 @@
+"""Book agent: fills become positions, P&L and the day's risk state.
+
+Reads ``fills`` (reconciliation's corrections arrive as fills too, see
+:mod:`agents.orders`); keeps the positions table (per contract: underlying, qty, average
+price, realised P&L, high-water mark of the mark for the trailing stop, entry order) and
+the day's realised P&L per underlying in the risk-state table, and publishes ``positions``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agents.base import stage_agent
+from domain.positions import apply_fill
+from streams.trace import stamped
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+
+def register(p: Pipeline) -> None:
+    """Register the book agent."""
+    tables = p.tables
+
+    async def handle(fill: dict[str, Any], received: int) -> None:
+        symbol, underlying = fill["symbol"], fill["underlying"]
+        before = tables.positions.get(symbol) or {}
+        position = apply_fill(before, fill["side"], fill["qty"], fill["price"], fill["commission"])
+        position.update(underlying=underlying,
+                        entry_order=before.get("entry_order") or fill["client_order_id"],
+                        opened_us=before.get("opened_us") or fill["event_time"],
+                        high_mark=max(float(before.get("high_mark", 0.0)), fill["price"])
+                        if fill["side"] == "buy" else before.get("high_mark", 0.0))
+        if position["qty"] == 0:
+            position.update(entry_order="", opened_us=0, high_mark=0.0)
+        tables.positions[symbol] = position
+        risk = tables.risk_state[underlying]
+        realized_delta = position["realized_pnl"] - float(before.get("realized_pnl", 0.0))
+        day = p.calendar.session_at(fill["event_time"])
+        day_key = day.day.isoformat() if day is not None else ""
+        day_pnl = float(risk.get("day_pnl", 0.0)) if risk.get("day") == day_key else 0.0
+        tables.risk_state[underlying] = {**risk, "day": day_key, "day_pnl": day_pnl + realized_delta}
+        quote = tables.quotes.get(symbol)
+        mark = (quote["bid"] + quote["ask"]) / 2 if quote else fill["price"]
+        await p.send(p.topics.positions, "Position", underlying, {
+            "underlying": underlying, "symbol": symbol, "qty": position["qty"],
+            "avg_price": position["avg_price"], "realized_pnl": position["realized_pnl"],
+            "mark": mark, "event_time": fill["event_time"],
+            "trace": stamped(fill["trace"], "book", received)})
+
+    stage_agent(p, p.topics.fills, "book", "Fill", handle)

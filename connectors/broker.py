@@ -1,0 +1,59 @@
+"""The interface every broker adapter offers the trading agents (Alpaca, simulated)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from domain.orders import Account, BrokerPosition, OrderRequest, OrderUpdate
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be reached or refused in a way a retry will not fix."""
+
+
+class Broker(Protocol):
+    """What the execute, exits and control agents need from a broker.
+
+    Every method is safe to call again after a failure: ``submit`` with a
+    ``client_order_id`` the broker already has returns that order's state and never sends a
+    second order.
+    """
+
+    name: str
+
+    async def submit(self, request: OrderRequest) -> OrderUpdate:
+        """Send an order (or find the one with this client order id) and return its state.
+
+        A rejection is an ``OrderUpdate`` with ``event == "rejected"`` and the reason;
+        :class:`BrokerError` only when the broker cannot be reached after retries.
+        """
+        ...
+
+    async def cancel(self, client_order_id: str) -> OrderUpdate | None:
+        """Ask to cancel an open order; its state afterwards (None when unknown)."""
+        ...
+
+    async def order(self, client_order_id: str) -> OrderUpdate | None:
+        """The order's current state, or None when the broker has never seen the id."""
+        ...
+
+    async def open_orders(self) -> list[OrderUpdate]:
+        """Orders not yet done (for start-up reconciliation)."""
+        ...
+
+    async def positions(self) -> list[BrokerPosition]:
+        """Open positions (for start-up reconciliation and flatten)."""
+        ...
+
+    async def account(self) -> Account:
+        """Equity, buying power, cash."""
+        ...
+
+    def updates(self) -> AsyncIterator[OrderUpdate]:
+        """Order life-cycle events as they happen (a stream, with polling after a drop)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and stop the update stream."""
+        ...

@@ -1,0 +1,58 @@
+"""Which broker the worker trades through, and the trading rules built from settings.
+
+Paper is the default. Live trading needs both ``TRADING_MODE=live`` and the worker's
+``--live`` flag; either one alone is refused at start-up with a message saying what is
+missing, so a stray setting or a stray flag can never send a live order.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connectors.broker import Broker
+from domain.decision import TradingRules, rules_from
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class LiveTradingRefused(RuntimeError):
+    """Live trading was asked for by only one of the two switches."""
+
+
+def check_live(settings: Settings, live: bool) -> bool:
+    """True for live trading; raises when only one of the two switches is on."""
+    mode = settings.trading.mode
+    if live and mode != "live":
+        raise LiveTradingRefused("--live given but TRADING_MODE is not live: refusing to trade live")
+    if mode == "live" and not live:
+        raise LiveTradingRefused("TRADING_MODE=live needs the --live flag too: refusing to start")
+    if live and settings.trading.broker != "alpaca":
+        raise LiveTradingRefused("live trading needs TRADING_BROKER=alpaca")
+    return live
+
+
+def make_broker(settings: Settings, live: bool = False) -> Broker:
+    """The simulated broker, or Alpaca (paper unless :func:`check_live` says live)."""
+    is_live = check_live(settings, live)
+    trading = settings.trading
+    if trading.broker == "alpaca":
+        from connectors.alpaca.broker import AlpacaBroker
+
+        log.warning("trading through Alpaca, %s account", "LIVE" if is_live else "paper")
+        return AlpacaBroker.from_settings(settings, live=is_live)
+    from connectors.simulated.broker import SimulatedBroker
+
+    return SimulatedBroker(trading.slippage, trading.commission)
+
+
+def trading_rules(settings: Settings) -> TradingRules:
+    """Contract choice, sizing, risk limits and exits from settings."""
+    return rules_from(settings)
+
+
+class ControlState:
+    """The operator's switches as the control agent last set them (paused, killed, limits)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, object] = {"paused": False, "killed": False, "limits": {}}
