@@ -23,11 +23,8 @@ so its loggers get a filter that masks the token.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,8 +33,9 @@ from tweepy import StreamRule
 from tweepy.asynchronous import AsyncStreamingClient
 from yarl import URL
 
-from connectors.base import Malformed, RawPost
+from connectors.base import Malformed
 from connectors.queued import QueuedSource, backoff_delay
+from connectors.x.parsing import StreamNotice, parse_line, rejection
 from connectors.x.rules import ExistingRule, build_rules, diff_rules
 from streams.settings import IngestSettings
 
@@ -49,92 +47,6 @@ TWEET_FIELDS = ["created_at", "public_metrics", "lang", "entities", "conversatio
 USER_FIELDS = ["username", "public_metrics", "verified"]
 _TWEEPY_LOGGERS = ("tweepy.asynchronous.client", "tweepy.asynchronous.streaming", "tweepy.client")
 _MAX_RESET_WAIT_S = 900.0  # X's rate-limit windows are 15 minutes
-
-
-@dataclass(frozen=True, slots=True)
-class StreamNotice:
-    """An operational message on the stream (``errors`` without ``data``): not a post."""
-
-    reason: str
-
-
-def _malformed(line: bytes, reason: str, received_us: int) -> Malformed:
-    return Malformed(source="x", payload=line, reason=reason, received_us=received_us)
-
-
-def _count(metrics: Any, key: str) -> int:
-    value = metrics.get(key, 0) if isinstance(metrics, dict) else 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"public_metrics.{key} is not an integer")
-    return value
-
-
-def parse_line(line: bytes, received_us: int) -> RawPost | Malformed | StreamNotice:
-    """One line of the filtered stream as a post, a malformed payload or a notice."""
-    try:
-        message = json.loads(line)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _malformed(line, f"not JSON: {exc}", received_us)
-    if not isinstance(message, dict):
-        return _malformed(line, "not a JSON object", received_us)
-    data = message.get("data")
-    if data is None and message.get("errors"):
-        titles = [str(e.get("title", e)) if isinstance(e, dict) else str(e) for e in message["errors"]]
-        return StreamNotice("stream errors: " + "; ".join(titles))
-    if not isinstance(data, dict):
-        return _malformed(line, "no data object", received_us)
-    missing = [k for k in ("id", "text", "author_id", "created_at")
-               if not isinstance(data.get(k), str) or not data.get(k)]
-    if missing:
-        return _malformed(line, f"missing field(s): {', '.join(missing)}", received_us)
-    try:
-        created = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
-        if created.tzinfo is None:
-            raise ValueError("created_at has no timezone")
-        includes = message.get("includes") or {}
-        users = includes.get("users") or [] if isinstance(includes, dict) else []
-        user = next((u for u in users if isinstance(u, dict) and u.get("id") == data["author_id"]), {})
-        metrics = data.get("public_metrics") or {}
-        entities = data.get("entities") or {}
-        cashtags = entities.get("cashtags") or [] if isinstance(entities, dict) else []
-        rules = message.get("matching_rules") or []
-        username = str(user.get("username") or "")
-        tweet_id = data["id"]
-        return RawPost(
-            id=f"x:{tweet_id}", source="x", author=username or data["author_id"],
-            text=data["text"], created_us=int(created.timestamp() * 1_000_000),
-            received_us=received_us,
-            followers=_count(user.get("public_metrics"), "followers_count"),
-            likes=_count(metrics, "like_count"), reposts=_count(metrics, "retweet_count"),
-            replies=_count(metrics, "reply_count"), verified=user.get("verified") is True,
-            url=(f"https://x.com/{username}/status/{tweet_id}" if username
-                 else f"https://x.com/i/web/status/{tweet_id}"),
-            lang=str(data.get("lang") or ""),
-            tickers=tuple(dict.fromkeys(str(c["tag"]).upper() for c in cashtags
-                                        if isinstance(c, dict) and c.get("tag"))),
-            extra={"rules": ",".join(str(r.get("tag", "")) for r in rules if isinstance(r, dict)),
-                   "author_id": data["author_id"],
-                   "conversation_id": str(data.get("conversation_id") or tweet_id)},
-        )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        return _malformed(line, f"bad field: {exc}", received_us)
-
-
-def engagement(post: RawPost) -> int:
-    """Likes + 2 reposts + replies."""
-    return post.likes + 2 * post.reposts + post.replies
-
-
-def rejection(post: RawPost, settings: IngestSettings) -> str | None:
-    """Why the settings' filters drop ``post`` (``None``: it passes)."""
-    if settings.x_verified_only and not post.verified:
-        return "author not verified"
-    if post.followers < settings.x_min_followers:
-        return "too few followers"
-    if engagement(post) < settings.x_min_engagement:
-        return "too little engagement"
-    return None
-
 
 
 def rehosting_request_class(base_url: str) -> type[aiohttp.ClientRequest]:
