@@ -17,7 +17,8 @@ def register(p: Pipeline) -> None:
     """Register the signal agent."""
     sig = p.settings.signal
     rule = SignalRule(sig.bullish_threshold, sig.bearish_threshold, sig.min_confidence,
-                      sig.min_posts, sig.min_authors, int(sig.cooldown_s * 1e6))
+                      sig.min_posts, sig.min_authors, int(sig.cooldown_s * 1e6),
+                      sig.min_engagement, sig.momentum_against)
     tradable = frozenset(sig.tickers)
     state_table = p.tables.signal_state
 
@@ -29,7 +30,7 @@ def register(p: Pipeline) -> None:
                              snap["authors"], snap["engagement"])
         state = state_table[ticker]
         decision = evaluate(ticker, window, snap["window_start"], snap["event_time"],
-                            state.get("last_signal_us"), rule)
+                            state.get("last_signal_us"), rule, snap["momentum"])
         if decision is None:
             return
         state_table[ticker] = {**state, "last_signal_us": snap["event_time"],
@@ -44,6 +45,8 @@ def register(p: Pipeline) -> None:
             "authors": decision.authors,
             "window_start": decision.window_start,
             "reason": decision.reason,
+            "momentum": decision.momentum,
+            "engagement": decision.engagement,
             "event_time": snap["event_time"],
             "trace": stamped(snap["trace"], "signal", received),
         }

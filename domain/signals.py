@@ -17,6 +17,8 @@ class SignalRule:
     min_posts: int = 4
     min_authors: int = 3
     cooldown_us: int = 600_000_000
+    min_engagement: int = 0
+    momentum_against: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class SignalDecision:
     authors: int
     window_start: int
     reason: str
+    momentum: float = 0.0
+    engagement: int = 0
 
 
 def signal_id(ticker: str, direction: str, window_start_us: int) -> str:
@@ -46,12 +50,16 @@ def evaluate(
     event_us: int,
     last_signal_us: int | None,
     rule: SignalRule,
+    momentum: float = 0.0,
 ) -> SignalDecision | None:
     """Return a signal when the window crosses a threshold with enough confirmation.
 
     The strength is the time-decayed mean; it must cross the bullish or bearish threshold,
-    with average confidence, post count and distinct authors at or above the rule's minimums,
-    and the ticker must be out of its cool-down (measured in event time).
+    with average confidence, post count, distinct authors and engagement at or above the
+    rule's minimums; the sentiment momentum (this tumbling window's mean minus the last
+    one's) must not run against the direction by more than ``momentum_against``; and the
+    ticker must be out of its cool-down (measured in event time). The reason carries the
+    numbers.
     """
     if window.decayed >= rule.bullish_threshold:
         direction, threshold = "bullish", rule.bullish_threshold
@@ -63,12 +71,16 @@ def evaluate(
         return None
     if window.posts < rule.min_posts or window.authors < rule.min_authors:
         return None
+    if window.engagement < rule.min_engagement:
+        return None
+    if (momentum if direction == "bullish" else -momentum) < -rule.momentum_against:
+        return None
     if last_signal_us is not None and event_us - last_signal_us < rule.cooldown_us:
         return None
     reason = (
         f"{direction}: decayed sentiment {window.decayed:+.2f} crossed {threshold:+.2f} "
         f"with confidence {window.confidence:.2f}, {window.posts} posts from "
-        f"{window.authors} authors, engagement {window.engagement}"
+        f"{window.authors} authors, engagement {window.engagement}, momentum {momentum:+.2f}"
     )
     return SignalDecision(
         id=signal_id(ticker, direction, window_start_us),
@@ -80,4 +92,6 @@ def evaluate(
         authors=window.authors,
         window_start=window_start_us,
         reason=reason,
+        momentum=momentum,
+        engagement=window.engagement,
     )

@@ -77,6 +77,9 @@ class SignalSettings(_Section):
     min_posts: int = Field(default=4, ge=1)
     min_authors: int = Field(default=3, ge=1)
     cooldown_s: float = Field(default=600.0, ge=0)
+    min_engagement: int = Field(default=0, ge=0, description="Window engagement needed to fire.")
+    momentum_against: float = Field(default=0.5, ge=0, le=2,
+                                    description="Most momentum against the direction allowed.")
 
     @field_validator("tickers", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from domain.aggregate import ScoreItem, merge, stats
+from domain.aggregate import ScoreItem, WindowStats, merge, stats
 from domain.fills import simulate_fill
 from domain.latency import percentile, stage_latencies, summarize
 from domain.market_hours import MarketCalendar
@@ -158,3 +158,17 @@ def test_latency_from_a_trace() -> None:
 ])
 def test_ticker_extraction_with_guards(text: str, expected: list[str]) -> None:
     assert extract_tickers(text, frozenset({"SPY", "QQQ", "ALL", "IT"})) == expected
+
+
+def test_signal_needs_engagement_and_no_strong_momentum_against_it() -> None:
+    strong = WindowStats(0.6, 0.6, 0.8, 5, 4, 30)
+    rule = SignalRule(min_posts=3, min_authors=2, min_engagement=50, momentum_against=0.3)
+    assert evaluate("SPY", strong, 100, at(15, 0), None, rule) is None  # engagement 30 < 50
+    engaged = WindowStats(0.6, 0.6, 0.8, 5, 4, 80)
+    fired = evaluate("SPY", engaged, 100, at(15, 0), None, rule, momentum=-0.2)
+    assert fired is not None and fired.momentum == -0.2 and fired.engagement == 80
+    assert "momentum -0.20" in fired.reason and "engagement 80" in fired.reason
+    assert evaluate("SPY", engaged, 100, at(15, 0), None, rule, momentum=-0.4) is None
+    bear = WindowStats(-0.6, -0.6, 0.8, 5, 4, 80)
+    assert evaluate("SPY", bear, 100, at(15, 0), None, rule, momentum=0.4) is None
+    assert evaluate("SPY", bear, 100, at(15, 0), None, rule, momentum=-0.9) is not None
