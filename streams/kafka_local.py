@@ -243,7 +243,7 @@ def _format(cfg: KafkaLocalConfig) -> None:
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     fmt = subprocess.run(
-        _java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+        _java(cfg, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
               "-c", str(cfg.properties), "--ignore-formatted"),
         capture_output=True, text=True, check=False)
     if fmt.returncode != 0:
