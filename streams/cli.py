@@ -22,7 +22,7 @@ def _settings() -> Settings:
 
 
 @click.group()
-@click.option("--log-level", default="WARNING", show_default=True)
+@click.option("--log-level", default="WARNING", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
 def main(log_level: str) -> None:
     """stock-tracker: sentiment-driven 0DTE options trading on Kafka."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
@@ -62,7 +62,7 @@ def kafka_status() -> None:
 
 
 @main.command()
-@click.option("--loglevel", default="warning", show_default=True)
+@click.option("--loglevel", default="warning", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
 @click.option("--live", is_flag=True,
               help="Trade the LIVE Alpaca account (also needs TRADING_MODE=live).")
 def worker(loglevel: str, live: bool) -> None:
