@@ -15,9 +15,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
+from domain.contracts import ChainQuote
 from domain.decision import Book, decide
 from domain.orders import OrderRequest
-from domain.strikes import ChainQuote
+from domain.positions import unrealized
 from streams.trace import stamped
 
 if TYPE_CHECKING:
@@ -73,6 +74,12 @@ def register(p: Pipeline) -> None:
     stage_agent(p, p.topics.signals, "execute", "Signal", handle)
 
 
+def mark_of(p: Pipeline, symbol: str, position: dict[str, Any]) -> float:
+    """The contract's mid from the quote table (its average price when none is cached)."""
+    quote = p.tables.quotes.get(symbol)
+    return (quote["bid"] + quote["ask"]) / 2 if quote else float(position["avg_price"])
+
+
 def book_of(p: Pipeline, underlying: str) -> Book:
     """What the risk checks need to know of the positions, from the tables."""
     positions = [(s, pos) for s, pos in p.tables.positions.items() if pos.get("qty")]
@@ -84,6 +91,7 @@ def book_of(p: Pipeline, underlying: str) -> Book:
         position_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions
                              if pos.get("underlying") == underlying),
         total_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions),
-        day_pnl=sum(float(r.get("day_pnl", 0.0)) for r in p.tables.risk_state.values()),
+        day_pnl=sum(float(r.get("day_pnl", 0.0)) for r in p.tables.risk_state.values())
+        + sum(unrealized(pos, mark_of(p, s, pos)) for s, pos in positions),
         recent_orders_us=tuple(risk.get("recent", ())),
     )

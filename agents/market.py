@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from streams.pipeline import Pipeline
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
-                "strike", "expiry", "iv", "delta", "event_time")
+                "strike", "expiry", "iv", "delta", "open_interest", "volume", "event_time")
 
 
 def touch_of(quote: dict[str, Any] | None) -> Touch | None:
@@ -66,7 +66,7 @@ def register(p: Pipeline) -> None:
         previous = table.get(symbol)
         if previous and previous["event_time"] > quote["event_time"]:
             return  # an out-of-order older quote never overwrites a newer one
-        table[symbol] = {k: quote[k] for k in QUOTE_FIELDS}
+        table[symbol] = {k: quote.get(k) for k in QUOTE_FIELDS}
         p.chain_index.add(quote["underlying"], symbol)
         on_quote = getattr(p.broker, "on_quote", None)  # the simulated broker fills from quotes
         if on_quote is not None:

@@ -116,6 +116,9 @@ def register(p: Pipeline) -> None:
     @p.app.task
     async def follow_broker() -> None:
         try:
+            from agents.control import restore
+
+            restore(p)
             p.account = await p.broker.account()
             counts = await reconcile(p)
             log.info("reconciled with %s: %s", p.broker.name, counts)

@@ -181,7 +181,9 @@ def post_record(raw: RawPost, text: str, tickers: Sequence[str], out_us: int) ->
         "tickers": list(tickers), "followers": raw.followers, "likes": raw.likes,
         "reposts": raw.reposts, "replies": raw.replies, "url": raw.url, "lang": raw.lang or None,
         "event_time": raw.created_us,
-        "trace": {"ingest_in": raw.received_us, "ingest_out": out_us},
+        # post_age_us: how old the post was when it arrived (the risk check's input).
+        "trace": {"ingest_in": raw.received_us, "ingest_out": out_us,
+                  "post_age_us": max(0, raw.received_us - raw.created_us)},
     }
 
 

@@ -2,7 +2,8 @@
 
 :func:`decide` is what the execute agent calls with what it read from the tables; it
 returns either an order to send or all the reasons it must not be sent. The rules come
-from settings once (:func:`rules_from`).
+from settings once (:func:`rules_from`); the operator's overrides (``set_limits``) are
+applied per decision from the control state.
 """
 
 from __future__ import annotations
@@ -11,26 +12,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.contracts import ChainQuote, ContractRule, choose
+from domain.control import ControlState, effective_limits
+from domain.exits import ExitRule
 from domain.market_hours import Session
 from domain.orders import Account
-from domain.risk import OrderIntent, RiskLimits, RiskState, check, prune_recent
-from domain.strikes import ChainQuote, choose_contract
+from domain.risk import OrderIntent, RiskLimits, RiskState, check, parse_hhmm, prune_recent
+from domain.sizing import SizingRule, size
 
 
 @dataclass(frozen=True, slots=True)
 class TradingRules:
-    """Everything the decision needs from settings."""
+    """Everything the decision and the exits need from settings."""
 
     order_type: str = "limit"
-    contracts_per_signal: int = 1
-    strike_offset: int = 0
-    max_spread_pct: float = 0.25
+    contract: ContractRule = field(default_factory=ContractRule)
+    sizing: SizingRule = field(default_factory=SizingRule)
     limits: RiskLimits = field(default_factory=RiskLimits)
+    exits: ExitRule = field(default_factory=ExitRule)
+    fee_per_contract: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """What the risk checks need to know of positions and recent orders."""
+    """What the risk checks need to know of positions, P&L and recent orders."""
 
     position_contracts: int = 0
     total_contracts: int = 0
@@ -52,6 +57,7 @@ class Decision:
     qty: int = 0
     limit_price: float | None = None
     sizing: str = ""
+    contract_reason: str = ""
     recent_orders_us: tuple[int, ...] = ()
 
     @property
@@ -63,23 +69,39 @@ class Decision:
 def rules_from(settings: Any) -> TradingRules:
     """Trading rules from the settings tree (``trading`` and ``risk`` sections)."""
     t, r = settings.trading, settings.risk
+    fee = t.commission if t.broker == "simulated" else 0.0
     return TradingRules(
-        order_type=t.order_type, contracts_per_signal=t.contracts_per_signal,
-        strike_offset=t.strike_offset, max_spread_pct=t.max_spread_pct,
+        order_type=t.order_type,
+        contract=ContractRule(strike_mode=t.strike_mode, target_delta=t.target_delta,
+                              strike_offset=t.strike_offset, min_open_interest=t.min_open_interest,
+                              min_volume=t.min_volume, max_spread_pct=t.max_spread_pct,
+                              allow_later_expiry=t.nearest_expiry),
+        sizing=SizingRule(mode=t.sizing, contracts=t.contracts_per_signal,
+                          premium_budget=t.premium_budget, equity_pct=t.equity_pct,
+                          max_contracts_per_order=r.max_contracts_per_order, fee_per_contract=fee),
         limits=RiskLimits(r.max_contracts_per_order, r.max_position_contracts,
                           r.max_total_contracts, r.max_orders_per_minute,
-                          r.entry_cutoff_minutes, int(r.max_quote_age_s * 1e6), r.limit_band))
+                          r.entry_cutoff_minutes, int(r.max_quote_age_s * 1e6), r.limit_band,
+                          parse_hhmm(r.entry_cutoff_et), int(r.max_post_age_s * 1e6),
+                          r.max_premium_per_position, r.max_total_premium, r.max_daily_loss),
+        exits=ExitRule(profit_target_pct=t.profit_target_pct, stop_loss_pct=t.stop_loss_pct,
+                       trailing_stop_pct=t.trailing_stop_pct,
+                       time_exit_et=parse_hhmm(t.time_exit_et),
+                       entry_timeout_us=int(t.entry_timeout_s * 1e6)),
+        fee_per_contract=fee,
+    )
 
 
 def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence[ChainQuote],
            book: Book, session: Session | None, account: Account, rules: TradingRules,
-           control: Mapping[str, Any]) -> Decision:
+           control: ControlState) -> Decision:
     """Choose the contract and size for ``signal`` and run every risk check.
 
     Parameters
     ----------
     signal:
-        The Signal record (``ticker``, ``direction``, ``event_time``, ``trace``).
+        The Signal record (``ticker``, ``direction``, ``event_time``, ``trace``). A trace
+        key ``post_age_us`` (stamped by live sources at receipt) feeds the post-age check.
     spot_mid:
         The underlying's mid, or None when no quote is cached.
     chain:
@@ -89,29 +111,39 @@ def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence
     session:
         The exchange session at the signal's event time (None: closed).
     account:
-        Equity and buying power.
+        Equity and buying power (equity 0: not known yet, the buying-power check skipped).
     rules:
         From settings.
     control:
-        The control state (``paused``, ``killed``).
+        The operator's switches and limit overrides.
     """
     now = int(signal["event_time"])
     recent = tuple(prune_recent(book.recent_orders_us, now))
     if spot_mid is None or session is None:
         why = "no quote of the underlying" if spot_mid is None else "market closed"
         return Decision(reasons=(why,), recent_orders_us=recent)
-    contract = choose_contract(list(chain), spot_mid, str(signal["direction"]),
-                               session.day.isoformat(), rules.strike_offset, rules.max_spread_pct)
-    if contract is None:
-        return Decision(reasons=("no liquid 0DTE contract in the chain cache",),
+    choice = choose(chain, spot_mid, str(signal["direction"]), session.day, now, rules.contract,
+                    close_us=session.close_us)
+    if choice.contract is None:
+        return Decision(reasons=(f"no contract: {choice.reason}",), contract_reason=choice.reason,
                         recent_orders_us=recent)
-    qty = rules.contracts_per_signal
+    contract = choice.contract
+    sized = size(contract.ask, account.equity, rules.sizing)
     limit = round(contract.ask, 2) if rules.order_type == "limit" else None
+    qty = max(sized.qty, 1)  # a budget that buys none is refused below, with its reason
+    age = signal.get("trace", {}).get("post_age_us")
+    intent = OrderIntent(str(signal["ticker"]), contract.symbol, qty, limit, contract.bid,
+                         contract.ask, contract.quote_us, now,
+                         post_us=now - int(age) if age is not None else None,
+                         received_us=now if age is not None else None,
+                         expiry=contract.expiry, fees=rules.fee_per_contract * qty)
     state = RiskState(position_contracts=book.position_contracts,
                       total_contracts=book.total_contracts, recent_orders_us=recent,
-                      paused=bool(control.get("paused") or control.get("killed")))
-    intent = OrderIntent(str(signal["ticker"]), contract.symbol, qty, limit, contract.bid,
-                         contract.ask, contract.quote_us, now)
-    verdict = check(intent, state, rules.limits, session)
-    return Decision(verdict.reasons, contract.symbol, contract.option_type, contract.strike,
-                    contract.expiry, qty, limit, f"fixed {qty}", recent)
+                      paused=control.paused, killed=control.killed,
+                      position_premium=book.position_premium, total_premium=book.total_premium,
+                      day_pnl=book.day_pnl,
+                      buying_power=account.buying_power if account.equity > 0 else None)
+    verdict = check(intent, state, effective_limits(rules.limits, control), session)
+    reasons = (() if sized.ok else (f"sizing: {sized.reason}",)) + verdict.reasons
+    return Decision(reasons, contract.symbol, contract.option_type, contract.strike,
+                    contract.expiry, qty, limit, sized.reason, choice.reason, recent)

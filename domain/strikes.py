@@ -1,33 +1,17 @@
-"""Choosing the 0DTE contract for a signal from the cached option chain."""
+"""Choosing the 0DTE contract for a signal from the cached option chain (the older API).
+
+:mod:`domain.contracts` holds the contract choice (delta or offset, expiry fallback,
+liquidity filters and the reason when nothing qualifies); :func:`choose_contract` is its
+offset mode on one given expiry, as the first callers use it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from datetime import date
 
+from domain.contracts import ChainQuote, ContractRule, choose
 
-@dataclass(frozen=True, slots=True)
-class ChainQuote:
-    """One contract of the chain cache."""
-
-    symbol: str
-    option_type: str
-    strike: float
-    expiry: str
-    bid: float
-    ask: float
-    quote_us: int
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ChainQuote:
-        """Build from a chain-cache entry (a Quote record's fields)."""
-        return cls(raw["symbol"], raw["option_type"], float(raw["strike"]), raw["expiry"],
-                   float(raw["bid"]), float(raw["ask"]), int(raw["event_time"]))
-
-    @property
-    def mid(self) -> float:
-        """Mid price."""
-        return (self.bid + self.ask) / 2
+__all__ = ["ChainQuote", "choose_contract"]
 
 
 def choose_contract(
@@ -44,18 +28,7 @@ def choose_contract(
     money, -n into it. Contracts without a bid, or with a spread wider than
     ``max_spread_pct`` of the mid, are skipped as illiquid.
     """
-    option_type = "call" if direction == "bullish" else "put"
-    liquid = sorted(
-        (
-            q for q in chain
-            if q.option_type == option_type and q.expiry == expiry and q.bid > 0
-            and q.ask >= q.bid and (q.ask - q.bid) <= max_spread_pct * q.mid
-        ),
-        key=lambda q: q.strike,
-    )
-    if not liquid:
-        return None
-    atm = min(range(len(liquid)), key=lambda i: abs(liquid[i].strike - spot))
-    step = strike_offset if option_type == "call" else -strike_offset
-    index = min(max(atm + step, 0), len(liquid) - 1)
-    return liquid[index]
+    rule = ContractRule(strike_mode="offset", strike_offset=strike_offset,
+                        max_spread_pct=max_spread_pct, allow_later_expiry=False)
+    side = "bullish" if direction == "bullish" else "bearish"
+    return choose(chain, spot, side, date.fromisoformat(expiry), 0, rule).contract

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from connectors.broker import Broker
+from domain.control import ControlState
 from domain.decision import TradingRules, rules_from
 from streams.settings import Settings
 
@@ -51,8 +52,8 @@ def trading_rules(settings: Settings) -> TradingRules:
     return rules_from(settings)
 
 
-class ControlState:
-    """The operator's switches as the control agent last set them (paused, killed, limits)."""
+class ControlHolder:
+    """The operator's switches as the control agent last set them (read by every agent)."""
 
     def __init__(self) -> None:
-        self.state: dict[str, object] = {"paused": False, "killed": False, "limits": {}}
+        self.state = ControlState()

@@ -18,7 +18,7 @@ from domain.market_hours import MarketCalendar
 from domain.orders import Account
 from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.brokers import ControlState, make_broker, trading_rules
+from streams.brokers import ControlHolder, make_broker, trading_rules
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.trace import now_us
@@ -72,7 +72,7 @@ class Pipeline:
         self.order_meta: dict[str, dict[str, Any]] = {}  # orders sent by this process
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer
         self.trading_rules = trading_rules(settings)
-        self.control = ControlState()
+        self.control = ControlHolder()
         from agents import register_all
 
         register_all(self)

@@ -25,6 +25,7 @@ class Tables:
     positions: faust.types.tables.TableT
     risk_state: faust.types.tables.TableT
     orders: faust.types.tables.TableT
+    control: faust.types.tables.TableT
 
     @classmethod
     def create(cls, app: faust.App, settings: Settings) -> Tables:
@@ -48,4 +49,5 @@ class Tables:
             positions=table("positions"),
             risk_state=table("risk-state"),
             orders=table("orders", default=None),
+            control=table("control", default=None),
         )

@@ -20,7 +20,7 @@ from streams.topics import topic_name
 from streams.trace import now_us
 
 CLOSE = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
-KEEP = ("scores", "sentiment", "signals", "orders", "fills", "deadletter", "metrics")
+KEEP = ("scores", "sentiment", "signals", "orders", "fills", "positions", "deadletter", "metrics")
 
 
 def at(hour: int, minute: int, second: int = 0) -> int:

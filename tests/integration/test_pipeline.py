@@ -36,7 +36,8 @@ def burst(run: Run, text: str, start_us: int, count: int, tag: str, first: int =
 
 
 def filled(run: Run) -> list[dict[str, object]]:
-    return [o for o in run.records("orders") if o["status"] == "filled"]
+    """Filled entries (exits are orders too)."""
+    return [o for o in run.records("orders") if o["status"] == "filled" and o["intent"] == "open"]
 
 
 def publish_chain(run: Run, event_us: int, spot: float = 590.0) -> None:

@@ -1,0 +1,80 @@
+"""Exits agent: profit target, stop loss, trailing stop, time exit; stale entries cancelled.
+
+Alpaca takes options orders as ``day`` only and has no bracket orders for them, so exits
+are our own sell-to-close orders. On every quote of an underlying (``quotes`` topic, in
+event time) each open position of that underlying is checked against the exit rules
+(:mod:`domain.exits`) with its contract's cached quote, the high-water mark for the
+trailing stop is kept in the positions table, and an exit order is sent with an id derived
+from the entry order and the reason, so a replay or a second trigger cannot sell twice.
+Entry orders of this process still open after ``TRADING_ENTRY_TIMEOUT_S`` are cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from agents.base import stage_agent
+from domain.exits import Mark, PositionState, entry_timed_out, evaluate_exit, update_high_water
+from domain.orders import OrderRequest, parse_occ
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def register(p: Pipeline) -> None:
+    """Register the exits agent."""
+    tables, rule = p.tables, p.trading_rules.exits
+
+    async def handle(quote: dict[str, Any], received: int) -> None:
+        now, underlying = int(quote["event_time"]), quote["underlying"]
+        session = p.calendar.session_at(now)
+        for symbol, position in list(tables.positions.items()):
+            if not position or position.get("qty", 0) <= 0 or position.get("underlying") != underlying:
+                continue
+            cached = quote if quote["symbol"] == symbol else tables.quotes.get(symbol)
+            if not cached:
+                continue
+            mark = Mark(cached["bid"], cached["ask"])
+            state = update_high_water(PositionState(
+                symbol, int(position["qty"]), float(position["avg_price"]),
+                int(position.get("opened_us") or now), parse_occ(symbol).expiry,
+                str(position.get("entry_order") or symbol),
+                float(position.get("high_mark") or position["avg_price"])), mark)
+            if state.high_water > float(position.get("high_mark") or 0.0):
+                tables.positions[symbol] = {**position, "high_mark": state.high_water}
+            decision = evaluate_exit(state, mark, now, rule, session)
+            if decision is None or position.get("exit_order") == decision.client_order_id:
+                continue
+            tables.positions[symbol] = {**tables.positions[symbol],
+                                        "exit_order": decision.client_order_id}
+            log.info("exit %s x%d: %s", symbol, decision.qty, decision.detail)
+            await close_position(p, decision.client_order_id, symbol, decision.qty,
+                                 decision.limit_price, decision.reason, now)
+        for coid, meta in list(p.order_meta.items()):
+            if meta.get("intent") != "open" or meta.get("underlying") != underlying:
+                continue
+            why = entry_timed_out(int(meta["event_time"]), now, int(meta["qty"]),
+                                  int(meta.get("filled_qty", 0)), rule)
+            if why is not None:
+                log.info("cancelling entry %s: %s", coid, why)
+                await p.broker.cancel(coid)
+
+    stage_agent(p, p.topics.quotes, "exits", "Quote", handle)
+
+
+async def close_position(p: Pipeline, coid: str, symbol: str, qty: int, limit_price: float | None,
+                         reason: str, now: int) -> None:
+    """Send a sell-to-close order (limit at ``limit_price``, market when None)."""
+    occ = parse_occ(symbol)
+    p.order_meta[coid] = {
+        "client_order_id": coid, "signal_id": "", "underlying": occ.underlying, "symbol": symbol,
+        "side": "sell", "option_type": occ.option_type, "strike": occ.strike, "expiry": occ.expiry,
+        "qty": qty, "order_type": "limit" if limit_price else "market", "limit_price": limit_price,
+        "status": "pending", "reason": reason, "broker": p.broker.name, "intent": "close",
+        "filled_qty": 0, "filled_avg_price": 0.0, "broker_order_id": "", "sizing": "",
+        "event_time": now, "trace": {}}
+    await p.broker.submit(OrderRequest(coid, symbol, "sell", qty,
+                                       "limit" if limit_price else "market", limit_price, "close"))

@@ -1,0 +1,94 @@
+"""Trading stories on the real broker: exits close what entries opened, and the operator's
+control commands pause, resume and flatten."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.settings import Settings
+from tests.conftest import eventually
+from tests.integration.helpers import Run, at, chain, post
+
+pytestmark = pytest.mark.integration
+
+BULLISH = "$SPY breaking out, loading calls 🚀"
+
+
+@pytest.fixture
+def run(kafka_bootstrap: str, run_settings: Callable[..., Settings],
+        tmp_path: Path) -> Iterator[Run]:
+    pipeline_run = Run(run_settings(kafka_bootstrap), tmp_path)
+    pipeline_run.worker_env.update({"SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO"})
+    try:
+        yield pipeline_run
+    finally:
+        pipeline_run.close()
+
+
+def burst(run: Run, start_us: int, tag: str, count: int = 5) -> None:
+    for n in range(count):
+        run.send("posts", "Post", f"{tag}-{n}",
+                 post(f"{tag}-{n}", f"{tag}-author{n}", BULLISH, start_us + n * 5_000_000))
+
+
+def quotes(run: Run, event_us: int, spot: float) -> None:
+    for quote in chain(event_us, spot):
+        run.send("quotes", "Quote", "SPY", quote)
+
+
+def orders(run: Run, **match: Any) -> list[dict[str, Any]]:
+    return [o for o in run.records("orders") if all(o.get(k) == v for k, v in match.items())]
+
+
+def control(run: Run, command: str, event_us: int, **params: str) -> None:
+    run.send("control", "Control", "operator", {"command": command, "actor": "test-operator",
+                                                "params": params, "event_time": event_us,
+                                                "trace": {}})
+
+
+def test_profit_target_closes_the_position(run: Run) -> None:
+    run.start_worker()
+    quotes(run, at(15, 0), 590.0)
+    burst(run, at(15, 0, 5), "up")
+    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    assert entry["qty"] >= 1 and "budget" in entry["sizing"]
+    quotes(run, at(15, 2), 593.0)  # the call is worth far more: profit target
+    # The target's limit is the mid less a tick, inside the spread: it rests until a bid
+    # reaches it.
+    rested = eventually(lambda: orders(run, intent="close", status="new"), timeout=60)[0]
+    assert "profit" in (rested["reason"] or "") and rested["limit_price"] > entry["filled_avg_price"]
+    quotes(run, at(15, 2, 30), 593.5)
+    exit_order = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    assert exit_order["symbol"] == entry["symbol"] and exit_order["qty"] == entry["filled_qty"]
+    assert exit_order["side"] == "sell" and "profit" in (exit_order["reason"] or "")
+    assert exit_order["filled_avg_price"] > entry["filled_avg_price"] * 1.5
+    positions = eventually(lambda: [p for p in run.records("positions")
+                                    if p["symbol"] == entry["symbol"] and p["qty"] == 0])
+    assert positions[-1]["realized_pnl"] > 0
+    quotes(run, at(15, 3), 594.0)  # later quotes do not sell again
+    eventually(lambda: run.records("quotes") is not None)
+    assert len(orders(run, intent="close", status="new")) == 1
+
+
+def test_pause_refuses_resume_allows_and_flatten_closes(run: Run) -> None:
+    run.start_worker()
+    control(run, "pause", at(14, 59), reason="test")
+    quotes(run, at(15, 0), 590.0)
+    burst(run, at(15, 0, 5), "paused")
+    refused = eventually(lambda: orders(run, status="rejected"), timeout=60)[0]
+    assert "paused" in refused["reason"]
+    control(run, "resume", at(15, 5))
+    quotes(run, at(15, 20), 590.0)
+    burst(run, at(15, 20, 5), "resumed")  # past the 10-minute cool-down
+    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    control(run, "flatten", at(15, 21), reason="end of test")
+    closed = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    assert closed["symbol"] == entry["symbol"] and closed["qty"] == entry["filled_qty"]
+    assert "flatten" in closed["reason"]
+    control(run, "set_limits", at(15, 22), bogus="1")  # refused: dead-lettered with why
+    dead = eventually(lambda: run.records("deadletter"), timeout=30)
+    assert dead[0]["stage"] == "control" and "bogus" in dead[0]["reason"]

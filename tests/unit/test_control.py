@@ -1,0 +1,116 @@
+"""Operator commands: switches, flatten, limit overrides, and clear errors."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+
+from domain.control import (
+    CANCEL_ENTRIES,
+    FLATTEN,
+    ControlError,
+    ControlState,
+    apply_command,
+    effective_limits,
+)
+from domain.risk import RiskLimits
+
+CALM = ControlState()
+
+
+def test_pause_then_resume() -> None:
+    paused, actions = apply_command(CALM, "pause", {"reason": "FOMC at 14:00"})
+    assert paused.paused and not paused.killed and actions == ()
+    resumed, _ = apply_command(paused, "resume", {})
+    assert resumed == CALM
+
+
+def test_kill_stays_on_until_resume_and_cancels_resting_entries() -> None:
+    killed, actions = apply_command(CALM, "kill", {})
+    assert killed.killed and actions == (CANCEL_ENTRIES,)
+    still, _ = apply_command(killed, "pause", {})
+    assert still.killed and still.paused
+    assert apply_command(still, "resume", {})[0] == CALM
+
+
+def test_kill_can_flatten_too() -> None:
+    killed, actions = apply_command(CALM, "kill", {"flatten": "true"})
+    assert killed.killed and actions == (CANCEL_ENTRIES, FLATTEN)
+
+
+def test_flatten_closes_everything_and_leaves_the_switches() -> None:
+    paused = ControlState(paused=True)
+    state, actions = apply_command(paused, " FLATTEN ", None)
+    assert state == paused and actions == (CANCEL_ENTRIES, FLATTEN)
+
+
+def test_set_limits_parses_and_applies_overrides() -> None:
+    state, actions = apply_command(CALM, "set_limits", {
+        "max_daily_loss": "500", "max_contracts_per_order": "2", "entry_cutoff_et": "14:30",
+        "max_quote_age_s": "7.5", "limit_band": "0.05"})
+    assert actions == ()
+    assert state.limits == {"max_daily_loss": 500.0, "max_contracts_per_order": 2,
+                            "entry_cutoff_et": time(14, 30), "max_quote_age_s": 7.5,
+                            "limit_band": 0.05}
+    limits = effective_limits(RiskLimits(), state)
+    assert limits.max_daily_loss == 500.0 and limits.max_contracts_per_order == 2
+    assert limits.entry_cutoff_et == time(14, 30) and limits.max_quote_age_us == 7_500_000
+    assert limits.max_limit_band == 0.05 and limits.max_total_contracts == 20  # untouched
+
+
+def test_overrides_accumulate_until_reset() -> None:
+    first, _ = apply_command(CALM, "set_limits", {"max_daily_loss": "500"})
+    both, _ = apply_command(first, "set_limits", {"max_total_premium": "3000"})
+    assert both.limits == {"max_daily_loss": 500.0, "max_total_premium": 3000.0}
+    fresh, _ = apply_command(both, "set_limits", {"reset": "true", "max_post_age_s": "10"})
+    assert fresh.limits == {"max_post_age_s": 10.0}
+    assert effective_limits(RiskLimits(), fresh).max_post_age_us == 10_000_000
+    cleared, _ = apply_command(fresh, "set_limits", {"reset": "true"})
+    assert cleared.limits == {} and effective_limits(RiskLimits(), cleared) == RiskLimits()
+
+
+def test_the_time_cut_off_can_be_turned_off() -> None:
+    state, _ = apply_command(CALM, "set_limits", {"entry_cutoff_et": "off"})
+    assert effective_limits(RiskLimits(), state).entry_cutoff_et is None
+
+
+@pytest.mark.parametrize(("command", "params", "message"), [
+    ("liquidate", {}, "unknown command 'liquidate'; known: pause, resume, kill, flatten, set_limits"),
+    ("pause", {"minutes": "5"}, "pause takes no params (and reason), not minutes"),
+    ("kill", {"flatten": "maybe"}, "flatten must be true or false, not 'maybe'"),
+    ("set_limits", {}, "set_limits needs at least one limit"),
+    ("set_limits", {"max_loss": "500"}, "unknown limit 'max_loss'; known: entry_cutoff_et"),
+    ("set_limits", {"max_daily_loss": "-500"}, "max_daily_loss must be > 0, not '-500'"),
+    ("set_limits", {"max_daily_loss": "lots"}, "max_daily_loss must be a number, not 'lots'"),
+    ("set_limits", {"max_contracts_per_order": "2.5"},
+     "max_contracts_per_order must be an integer, not '2.5'"),
+    ("set_limits", {"limit_band": "1.5"}, "limit_band must be in (0, 1], not '1.5'"),
+    ("set_limits", {"entry_cutoff_et": "3pm"}, "entry_cutoff_et must be HH:MM (New York) or 'off'"),
+])
+def test_bad_commands_say_what_is_wrong(command: str, params: dict[str, str], message: str) -> None:
+    with pytest.raises(ControlError) as caught:
+        apply_command(CALM, command, params)
+    assert str(caught.value).startswith(message)
+
+
+def test_set_limits_is_all_or_nothing() -> None:
+    state, _ = apply_command(CALM, "set_limits", {"max_daily_loss": "500"})
+    with pytest.raises(ControlError):
+        apply_command(state, "set_limits", {"max_total_premium": "3000", "limit_band": "2"})
+    assert state.limits == {"max_daily_loss": 500.0}
+
+
+def test_entry_cutoff_minutes_may_be_zero() -> None:
+    state, _ = apply_command(CALM, "set_limits", {"entry_cutoff_minutes": "0"})
+    assert effective_limits(RiskLimits(), state).entry_cutoff_minutes == 0
+
+
+def test_the_state_round_trips_through_a_table_record() -> None:
+    state, _ = apply_command(ControlState(killed=True), "set_limits",
+                             {"entry_cutoff_et": "14:45", "max_daily_loss": "750"})
+    record = state.to_record()
+    assert record == {"paused": False, "killed": True,
+                      "limits": {"entry_cutoff_et": "14:45", "max_daily_loss": 750.0}}
+    assert ControlState.from_record(record) == state
+    assert ControlState.from_record({}) == CALM
