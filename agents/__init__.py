@@ -1,4 +1,4 @@
-"""Faust agents: score, aggregate, signal, market, execute, orders, book, exits, control."""
+"""Faust agents: score, aggregate, signal, market, chain, execute, orders, book, exits, control."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 def register_all(pipeline: Pipeline) -> None:
     """Register every agent on the pipeline's app."""
-    from agents import aggregate, book, control, execute, exits, market, orders, score, signal
+    from agents import aggregate, book, chain, control, execute, exits, market, orders, score, signal
 
-    for module in (score, aggregate, signal, market, execute, orders, book, exits, control):
+    for module in (score, aggregate, signal, market, chain, execute, orders, book, exits,
+                   control):
         module.register(pipeline)

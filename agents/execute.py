@@ -39,15 +39,19 @@ def register(p: Pipeline) -> None:
     async def handle(signal: dict[str, Any], received: int) -> None:
         await p.reconciled.wait()
         coid = client_order_id(signal["id"])
-        if tables.orders.get(coid) is not None or await p.broker.order(coid) is not None:
+        # The changelogged orders table remembers every id; past it (a lost table, a replay on
+        # a fresh app id) the broker's submit is idempotent on the id too.
+        if tables.orders.get(coid) is not None:
             log.info("signal %s already has order %s; not sending again", signal["id"], coid)
             return
         underlying, now = signal["ticker"], signal["event_time"]
         spot = tables.quotes.get(underlying)
+        session = p.calendar.session_at(now)
         chain = [ChainQuote.from_dict(q) for q in p.chain_index.chain(underlying)]
         decision = decide(
             signal=signal, spot_mid=(spot["bid"] + spot["ask"]) / 2 if spot else None,
-            chain=chain, book=book_of(p, underlying), session=p.calendar.session_at(now),
+            chain=chain, book=book_of(p, underlying, session.day.isoformat() if session else ""),
+            session=session,
             account=p.account, rules=p.trading_rules, control=p.control.state)
         order: dict[str, Any] = {
             "client_order_id": coid, "signal_id": signal["id"], "underlying": underlying,
@@ -80,8 +84,10 @@ def mark_of(p: Pipeline, symbol: str, position: dict[str, Any]) -> float:
     return (quote["bid"] + quote["ask"]) / 2 if quote else float(position["avg_price"])
 
 
-def book_of(p: Pipeline, underlying: str) -> Book:
-    """What the risk checks need to know of the positions, from the tables."""
+def book_of(p: Pipeline, underlying: str, day: str) -> Book:
+    """What the risk checks need to know of the positions, from the tables; the day's P&L
+    is ``day``'s realised P&L (ISO date, as the book agent keys it) plus open positions'
+    unrealised P&L at the cached mids."""
     positions = [(s, pos) for s, pos in p.tables.positions.items() if pos.get("qty")]
     risk = p.tables.risk_state[underlying]
     return Book(
@@ -91,7 +97,8 @@ def book_of(p: Pipeline, underlying: str) -> Book:
         position_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions
                              if pos.get("underlying") == underlying),
         total_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions),
-        day_pnl=sum(float(r.get("day_pnl", 0.0)) for r in p.tables.risk_state.values())
+        day_pnl=sum(float(r.get("day_pnl", 0.0)) for r in p.tables.risk_state.values()
+                    if r.get("day") == day)
         + sum(unrealized(pos, mark_of(p, s, pos)) for s, pos in positions),
         recent_orders_us=tuple(risk.get("recent", ())),
     )

@@ -126,15 +126,18 @@ def register(p: Pipeline) -> None:
             log.exception("reconciliation with %s failed; trading stays off", p.broker.name)
             return
         p.reconciled.set()
-        while True:
-            try:
-                async for update in p.broker.updates():
-                    await publish_update(p, update)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("order updates from %s failed; resuming", p.broker.name)
-                await asyncio.sleep(1.0)
+        try:
+            while True:
+                try:
+                    async for update in p.broker.updates():
+                        await publish_update(p, update)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("order updates from %s failed; resuming", p.broker.name)
+                    await asyncio.sleep(1.0)
+        finally:  # the worker is stopping
+            await p.broker.close()
 
     async def ledger(order: dict[str, Any], received: int) -> None:
         p.tables.orders[order["client_order_id"]] = {k: v for k, v in order.items() if k != "trace"}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from datetime import date
+from typing import Any, Protocol
 
+from domain.contracts import ChainQuote
 from domain.orders import Account, BrokerPosition, OrderRequest, OrderUpdate
 
 
@@ -56,4 +58,25 @@ class Broker(Protocol):
 
     async def close(self) -> None:
         """Release connections and stop the update stream."""
+        ...
+
+
+class ChainSource(Protocol):
+    """Market data for the chain cache (``connectors.alpaca.chain.AlpacaChain``)."""
+
+    async def underlying_quote(self, underlying: str) -> dict[str, Any]:
+        """The underlying's latest quote as a ``Quote`` record."""
+        ...
+
+    async def fetch(self, underlying: str, expiry: date,
+                    spot: float | None = None) -> list[ChainQuote]:
+        """The contracts expiring on ``expiry`` with quotes, IV and delta."""
+        ...
+
+    async def nearest_expiry(self, underlying: str, day: date) -> date | None:
+        """The first expiry on or after ``day``."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
         ...

@@ -89,6 +89,17 @@ class ChainQuote:
                    opt_float("iv"), opt_float("delta"), opt_int("open_interest"),
                    opt_int("volume"))
 
+    def to_record(self, underlying: str) -> dict[str, Any]:
+        """The ``Quote`` record (``schemas/quote.avsc``) of this entry; ``event_time`` is
+        the quote's time, ``trace`` empty."""
+        return {
+            "symbol": self.symbol, "underlying": underlying, "bid": self.bid, "ask": self.ask,
+            "bid_size": self.bid_size, "ask_size": self.ask_size,
+            "option_type": self.option_type, "strike": self.strike, "expiry": self.expiry,
+            "iv": self.iv, "delta": self.delta, "open_interest": self.open_interest,
+            "volume": self.volume, "event_time": self.quote_us, "trace": {},
+        }
+
     @property
     def mid(self) -> float:
         """Mid price."""

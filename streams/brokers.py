@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from connectors.broker import Broker
+from connectors.broker import Broker, ChainSource
 from domain.control import ControlState
 from domain.decision import TradingRules, rules_from
 from streams.settings import Settings
@@ -45,6 +45,16 @@ def make_broker(settings: Settings, live: bool = False) -> Broker:
     from connectors.simulated.broker import SimulatedBroker
 
     return SimulatedBroker(trading.slippage, trading.commission)
+
+
+def make_chain_source(settings: Settings, live: bool = False) -> ChainSource | None:
+    """Alpaca's market data for the chain cache when trading through Alpaca, else None
+    (the simulated market publishes its own quotes)."""
+    if settings.trading.broker != "alpaca":
+        return None
+    from connectors.alpaca.chain import AlpacaChain
+
+    return AlpacaChain.from_settings(settings, live=live)
 
 
 def trading_rules(settings: Settings) -> TradingRules:

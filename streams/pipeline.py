@@ -13,12 +13,12 @@ from typing import Any
 
 import faust
 
-from connectors.broker import Broker
+from connectors.broker import Broker, ChainSource
 from domain.market_hours import MarketCalendar
 from domain.orders import Account
 from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.brokers import ControlHolder, make_broker, trading_rules
+from streams.brokers import ControlHolder, make_broker, make_chain_source, trading_rules
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.trace import now_us
@@ -39,6 +39,7 @@ class Pipeline:
         broker_url: str | None = None,
         ensemble: Ensemble | None = None,
         broker: Broker | None = None,
+        chain_source: ChainSource | None = None,
         live: bool = False,
     ) -> None:
         self.settings = settings
@@ -68,6 +69,8 @@ class Pipeline:
         self.agents: dict[str, Any] = {}
         self.chain_index: Any = None  # set by agents.market
         self.broker: Broker = broker or make_broker(settings, live=live)
+        # Market data for the chain cache (Alpaca's); None: quotes come from the topic only.
+        self.chain_source = chain_source or make_chain_source(settings, live=live)
         self.reconciled = asyncio.Event()  # set once the broker's state is in the tables
         self.order_meta: dict[str, dict[str, Any]] = {}  # orders sent by this process
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer

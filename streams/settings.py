@@ -248,7 +248,7 @@ class AlpacaSettings(_Section):
     options_feed: str = Field(default="indicative", pattern="^(indicative|opra)$",
                               description="indicative: free, delayed; opra: real time (subscription).")
     requests_per_minute: int = Field(default=200, ge=1, description="Alpaca's REST rate limit.")
-    chain_refresh_s: float = Field(default=30.0, gt=0, description="Chain snapshot refresh period.")
+    chain_refresh_s: float = Field(default=10.0, gt=0, description="Chain snapshot refresh period.")
     max_retries: int = Field(default=3, ge=0, description="Retries on 429/5xx/timeouts (same order id).")
     timeout_s: float = Field(default=5.0, gt=0, description="Per REST call.")
     poll_interval_s: float = Field(default=2.0, gt=0, description="Order polling while the stream is down.")
