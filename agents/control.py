@@ -42,6 +42,10 @@ def register(p: Pipeline) -> None:
                 if order.side == "buy":
                     await p.broker.cancel(order.client_order_id)
         if FLATTEN in actions:
+            # Resting exits hold the contracts at the broker: cancel them before selling.
+            for order in await p.broker.open_orders():
+                if order.side == "sell":
+                    await p.broker.cancel(order.client_order_id)
             now = int(command["event_time"])
             for held in await p.broker.positions():
                 quote = p.tables.quotes.get(held.symbol)

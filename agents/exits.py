@@ -5,7 +5,9 @@ are our own sell-to-close orders. On every quote of an underlying (``quotes`` to
 event time) each open position of that underlying is checked against the exit rules
 (:mod:`domain.exits`) with its contract's cached quote, the high-water mark for the
 trailing stop is kept in the positions table, and an exit order is sent with an id derived
-from the entry order and the reason, so a replay or a second trigger cannot sell twice.
+from the entry order and the reason, so a replay or a second trigger cannot sell twice
+(:func:`domain.exits.exit_step`: a resting target is cancelled before a stop is sent, an
+exit that ended unfilled is sent again as the next attempt).
 Entry orders of this process still open after ``TRADING_ENTRY_TIMEOUT_S`` are cancelled.
 """
 
@@ -15,7 +17,18 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
-from domain.exits import Mark, PositionState, entry_timed_out, evaluate_exit, update_high_water
+from domain.exits import (
+    CANCEL,
+    WAIT,
+    Mark,
+    PositionState,
+    RestingExit,
+    entry_timed_out,
+    evaluate_exit,
+    exit_order_id,
+    exit_step,
+    update_high_water,
+)
 from domain.orders import OrderRequest, parse_occ
 
 if TYPE_CHECKING:
@@ -46,13 +59,24 @@ def register(p: Pipeline) -> None:
             if state.high_water > float(position.get("high_mark") or 0.0):
                 tables.positions[symbol] = {**position, "high_mark": state.high_water}
             decision = evaluate_exit(state, mark, now, rule, session)
-            if decision is None or position.get("exit_order") == decision.client_order_id:
+            if decision is None:
                 continue
-            tables.positions[symbol] = {**tables.positions[symbol],
-                                        "exit_order": decision.client_order_id}
+            action, attempt = exit_step(resting_exit(p, position, state.entry_client_order_id),
+                                        decision.reason)
+            if action == CANCEL:
+                log.info("exit %s: %s fired; cancelling the resting %s first", symbol,
+                         decision.reason, position.get("exit_reason"))
+                await p.broker.cancel(str(position["exit_order"]))
+                continue  # the next quote sends the new exit once the cancel is confirmed
+            if action == WAIT:
+                continue
+            coid = exit_order_id(state.entry_client_order_id, decision.reason, attempt)
+            tables.positions[symbol] = {**tables.positions[symbol], "exit_order": coid,
+                                        "exit_reason": decision.reason, "exit_attempt": attempt,
+                                        "exit_entry": state.entry_client_order_id}
             log.info("exit %s x%d: %s", symbol, decision.qty, decision.detail)
-            await close_position(p, decision.client_order_id, symbol, decision.qty,
-                                 decision.limit_price, decision.reason, now)
+            await close_position(p, coid, symbol, decision.qty, decision.limit_price,
+                                 decision.reason, now)
         for coid, meta in list(p.order_meta.items()):
             if meta.get("intent") != "open" or meta.get("underlying") != underlying:
                 continue
@@ -63,6 +87,16 @@ def register(p: Pipeline) -> None:
                 await p.broker.cancel(coid)
 
     stage_agent(p, p.topics.quotes, "exits", "Quote", handle)
+
+
+def resting_exit(p: Pipeline, position: dict[str, Any], entry: str) -> RestingExit | None:
+    """The exit order this position (of this entry) already has, with its last status."""
+    coid = position.get("exit_order")
+    if not coid or position.get("exit_entry") != entry:
+        return None
+    known = p.tables.orders.get(coid) or p.order_meta.get(coid) or {}
+    return RestingExit(str(position.get("exit_reason") or ""), str(known.get("status") or ""),
+                       int(position.get("exit_attempt") or 0))
 
 
 async def close_position(p: Pipeline, coid: str, symbol: str, qty: int, limit_price: float | None,

@@ -224,3 +224,37 @@ def entry_timed_out(sent_us: int, now_us: int, qty: int, filled_qty: int,
         return None
     return (f"entry unfilled after {waited / 1e6:.0f}s (timeout {rule.entry_timeout_us / 1e6:g}s): "
             f"cancel the remaining {qty - filled_qty} of {qty}")
+
+
+SEND, WAIT, CANCEL = "send", "wait", "cancel"
+_OPEN_STATUSES = frozenset({"", "pending", "new", "partial_fill"})
+_UNFILLED_DONE = frozenset({"rejected", "canceled", "expired"})
+
+
+@dataclass(frozen=True, slots=True)
+class RestingExit:
+    """The exit order already sent for a position: its reason, status and attempt."""
+
+    reason: str
+    status: str
+    attempt: int = 0
+
+
+def exit_step(resting: RestingExit | None, reason: str) -> tuple[str, int]:
+    """What to do with a fired exit, given the exit order the position already has.
+
+    Returns ``(action, attempt)``: ``SEND`` (with the attempt number for
+    :func:`exit_order_id`), ``WAIT`` (the resting order stands, or it filled), or
+    ``CANCEL`` the resting order first: a resting profit target is cancelled when a stop,
+    trail or time exit fires, since the broker holds the contracts for the resting sell and
+    would refuse a second one. An exit that ended unfilled (rejected, cancelled, expired)
+    is sent again with the next attempt number, so a refused exit never strands a position.
+    """
+    if resting is None:
+        return SEND, 0
+    if resting.status in _UNFILLED_DONE:
+        return SEND, resting.attempt + 1
+    if resting.status in _OPEN_STATUSES and resting.reason == PROFIT_TARGET \
+            and reason != PROFIT_TARGET:
+        return CANCEL, resting.attempt
+    return WAIT, resting.attempt

@@ -92,3 +92,20 @@ def test_pause_refuses_resume_allows_and_flatten_closes(run: Run) -> None:
     control(run, "set_limits", at(15, 22), bogus="1")  # refused: dead-lettered with why
     dead = eventually(lambda: run.records("deadletter"), timeout=30)
     assert dead[0]["stage"] == "control" and "bogus" in dead[0]["reason"]
+
+
+def test_a_stop_replaces_a_resting_target(run: Run) -> None:
+    run.start_worker()
+    quotes(run, at(15, 0), 590.0)
+    burst(run, at(15, 0, 5), "up")
+    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    quotes(run, at(15, 2), 593.0)  # the target rests inside the spread
+    target = eventually(lambda: orders(run, intent="close", status="new"), timeout=60)[0]
+    quotes(run, at(15, 3), 588.0)  # the fall fires the stop: the target is cancelled first
+    eventually(lambda: orders(run, client_order_id=target["client_order_id"], status="canceled"),
+               timeout=60)
+    quotes(run, at(15, 3, 5), 588.0)  # ... and the stop goes out at the bid
+    stop = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    assert "stop" in (stop["reason"] or "") and stop["qty"] == entry["filled_qty"]
+    assert stop["client_order_id"] != target["client_order_id"]
+    assert stop["filled_avg_price"] < entry["filled_avg_price"]

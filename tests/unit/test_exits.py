@@ -8,17 +8,22 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.exits import (
+    CANCEL,
     PROFIT_TARGET,
+    SEND,
     STOP_LOSS,
     TIME_EXIT,
     TRAILING_STOP,
+    WAIT,
     ExitRule,
     Mark,
     PositionState,
+    RestingExit,
     entry_timed_out,
     evaluate_exit,
     exit_limit_price,
     exit_order_id,
+    exit_step,
     time_exit_us,
     update_high_water,
 )
@@ -171,3 +176,18 @@ def test_bad_knobs_are_refused() -> None:
         ExitRule(limit_style="market")
     with pytest.raises(ValueError, match="tick"):
         ExitRule(tick=0.0)
+
+
+def test_exit_step_sends_waits_cancels_and_retries() -> None:
+    assert exit_step(None, STOP_LOSS) == (SEND, 0)
+    # a resting target stands for another target, and is cancelled for a stop
+    assert exit_step(RestingExit(PROFIT_TARGET, "new"), PROFIT_TARGET) == (WAIT, 0)
+    assert exit_step(RestingExit(PROFIT_TARGET, "new"), STOP_LOSS) == (CANCEL, 0)
+    assert exit_step(RestingExit(PROFIT_TARGET, ""), TIME_EXIT) == (CANCEL, 0)
+    # a resting stop is never cancelled for a target; a filled exit is left alone
+    assert exit_step(RestingExit(STOP_LOSS, "partial_fill"), PROFIT_TARGET) == (WAIT, 0)
+    assert exit_step(RestingExit(PROFIT_TARGET, "filled"), STOP_LOSS) == (WAIT, 0)
+    # an exit that ended unfilled goes again, as the next attempt (a new order id)
+    assert exit_step(RestingExit(PROFIT_TARGET, "canceled"), STOP_LOSS) == (SEND, 1)
+    assert exit_step(RestingExit(STOP_LOSS, "rejected", attempt=1), STOP_LOSS) == (SEND, 2)
+    assert exit_step(RestingExit(TIME_EXIT, "expired"), TIME_EXIT) == (SEND, 1)
