@@ -28,6 +28,9 @@ def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name
     With ``concurrency`` > 1, that many records are handled at once (order across them is
     not kept; only for stages without tables).
     """
+    add_stage = getattr(pipeline, "add_stage", None)
+    if add_stage is not None:  # a simulation drives the handlers itself (streams/simulation.py)
+        return add_stage(topic, stage, record_name, handler)
     topic_name = topic.get_topic_name()
 
     async def agent(stream: faust.StreamT) -> AsyncIterator[None]:

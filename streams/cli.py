@@ -192,5 +192,14 @@ def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int) -> 
         json_path.write_text(json.dumps({m: f.as_dict() for m, f in figures.items()}, indent=2) + "\n")
 
 
+def _register_backtest_commands() -> None:
+    from streams.cli_backtest import backtest, record
+
+    main.add_command(backtest)
+    main.add_command(record)
+
+
+_register_backtest_commands()
+
 if __name__ == "__main__":
     main()

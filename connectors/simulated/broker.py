@@ -147,6 +147,16 @@ class SimulatedBroker:
     async def close(self) -> None:
         """Nothing to release."""
 
+    def settle(self, symbol: str, qty: int, price: float) -> None:
+        """Expiry: ``qty`` contracts of ``symbol`` leave the account at ``price`` (their
+        intrinsic value), without an order and without commission."""
+        held = self._positions.get(symbol)
+        if held is None or held.qty < qty:
+            raise ValueError(f"cannot settle {qty} {symbol}: holding {held.qty if held else 0}")
+        left = held.qty - qty
+        self._positions[symbol] = BrokerPosition(symbol, left, held.avg_entry_price if left else 0.0)
+        self.cash += price * qty * MULTIPLIER
+
     def known(self, client_order_id: str) -> bool:
         """True if the broker has seen this client order id."""
         return client_order_id in self._orders

@@ -1,0 +1,73 @@
+"""Backtest benchmark: one generated trading day through the agents (streams/simulation.py).
+
+Events are the replayed posts and quotes; every record the agents make on the way (scores,
+sentiment, signals, orders, fills, positions) is handled too (``records_handled``). Goal:
+a full day in under a minute on the team's 2-core machine. Side by side, the same items
+only encoded and decoded (the codec's share of the time).
+
+    python bench/backtest.py [--seed 7] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from schemas.codec import SingleObjectCodec
+from streams.backtest import run_backtest, sessions_before, synthetic_items
+from streams.settings import SentimentSettings, Settings
+
+GOAL_DAY_S = 60.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    settings = Settings(sentiment=SentimentSettings(_env_file=None, finbert="off",  # type: ignore[call-arg]
+                                                    llm_calls_per_minute=0))
+    day = sessions_before(datetime.now(UTC).date(), 1)
+    started = time.perf_counter()
+    items = synthetic_items(day, args.seed)
+    generate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    result = run_backtest(settings, items)
+    simulate_s = time.perf_counter() - started
+    codec = SingleObjectCodec()
+    started = time.perf_counter()
+    for item in items:
+        if item.topic == "quotes":
+            codec.decode("Quote", codec.encode("Quote", item.record))
+    codec_s = time.perf_counter() - started
+    events_per_s = len(items) / simulate_s
+    figures = {"events_per_s": events_per_s, "day_wall_s": generate_s + simulate_s,
+               "generate_s": generate_s, "simulate_s": simulate_s, "events": float(len(items)),
+               "records_handled": float(result.report["records_handled"]),
+               "codec_share": codec_s / simulate_s, "trades": float(result.report["trades"])}
+    print(f"\nbacktest benchmark: one generated day ({day[0]}), seed {args.seed}")
+    print(f"{'figure':<46}{'value':>12}  goal")
+    rows = [("replayed events (posts + quotes)", "events", ""),
+            ("records handled by the agents", "records_handled", ""),
+            ("events per second through the agents", "events_per_s", ""),
+            ("generate the day, s", "generate_s", ""),
+            ("simulate the day, s", "simulate_s", ""),
+            ("day wall time, s", "day_wall_s", f"< {GOAL_DAY_S:g}"),
+            ("codec round trips of the quotes / simulate", "codec_share", ""),
+            ("trades", "trades", "")]
+    for label, key, goal in rows:
+        print(f"{label:<46}{figures[key]:>12.3f}  {goal}")
+    print(f"day wall time / goal = {figures['day_wall_s'] / GOAL_DAY_S:.2f} (below 1 meets it)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Backtests: recorded or generated days through the agents (:mod:`streams.simulation`),
+then the report (:mod:`domain.performance`, :mod:`streams.backtest_report`).
+
+- :func:`synthetic_items` makes N consecutive sessions with the seeded generator (seed
+  ``S``, ``S+1``...; ``shuffle_posts`` takes the information out of the posts).
+- :func:`recorded_items` reads a time range of the recorded topics
+  (:func:`connectors.replay.recorded.read_range`); with recorded scores the posts are not
+  scored again unless asked.
+- :func:`run_backtest` simulates the items and returns the report dict; the same items and
+  settings give the same report, to the last digit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connectors.replay.recorded import read_range
+from connectors.replay.source import ReplayItem
+from connectors.simulated.broker import SimulatedBroker
+from connectors.simulated.market import day_items
+from domain.latency import stage_latencies, summarize
+from domain.market_hours import MarketCalendar
+from domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
+from domain.synthetic import generate_day
+from schemas.codec import Codec
+from streams.backtest_report import ChartData, write_report
+from streams.settings import Settings
+from streams.simulation import Outcome, Simulation
+
+START_CASH = 100_000.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """A backtest's report (the ``report.json`` dict) and what the charts draw."""
+
+    report: dict[str, Any]
+    charts: ChartData
+    outcome: Outcome = field(repr=False)
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """``report.json`` and ``report.html`` into ``directory``."""
+        return write_report(self.report, directory, self.charts)
+
+
+def sessions_before(day: date, count: int, calendar: MarketCalendar | None = None) -> list[date]:
+    """The ``count`` sessions ending with the last one before ``day``, oldest first."""
+    calendar = calendar or MarketCalendar()
+    found: list[date] = []
+    probe = day - timedelta(days=1)
+    while len(found) < count:
+        if calendar.session_on(probe) is not None:
+            found.append(probe)
+        probe -= timedelta(days=1)
+    return sorted(found)
+
+
+def synthetic_items(days: Sequence[date], seed: int, shuffle_posts: bool = False,
+                    calendar: MarketCalendar | None = None,
+                    **generator: Any) -> list[ReplayItem]:
+    """Generated sessions (seed ``seed + n`` for the n-th), posts and quotes in time order."""
+    calendar = calendar or MarketCalendar()
+    items: list[ReplayItem] = []
+    for n, day in enumerate(days):
+        session = calendar.session_on(day)
+        if session is None:
+            raise ValueError(f"{day} is not a trading session")
+        options = {"quote_every_s": 15.0, "strikes_each_side": 6, **generator}
+        generated = generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
+                                 datetime.fromtimestamp(session.close_us / 1e6, UTC),
+                                 seed=seed + n, shuffle_posts=shuffle_posts, **options)
+        items += day_items(generated)
+    return items
+
+
+def recorded_items(settings: Settings, codec: Codec, from_us: int, to_us: int,
+                   rescore: bool = False) -> tuple[list[ReplayItem], bool]:
+    """The recorded records of the range, and whether posts must be scored (no recorded
+    scores in the range, or ``rescore``). With rescoring, recorded scores are dropped."""
+    items = list(read_range(settings.kafka.bootstrap_servers, settings.kafka.topic_prefix,
+                            codec, from_us, to_us))
+    has_scores = any(i.topic == "scores" for i in items)
+    score_posts = rescore or not has_scores
+    if score_posts:
+        items = [i for i in items if i.topic != "scores"]
+    return items, score_posts
+
+
+def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bool = True,
+                 start_cash: float = START_CASH, title: str = "backtest",
+                 extra: dict[str, Any] | None = None) -> Result:
+    """Simulate ``items`` through the agents with a simulated broker holding ``start_cash``
+    and build the report."""
+    broker = SimulatedBroker(settings.trading.slippage, settings.trading.commission,
+                             cash=start_cash)
+    simulation = Simulation(settings, broker=broker, rescore=rescore)
+    outcome = asyncio.run(simulation.run(items))
+    return _result(outcome, simulation.calendar, start_cash, title, extra or {},
+                   settings.signal.tickers[0] if settings.signal.tickers else "SPY")
+
+
+def _result(outcome: Outcome, calendar: MarketCalendar, start_cash: float, title: str,
+            extra: dict[str, Any], underlying: str) -> Result:
+    records = outcome.records
+    orders = {o["client_order_id"]: o for o in records["orders"]}
+    fills = records["fills"]
+    quotes = records["quotes"]
+    marks = [(q["event_time"], q["symbol"], (q["bid"] + q["ask"]) / 2) for q in quotes
+             if q.get("option_type") and q["bid"] > 0 and q["ask"] > 0]
+    price = [(q["event_time"], (q["bid"] + q["ask"]) / 2) for q in quotes
+             if q["symbol"] == underlying and not q.get("option_type")]
+    days = sorted({datetime.fromtimestamp(t / 1e6, UTC).date() for t, _ in price})
+    sessions = [(s.open_us, s.close_us) for d in days if (s := calendar.session_on(d))]
+    curve = equity_curve(start_cash, fills, marks, sessions=sessions or None)
+    trades = trades_from_fills(fills, orders)
+    metrics = build_report(curve, trades, periods_per_year=MINUTE_BARS).to_dict()
+    latency: dict[str, list[float]] = {}
+    for order in records["orders"]:
+        if order["status"] in ("new", "rejected") and order["intent"] == "open":
+            for stage, ms in stage_latencies(order.get("trace") or {}).items():
+                latency.setdefault(stage, []).append(ms)
+    report = {
+        "title": title, **extra, **metrics,
+        "signals": len(records["signals"]),
+        "orders_rejected": sum(1 for o in records["orders"] if o["status"] == "rejected"),
+        "failures": len(outcome.failures),
+        "records_handled": outcome.handled,
+        "trade_list": [t.to_dict() for t in trades],
+        "latency": {stage: summarize(values) for stage, values in sorted(latency.items())},
+    }
+    sentiment = [(s["event_time"], s["decayed"]) for s in records["sentiment"]
+                 if s["ticker"] == underlying]
+    return Result(report, ChartData(curve, price, sentiment, underlying), outcome)
