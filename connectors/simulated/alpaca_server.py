@@ -33,7 +33,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from connectors.simulated.llm_servers import bound_port
+from connectors.simulated.threaded import in_thread
 from domain.orders import parse_occ
 
 Json = dict[str, Any]
@@ -789,39 +790,12 @@ def _fault_answer(fault: Fault) -> web.Response:
     return _error(fault.status, f"local fault {fault.status}")
 
 
-@contextmanager
-def serve_in_thread(server: AlpacaServer | None = None) -> Iterator[AlpacaServer]:
+def serve_in_thread(server: AlpacaServer | None = None) -> AbstractContextManager[AlpacaServer]:
     """Run a server on its own event loop in a daemon thread; stops on exit.
 
     Its controls (quotes, faults, ``drop_stream``) may be used from the caller's thread.
     """
-    server = server or AlpacaServer()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop: asyncio.Future[None] | None = None
-
-    async def main() -> None:
-        nonlocal stop
-        stop = loop.create_future()
-        async with server:
-            started.set()
-            await stop
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True,
-                              name="alpaca-server")
-    thread.start()
-    if not started.wait(10):
-        raise RuntimeError("the local Alpaca server did not start")
-    try:
-        yield server
-    finally:
-        def release() -> None:
-            if stop is not None and not stop.done():
-                stop.set_result(None)
-
-        loop.call_soon_threadsafe(release)
-        thread.join(10)
-        loop.close()
+    return in_thread(server or AlpacaServer(), "Alpaca server")
 
 
 def main() -> None:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from connectors.simulated.threaded import in_thread
 from domain.lexicon import LexiconModel
 
 Reading = dict[str, Any]  # {"label", "score", "confidence", "reasoning", ...}
@@ -191,39 +191,12 @@ def bound_port(site: web.TCPSite) -> int:
     return int(sockets[0].getsockname()[1])
 
 
-@contextmanager
-def serve_in_thread(server: FakeLLMServer | None = None) -> Iterator[FakeLLMServer]:
+def serve_in_thread(server: FakeLLMServer | None = None) -> AbstractContextManager[FakeLLMServer]:
     """Run a server on its own event loop in a daemon thread (for sync callers, subprocesses).
 
     Its ``latency_s``, ``faults`` and ``reader`` may be changed from the caller's thread.
     """
-    server = server or FakeLLMServer()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop: asyncio.Future[None] | None = None
-
-    async def main() -> None:
-        nonlocal stop
-        stop = loop.create_future()
-        async with server:
-            started.set()
-            await stop
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True,
-                              name="fake-llm-server")
-    thread.start()
-    if not started.wait(10):
-        raise RuntimeError("the local LLM server did not start")
-    try:
-        yield server
-    finally:
-        def release() -> None:
-            if stop is not None and not stop.done():
-                stop.set_result(None)
-
-        loop.call_soon_threadsafe(release)
-        thread.join(10)
-        loop.close()
+    return in_thread(server or FakeLLMServer(), "LLM server")
 
 
 async def _sse(response: web.StreamResponse, event: str, data: dict[str, Any]) -> None:
