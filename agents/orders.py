@@ -118,6 +118,7 @@ def register(p: Pipeline) -> None:
         try:
             from agents.control import restore
 
+            await p.tables_ready()
             restore(p)
             p.account = await p.broker.account()
             counts = await reconcile(p)

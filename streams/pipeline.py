@@ -80,6 +80,11 @@ class Pipeline:
 
         register_all(self)
 
+    async def tables_ready(self) -> None:
+        """Wait until the tables hold what their changelogs say (recovery after a start or a
+        rebalance): reconciling against a half-recovered book would double positions."""
+        await self.app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
+
     async def send(self, topic: faust.TopicT, record_name: str, key: str,
                    record: dict[str, Any]) -> None:
         """Encode ``record`` and send it keyed by ``key``, stamped with its event time."""

@@ -255,6 +255,9 @@ class Simulation:
         self._handlers.setdefault(topic.name, []).append((stage, record_name, handler))
         self.agents[stage] = handler
 
+    async def tables_ready(self) -> None:
+        """In memory: always."""
+
     async def send(self, topic: SimTopic, record_name: str, key: str,
                    record: dict[str, Any]) -> None:
         """Encode the record (as the live path does) and queue it at its event time."""
