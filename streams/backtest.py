@@ -23,14 +23,18 @@ from connectors.replay.recorded import read_range
 from connectors.replay.source import ReplayItem
 from connectors.simulated.broker import SimulatedBroker
 from connectors.simulated.market import day_items
+from domain.contracts import NEW_YORK
 from domain.latency import stage_latencies, summarize
 from domain.market_hours import MarketCalendar
 from domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
 from domain.synthetic import generate_day
-from schemas.codec import Codec
+from schemas.codec import Codec, SingleObjectCodec
+from streams.admin import ensure_topics
 from streams.backtest_report import ChartData, write_report
+from streams.producer import RecordProducer
 from streams.settings import Settings
 from streams.simulation import Outcome, Simulation
+from streams.topics import RECORDS
 
 START_CASH = 100_000.0
 
@@ -91,14 +95,40 @@ def recorded_items(settings: Settings, codec: Codec, from_us: int, to_us: int,
     return items, score_posts
 
 
+def mirror(outcome: Outcome, settings: Settings, prefix: str) -> dict[str, int]:
+    """Write every record of a simulation into the run's own topics (``prefix``, which must
+    differ from the live one); returns the count per topic."""
+    k = settings.kafka
+    if prefix == k.topic_prefix:
+        raise ValueError("a backtest's topics need their own prefix, not the live one")
+    ensure_topics(k.bootstrap_servers, prefix, k.partitions, k.replication)
+    producer = RecordProducer(k.bootstrap_servers, SingleObjectCodec(), prefix)
+    counts = {}
+    for topic, records in outcome.records.items():
+        for key, record in zip(outcome.keys[topic], records, strict=True):
+            producer.send(topic, RECORDS[topic], key, record)
+            producer.poll(0)
+        counts[topic] = len(records)
+    if producer.flush(30):
+        raise RuntimeError(f"the backtest's records did not all reach {prefix}*")
+    return counts
+
+
 def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bool = True,
                  start_cash: float = START_CASH, title: str = "backtest",
-                 extra: dict[str, Any] | None = None) -> Result:
+                 extra: dict[str, Any] | None = None, hosted_llms: bool = False,
+                 keep_all: bool = False) -> Result:
     """Simulate ``items`` through the agents with a simulated broker holding ``start_cash``
-    and build the report."""
+    and build the report. Posts are scored by the local models only unless ``hosted_llms``
+    (hosted answers cost money and are not reproducible)."""
+    if not hosted_llms:
+        settings = settings.model_copy(update={"sentiment": settings.sentiment.model_copy(
+            update={"llm_calls_per_minute": 0})})
     broker = SimulatedBroker(settings.trading.slippage, settings.trading.commission,
                              cash=start_cash)
-    simulation = Simulation(settings, broker=broker, rescore=rescore)
+    keep = tuple(RECORDS) if keep_all else ("sentiment", "signals", "orders", "fills",
+                                             "positions", "quotes", "deadletter")
+    simulation = Simulation(settings, broker=broker, rescore=rescore, keep=keep)
     outcome = asyncio.run(simulation.run(items))
     return _result(outcome, simulation.calendar, start_cash, title, extra or {},
                    settings.signal.tickers[0] if settings.signal.tickers else "SPY")
@@ -114,7 +144,7 @@ def _result(outcome: Outcome, calendar: MarketCalendar, start_cash: float, title
              if q.get("option_type") and q["bid"] > 0 and q["ask"] > 0]
     price = [(q["event_time"], (q["bid"] + q["ask"]) / 2) for q in quotes
              if q["symbol"] == underlying and not q.get("option_type")]
-    days = sorted({datetime.fromtimestamp(t / 1e6, UTC).date() for t, _ in price})
+    days = sorted({datetime.fromtimestamp(q["event_time"] / 1e6, NEW_YORK).date() for q in quotes})
     sessions = [(s.open_us, s.close_us) for d in days if (s := calendar.session_on(d))]
     curve = equity_curve(start_cash, fills, marks, sessions=sessions or None)
     trades = trades_from_fills(fills, orders)

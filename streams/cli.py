@@ -193,10 +193,10 @@ def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int) -> 
 
 
 def _register_backtest_commands() -> None:
-    from streams.cli_backtest import backtest, record
+    from streams.cli_backtest import ab, backtest, record, sweep, walk_forward
 
-    main.add_command(backtest)
-    main.add_command(record)
+    for command in (backtest, record, sweep, walk_forward, ab):
+        main.add_command(command)
 
 
 _register_backtest_commands()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,26 +23,18 @@ def _us(moment: datetime) -> int:
 
 
 def _settings(config: Path | None) -> Settings:
-    """Settings from the environment, then ``--config`` (a ``.env``-style file) over them."""
-    from streams.cli import _settings as from_env
+    """Settings from the environment, with ``--config`` (a ``.env``-style file) over them."""
+    from streams.research import settings_with
 
+    return settings_with(_config_values(config))
+
+
+def _config_values(config: Path | None) -> dict[str, str]:
     if config is None:
-        return from_env()
-    import os
-
+        return {}
     from dotenv import dotenv_values
 
-    values = {k: v for k, v in dotenv_values(config).items() if v is not None}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        return from_env()
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    return {k: v for k, v in dotenv_values(config).items() if v is not None}
 
 
 TIME = click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
@@ -55,13 +50,22 @@ TIME = click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:
 @click.option("--rescore", is_flag=True, help="Score recorded posts again (no recorded scores).")
 @click.option("--config", type=click.Path(exists=True, path_type=Path), default=None,
               help="A .env-style file of settings for this run (over the environment).")
+@click.option("--topics", "write_topics", is_flag=True,
+              help="Also write every record of the run into topics of its own (bt-<run>.*).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), required=True,
               help="Directory for report.json and report.html.")
 def backtest(start: datetime | None, end: datetime | None, synthetic_days: int | None, seed: int,
-             shuffle_posts: bool, rescore: bool, config: Path | None, report_dir: Path) -> None:
+             shuffle_posts: bool, rescore: bool, config: Path | None, write_topics: bool,
+             report_dir: Path) -> None:
     """Replay recorded topics (--from/--to) or generated days through the agents with the
     simulated broker, and write the report."""
-    from streams.backtest import recorded_items, run_backtest, sessions_before, synthetic_items
+    from streams.backtest import (
+        mirror,
+        recorded_items,
+        run_backtest,
+        sessions_before,
+        synthetic_items,
+    )
 
     settings = _settings(config)
     if (synthetic_days is None) == (start is None):
@@ -86,7 +90,14 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
             raise click.ClickException(str(exc)) from exc
         extra = {"source": "recorded", "from": start.isoformat(), "to": end.isoformat(),
                  "rescored": score_posts}
-    result = run_backtest(settings, items, rescore=score_posts, title="backtest", extra=extra)
+    run_prefix = f"bt-{uuid.uuid4().hex[:10]}." if write_topics else None
+    if run_prefix:
+        extra["run_prefix"] = run_prefix
+    result = run_backtest(settings, items, rescore=score_posts, title="backtest", extra=extra,
+                          keep_all=write_topics)
+    if run_prefix:
+        counts = mirror(result.outcome, settings, run_prefix)
+        click.echo(f"wrote {sum(counts.values())} records into {run_prefix}*")
     json_path, html_path = result.write(report_dir)
     r = result.report
     click.echo(f"{r['trades']} trades, total return {r['total_return'] or 0:+.2%}, "
@@ -121,3 +132,138 @@ def record(retention_ms: int, export_from: datetime | None, export_to: datetime 
 
 
 
+
+
+def _space(params: tuple[str, ...]) -> dict[str, Any]:
+    """``NAME=v1,v2,...`` (choices) or ``NAME=low:high`` (a range, for --random)."""
+    space: dict[str, Any] = {}
+    for param in params:
+        name, sep, values = param.partition("=")
+        if not sep or not name or not values:
+            raise click.UsageError(f"--param {param!r}: use NAME=v1,v2 or NAME=low:high")
+        if ":" in values and "," not in values:
+            low, high = values.split(":", 1)
+            space[name.upper()] = (_number(low), _number(high))
+        else:
+            space[name.upper()] = [v.strip() for v in values.split(",") if v.strip()]
+    return space
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _research_days(synthetic_days: int) -> list[date]:
+    from streams.backtest import sessions_before
+
+    if synthetic_days < 1:
+        raise click.UsageError("--synthetic-days must be at least 1")
+    return sessions_before(datetime.now(UTC).date(), synthetic_days)
+
+
+def _write(report_dir: Path, name: str, payload: dict[str, Any]) -> Path:
+    from streams.backtest_report import json_safe
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / name
+    path.write_text(json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+RESEARCH = [
+    click.option("--synthetic-days", type=int, required=True, help="Generated sessions."),
+    click.option("--seed", type=int, default=7, show_default=True),
+    click.option("--shuffle-posts", is_flag=True),
+    click.option("--workers", type=int, default=2, show_default=True, help="Processes."),
+    click.option("--config", type=click.Path(exists=True, path_type=Path), default=None,
+                 help="A .env-style file of settings under every configuration."),
+    click.option("--report", "report_dir", type=click.Path(path_type=Path), required=True),
+]
+
+
+def research_options(fn: Any) -> Any:
+    """The options every research command takes."""
+    for option in reversed(RESEARCH):
+        fn = option(fn)
+    return fn
+
+
+@click.command()
+@click.option("--param", "params", multiple=True, required=True,
+              help="NAME=v1,v2 (grid) or NAME=low:high (with --random); repeatable.")
+@click.option("--random", "random_n", type=int, default=None, help="Draw N configurations.")
+@click.option("--random-seed", type=int, default=0, show_default=True)
+@click.option("--metric", default="sharpe", show_default=True)
+@research_options
+def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metric: str,
+          synthetic_days: int, seed: int, shuffle_posts: bool, workers: int,
+          config: Path | None, report_dir: Path) -> None:
+    """Backtest every configuration of a grid (or N random draws), in parallel; rank them."""
+    from domain.research import grid, random_sample
+    from streams.research import ranked, run_jobs
+    from streams.research import sweep as make_jobs
+
+    space = _space(params)
+    if random_n is None and any(isinstance(v, tuple) for v in space.values()):
+        raise click.UsageError("a low:high range needs --random N")
+    configs = random_sample(space, random_n, random_seed) if random_n else grid(space)
+    jobs = make_jobs(configs, _research_days(synthetic_days), _config_values(config), seed=seed,
+                     shuffle_posts=shuffle_posts)
+    results = ranked(run_jobs(jobs, workers), metric)
+    path = _write(report_dir, "sweep.json", {"metric": metric, "results": results})
+    for r in results[:10]:
+        rep = r["report"]
+        click.echo(f"{metric}={rep.get(metric)}  return={rep['total_return']}  "
+                   f"trades={rep['trades']}  {r['params']}")
+    click.echo(str(path))
+
+
+@click.command("walk-forward")
+@click.option("--param", "params", multiple=True, required=True, help="NAME=v1,v2; repeatable.")
+@click.option("--train", type=int, default=3, show_default=True, help="Days to choose on.")
+@click.option("--test", type=int, default=1, show_default=True, help="Days to test on next.")
+@click.option("--metric", default="sharpe", show_default=True)
+@research_options
+def walk_forward(params: tuple[str, ...], train: int, test: int, metric: str,
+                 synthetic_days: int, seed: int, shuffle_posts: bool, workers: int,
+                 config: Path | None, report_dir: Path) -> None:
+    """Choose the best configuration on each train window, test it on the next days."""
+    from domain.research import grid
+    from streams.research import walk_forward_run
+
+    try:
+        result = walk_forward_run(grid(_space(params)), _research_days(synthetic_days), train,
+                                  test, _config_values(config), metric, workers, True,
+                                  seed=seed, shuffle_posts=shuffle_posts)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = _write(report_dir, "walk_forward.json", result)
+    for split in result["splits"]:
+        click.echo(f"test {','.join(split['test'])}: {split['chosen']} -> "
+                   f"return {split['test_report']['total_return']}")
+    click.echo(f"out-of-sample return {result['out_of_sample_return']:+.2%}\n{path}")
+
+
+@click.command()
+@click.option("--a", "config_a", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Configuration A (.env-style file).")
+@click.option("--b", "config_b", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Configuration B.")
+@research_options
+def ab(config_a: Path, config_b: Path, synthetic_days: int, seed: int, shuffle_posts: bool,
+       workers: int, config: Path | None, report_dir: Path) -> None:
+    """Two configurations on the same replay: B - A per day, with a bootstrap interval."""
+    from streams.research import ab_run
+
+    base = _config_values(config)
+    result = ab_run({**base, **_config_values(config_a)}, {**base, **_config_values(config_b)},
+                    _research_days(synthetic_days), workers, True, seed=seed,
+                    shuffle_posts=shuffle_posts)
+    path = _write(report_dir, "ab.json", result)
+    d = result["difference"]
+    click.echo(f"B - A: {d['mean_daily']:+.4%} a day over {d['days']} days, 95% interval "
+               f"[{d['ci_low']:+.4%}, {d['ci_high']:+.4%}], p={d['p_value']:.3f}"
+               f"{' (significant)' if d['significant'] else ''}\n{path}")

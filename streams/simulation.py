@@ -192,6 +192,7 @@ class Outcome:
     records that failed a stage (with the stage and the reason)."""
 
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
     failures: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     handled: int = 0
 
@@ -236,7 +237,7 @@ class Simulation:
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)
         self.trading_rules = trading_rules(settings)
         self.control = ControlHolder()
-        self.outcome = Outcome(records={t: [] for t in keep})
+        self.outcome = Outcome(records={t: [] for t in keep}, keys={t: [] for t in keep})
         self._handlers: dict[str, list[tuple[str, str, Handler]]] = {}
         self._queue: list[tuple[int, int, str, str, bytes]] = []
         self._seq = itertools.count()
@@ -264,6 +265,7 @@ class Simulation:
         value = self.codec.encode(record_name, record, topic.name)
         if topic.name in self.outcome.records:
             self.outcome.records[topic.name].append(self.codec.decode(record_name, value))
+            self.outcome.keys[topic.name].append(key)
         if topic.name in self._handlers:
             event = max(int(record["event_time"]), self._now_us)  # never into the past
             heapq.heappush(self._queue, (event, next(self._seq), topic.name, key, value))
