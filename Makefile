@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.15.0
 TORCH_DIR ?= $(HOME)/.cache/stocktracker/ml/torch-$(TORCH_VERSION)
 TORCH_PTH := $(VENV)/lib/python3.11/site-packages/stocktracker-torch.pth
 
-.PHONY: setup jars demo test unit integration lint bench kafka-up kafka-down clean
+.PHONY: setup jars chromium demo test unit integration lint bench kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,16 +31,22 @@ setup: $(STAMP) $(TORCH_PTH)
 jars: setup
 	$(PY) -c "from streams import kafka_local as k; print(len(k.resolve_classpath(k.config_from_env())), 'kafka jars ready')"
 
+# Debian's chromium for the browser test: Playwright drives it, no browser is downloaded.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
 demo: jars
 	$(VENV)/bin/stocktracker demo $(DEMO_ARGS)
 
-test: jars
+test: jars chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: setup
 	$(PY) -m pytest -q tests/unit
 
-integration: jars
+integration: jars chromium
 	$(PY) -m pytest -q tests/integration
 
 lint: setup
@@ -50,6 +56,9 @@ lint: setup
 bench: jars
 	$(PY) bench/sentiment.py --json bench-sentiment.json
 	$(PY) bench/pipeline.py --json bench-pipeline.json
+	$(PY) bench/dashboard.py --json bench-dashboard.json
+	$(PY) bench/execution.py --json bench-execution.json
+	$(PY) bench/backtest.py --json bench-backtest.json
 
 kafka-up: jars
 	$(VENV)/bin/stocktracker kafka up

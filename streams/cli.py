@@ -156,6 +156,29 @@ def ingest(only: tuple[str, ...]) -> None:
     click.echo(json.dumps(dict(service.counts)))
 
 
+@main.command()
+@click.option("--host", default=None, help="Listen address (default: WEB_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: WEB_PORT).")
+def web(host: str | None, port: int | None) -> None:
+    """Serve the dashboard: REST, Socket.IO events and the page (reads the topics, writes
+    only operator commands to `control`)."""
+    from web.app import run
+    from web.auth import check_settings
+
+    settings = _settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update={"web": settings.web.model_copy(update=overrides)})
+    try:
+        check_settings(settings.web)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    control = "on" if settings.web.token is not None else "off (no WEB_TOKEN)"
+    click.echo(f"dashboard on http://{settings.web.host}:{settings.web.port} (control {control})",
+               err=True)
+    run(settings)
+
+
 @main.command("eval-sentiment")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,

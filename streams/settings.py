@@ -254,6 +254,39 @@ class AlpacaSettings(_Section):
     poll_interval_s: float = Field(default=2.0, gt=0, description="Order polling while the stream is down.")
 
 
+class WebSettings(_Section):
+    """The dashboard, ``stocktracker web`` (prefix ``WEB_``). The token is never logged or shown."""
+
+    model_config = SettingsConfigDict(env_prefix="WEB_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address the dashboard listens on.")
+    port: int = Field(default=8050, ge=1, le=65535)
+    token: SecretStr | None = Field(default=None,
+                                    description="Needed for control and, unless opened, for the views.")
+    read_only_open: bool = Field(default=False,
+                                 description="Views and events without the token (control still needs it).")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Other origins allowed to call the API (the page's own always is).")
+    emit_interval_ms: float = Field(default=100.0, ge=10, description="Socket.IO events batched this long.")
+    status_interval_s: float = Field(default=2.0, gt=0, description="system_status / latency_metrics period.")
+    max_batch: int = Field(default=100, ge=1, description="Most items of one event per emit (newest kept).")
+    history: int = Field(default=500, ge=10, description="Signals, orders, fills, chart points kept.")
+    latency_samples: int = Field(default=5000, ge=100, description="Latency samples per stage kept.")
+    replay_records: int = Field(default=2000, ge=0,
+                                description="Records per partition read back on start (control: all).")
+    latency_budget_ms: float = Field(default=200.0, gt=0, description="Post-to-order budget shown.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(t.strip().rstrip("/") for t in value.split(",") if t.strip())
+        if isinstance(value, tuple | list) and "*" in value:
+            raise ValueError("'*' is not allowed: name the origins")
+        return value
+
+
 class Settings(BaseSettings):
     """Every section, built once at start-up."""
 
@@ -267,12 +300,14 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
     alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
 
 SECTIONS: dict[str, type[BaseSettings]] = {
     "KAFKA_": KafkaSettings, "STREAM_": StreamSettings, "SIGNAL_": SignalSettings,
     "SENTIMENT_": SentimentSettings, "INGEST_": IngestSettings,
     "RISK_": RiskSettings, "TRADING_": TradingSettings, "ALPACA_": AlpacaSettings,
+    "WEB_": WebSettings,
 }
 # Variables of Kafka's own scripts and JVM that share our prefix.
 FOREIGN = frozenset({"KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",

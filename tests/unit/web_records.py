@@ -1,0 +1,103 @@
+"""Records as the pipeline writes them (round-tripped through the Avro codec), and settings,
+for the dashboard's tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from schemas.codec import SingleObjectCodec
+from streams.settings import Settings, WebSettings
+from streams.trace import now_us
+
+TOKEN = "test-token-0123456789abcdef"
+CODEC = SingleObjectCodec()
+T0 = 1_795_533_000_000_000  # 2026-11-24 15:10 UTC, µs
+
+
+def settings(**web: Any) -> Settings:
+    """Settings with the test token unless told otherwise."""
+    web.setdefault("token", SecretStr(TOKEN))
+    return Settings(web=WebSettings(**web))
+
+
+def _avro(name: str, record: dict[str, Any]) -> dict[str, Any]:
+    return CODEC.decode(name, CODEC.encode(name, record))
+
+
+def trace(*stages: str, start: int | None = None, step_us: int = 2_000) -> dict[str, int]:
+    """A trace through ``stages`` (``ingest_in`` first), ``step_us`` per hop, ending now."""
+    stamps = ["ingest_in", *[f"{s}_out" for s in stages]]
+    end = start if start is not None else now_us()
+    first = end - step_us * (len(stamps) - 1)
+    return {k: first + n * step_us for n, k in enumerate(stamps)}
+
+
+def sentiment(ticker: str = "SPY", mean: float = 0.4, at: int = T0, posts: int = 5) -> dict[str, Any]:
+    return _avro("Sentiment", {
+        "ticker": ticker, "window_start": at - 300_000_000, "window_end": at, "mean": mean,
+        "decayed": mean * 0.9, "confidence": 0.6, "posts": posts, "authors": posts, "engagement": 40,
+        "tumbling_mean": mean, "tumbling_posts": 2, "momentum": 0.1, "event_time": at,
+        "trace": trace("ingest", "score", "aggregate")})
+
+
+def signal(sid: str = "SPY:bullish:1", at: int = T0) -> dict[str, Any]:
+    return _avro("Signal", {
+        "id": sid, "ticker": "SPY", "direction": "bullish", "strength": 0.45, "confidence": 0.7,
+        "posts": 6, "authors": 5, "window_start": at - 300_000_000,
+        "reason": "mean 0.45 >= 0.25, 6 posts, 5 authors", "momentum": 0.2, "engagement": 50,
+        "event_time": at, "trace": trace("ingest", "score", "aggregate", "signal")})
+
+
+def order(coid: str = "st-1", sid: str = "SPY:bullish:1", status: str = "rejected",
+          reason: str | None = "paused", intent: str = "open", at: int = T0) -> dict[str, Any]:
+    return _avro("Order", {
+        "client_order_id": coid, "signal_id": sid, "underlying": "SPY",
+        "symbol": "SPY261124C00590000", "side": "buy" if intent == "open" else "sell",
+        "option_type": "call", "strike": 590.0, "expiry": "2026-11-24", "qty": 2,
+        "order_type": "limit", "limit_price": 1.25, "status": status, "reason": reason,
+        "broker": "simulated", "intent": intent, "filled_qty": 2 if status == "filled" else 0,
+        "filled_avg_price": 1.25 if status == "filled" else 0.0, "broker_order_id": "b-1",
+        "sizing": "budget", "event_time": at,
+        "trace": trace("ingest", "score", "aggregate", "signal", "execute")})
+
+
+def fill(coid: str = "st-1", side: str = "buy", price: float = 1.25, qty: int = 2,
+         at: int = T0) -> dict[str, Any]:
+    return _avro("Fill", {
+        "client_order_id": coid, "underlying": "SPY", "symbol": "SPY261124C00590000", "side": side,
+        "qty": qty, "price": price, "commission": 1.3, "event_time": at, "trace": trace("execute")})
+
+
+def position(qty: int = 2, avg: float = 1.25, realized: float = -1.3, mark: float = 1.25,
+             symbol: str = "SPY261124C00590000", at: int = T0) -> dict[str, Any]:
+    return _avro("Position", {
+        "underlying": "SPY", "symbol": symbol, "qty": qty, "avg_price": avg,
+        "realized_pnl": realized, "mark": mark, "event_time": at, "trace": trace("book")})
+
+
+def quote(symbol: str = "SPY261124C00590000", bid: float = 1.5, ask: float = 1.6,
+          at: int = T0) -> dict[str, Any]:
+    return _avro("Quote", {
+        "symbol": symbol, "underlying": "SPY", "bid": bid, "ask": ask, "bid_size": 10,
+        "ask_size": 10, "option_type": "call", "strike": 590.0, "expiry": "2026-11-24", "iv": 0.2,
+        "delta": 0.4, "open_interest": None, "volume": None, "event_time": at,
+        "trace": {"market_out": now_us()}})
+
+
+def control(command: str, actor: str = "alice@127.0.0.1 via web", at: int = T0,
+            **params: str) -> dict[str, Any]:
+    return _avro("Control", {"command": command, "actor": actor, "params": params,
+                             "event_time": at, "trace": {"web_out": now_us()}})
+
+
+def metric(name: str, value: float, **labels: str) -> dict[str, Any]:
+    return _avro("Metric", {"name": name, "value": value, "labels": labels, "event_time": now_us(),
+                            "trace": {}})
+
+
+def dead(stage: str = "control", reason: str = "unknown limit 'bogus'") -> dict[str, Any]:
+    return _avro("DeadLetter", {"topic": "control", "partition": 0, "offset": 3, "stage": stage,
+                                "reason": reason, "payload": b"x", "key": None, "event_time": T0,
+                                "trace": {}})

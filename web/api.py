@@ -1,0 +1,102 @@
+"""The REST API: read-only views, the control endpoint and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from streams.settings import WebSettings
+from web.auth import bearer, may_control, may_view, origin_allowed
+from web.control import BadCommand, ControlWriter, NotDelivered, command_record
+from web.hub import Feed
+from web.openapi import spec
+
+log = logging.getLogger(__name__)
+MAX_LIMIT = 1000
+
+
+def error(status: int, message: str) -> tuple[Response, int]:
+    """A JSON error."""
+    return jsonify({"error": message}), status
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "100")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadCommand(f"limit must be an integer, not {raw!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise BadCommand(f"limit must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None) -> Blueprint:
+    """The ``/api`` routes over ``feed``; control commands go to ``writer`` (None: control off)."""
+    bp = Blueprint("api", __name__, url_prefix="/api")
+
+    @bp.before_request
+    def guard() -> Any:
+        if request.method == "OPTIONS" or request.endpoint == "api.openapi":
+            return None
+        presented = bearer(request.headers.get("Authorization"))
+        if request.endpoint == "api.control":
+            if not origin_allowed(request.headers.get("Origin"), request.environ, web.cors_origins):
+                return error(403, "origin not allowed")
+            if writer is None or web.token is None:
+                return error(403, "control is off: set WEB_TOKEN")
+            allowed = may_control(web, presented)
+        else:
+            allowed = may_view(web, presented)
+        if allowed:
+            return None
+        response, status = error(401, "a valid token is required (Authorization: Bearer <token>)")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="stocktracker"'
+        return response, status
+
+    @bp.errorhandler(BadCommand)
+    def bad(exc: BadCommand) -> tuple[Response, int]:
+        return error(400, str(exc))
+
+    @bp.get("/status")
+    def status() -> Response:
+        return jsonify(feed.status())
+
+    @bp.get("/positions")
+    def positions() -> Response:
+        return jsonify(feed.positions())
+
+    @bp.get("/signals")
+    def signals() -> Response:
+        return jsonify(feed.signals(_limit()))
+
+    @bp.get("/orders")
+    def orders() -> Response:
+        return jsonify(feed.orders(_limit()))
+
+    @bp.get("/metrics")
+    def metrics() -> Response:
+        return jsonify(feed.metrics())
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(spec())
+
+    @bp.post("/control")
+    def control() -> tuple[Response, int]:
+        assert writer is not None  # the guard refuses control without a writer
+        if not request.is_json:
+            raise BadCommand("send a JSON body with Content-Type: application/json")
+        body = request.get_json(silent=True)
+        state, clock = feed.control_state()
+        record = command_record(body, request.remote_addr or "unknown", state, clock)
+        try:
+            writer.send(record)
+        except NotDelivered as exc:
+            return error(503, str(exc))
+        log.warning("control %s by %s: %s", record["command"], record["actor"], record["params"])
+        return jsonify({"accepted": True, "record": record}), 202
+
+    return bp

@@ -1,0 +1,167 @@
+"""The dashboard's hub: the view behind a lock, the event buffer, and what the web side asks.
+
+:class:`Feed` takes records by :meth:`Feed.ingest` (tests call it directly; the Kafka feed
+in :mod:`web.feed` calls it from its consumer thread) and hands batched events to the
+Socket.IO emitter by :meth:`Feed.drain`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from streams.settings import WebSettings
+from streams.trace import now_us
+from web import report
+from web.events import LATENCY, POSITION, SENTIMENT, SIGNAL, STATUS, TRADE, Batch, EventBuffer
+from web.view import DashboardView
+
+EMIT_STAGE = "record_to_emit"
+log = logging.getLogger(__name__)
+
+
+class Feed:
+    """The view of the pipeline and the events for browsers, safe to use from several threads.
+
+    Parameters
+    ----------
+    web:
+        The dashboard's settings (history sizes, batch size, status period, budget).
+    info:
+        Static facts shown in the status (tickers, broker kind, mode); never a secret.
+    """
+
+    def __init__(self, web: WebSettings, info: Mapping[str, Any] | None = None) -> None:
+        self.web = web
+        self.info = dict(info or {})
+        self.view = DashboardView(web.history, web.latency_samples)
+        self.buffer = EventBuffer(web.max_batch)
+        self.lock = threading.Lock()
+        self.health: dict[str, Any] = copy.deepcopy(report.UNKNOWN_HEALTH)
+        self.health["feed"]["running"] = True
+        self._status_period_us = int(web.status_interval_s * 1e6)
+        self._next_status_us = 0
+        self.ready = threading.Event()  # set when events wait: the emitter need not poll
+        self.emitted: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.emits = 0
+
+    # records in -------------------------------------------------------------------------
+    def ingest(self, topic: str, record: Mapping[str, Any], seen_us: int | None = None) -> None:
+        """Fold one decoded record into the view and queue its events."""
+        self.ingest_many([(topic, record)], seen_us)
+
+    def ingest_many(self, records: Iterable[tuple[str, Mapping[str, Any]]],
+                    seen_us: int | None = None) -> None:
+        """Fold several records under one lock (a consumer's poll batch)."""
+        seen = seen_us or now_us()
+        queued = False
+        with self.lock:
+            for topic, record in records:
+                try:
+                    events = self.view.apply(topic, record, seen)
+                except Exception as exc:  # one odd record must not stop the view
+                    log.exception("dashboard could not fold a %s record", topic)
+                    self.view.failed(topic, f"{type(exc).__name__}: {exc}", seen)
+                    continue
+                for event in events:
+                    self.buffer.add(event)
+                    queued = True
+                if topic == "control":
+                    self._next_status_us = 0  # the operator wants to see it at once
+                    queued = True
+        if queued:
+            self.ready.set()
+
+    # events out -------------------------------------------------------------------------
+    def drain(self, at_us: int | None = None) -> dict[str, Batch]:
+        """The batches to emit now: queued events, and status/latency when they are due."""
+        at = at_us or now_us()
+        with self.lock:
+            batches = self.buffer.drain()
+            for point in batches.get(SENTIMENT, Batch()).items:
+                self.view.add_sentiment_point(point)
+            if at >= self._next_status_us:
+                self._next_status_us = at + self._status_period_us
+                batches[STATUS] = Batch([self._status(at)])
+                point = {"t": at // 1000, "stages": self.view.latency.point()}
+                self.view.latency_points.append(point)
+                batches[LATENCY] = Batch([{**point, "budget_ms": self.web.latency_budget_ms,
+                                           "rolling": self.view.latency.rolling()}])
+        return batches
+
+    def emitted_at(self, batches: Mapping[str, Batch], emit_us: int) -> None:
+        """Record what was emitted at ``emit_us``: counts and record-to-emit latency."""
+        with self.lock:
+            self.emits += 1
+            for name, batch in batches.items():
+                self.emitted[name] += len(batch.items)
+                self.dropped[name] += batch.dropped
+                for origin in batch.origins:
+                    if origin:
+                        self.view.latency.add(EMIT_STAGE, (emit_us - origin) / 1000)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every event with the current state, for a browser that just connected."""
+        at = now_us()
+        with self.lock:
+            v = self.view
+            items = {
+                SENTIMENT: [p for points in v.sentiment.values() for p in points],
+                SIGNAL: list(v.signals.values()),
+                TRADE: list(v.fills),
+                POSITION: [v.position(s) for s in v.positions],
+                STATUS: [self._status(at)],
+                LATENCY: [{**p, "budget_ms": self.web.latency_budget_ms} for p in v.latency_points],
+            }
+            if items[LATENCY]:  # the table's figures come with the newest point
+                items[LATENCY][-1]["rolling"] = v.latency.rolling()
+        return {name: {"items": rows, "dropped": 0, "snapshot": True} for name, rows in items.items()}
+
+    # REST views -------------------------------------------------------------------------
+    def _status(self, at: int) -> dict[str, Any]:
+        return report.status(self.view, self.health, at, self.info)
+
+    def status(self) -> dict[str, Any]:
+        """``GET /api/status``."""
+        with self.lock:
+            return self._status(now_us())
+
+    def positions(self) -> dict[str, Any]:
+        """``GET /api/positions``."""
+        with self.lock:
+            return report.positions(self.view)
+
+    def signals(self, limit: int) -> list[dict[str, Any]]:
+        """``GET /api/signals``: newest first."""
+        with self.lock:
+            return list(reversed(self.view.signals.values()))[:limit]
+
+    def orders(self, limit: int) -> list[dict[str, Any]]:
+        """``GET /api/orders``: newest first (the latest state of each order)."""
+        with self.lock:
+            return list(reversed(self.view.orders.values()))[:limit]
+
+    def metrics(self) -> dict[str, Any]:
+        """``GET /api/metrics``."""
+        with self.lock:
+            dashboard = {"emits": self.emits, "emitted": dict(self.emitted),
+                         "dropped": dict(self.dropped), "pending": self.buffer.pending(),
+                         "coalesced": self.buffer.coalesced}
+            return report.metrics(self.view, now_us(), self.web.latency_budget_ms, dashboard)
+
+    def control_state(self) -> tuple[Any, int]:
+        """The control state as replayed from the topic, and the pipeline's clock (µs)."""
+        with self.lock:
+            return self.view.control, self.view.clock_us
+
+    # lifecycle (the Kafka feed reads the topics in threads) ------------------------------
+    def start(self) -> None:
+        """Start reading (nothing to start here: records come by :meth:`ingest`)."""
+
+    def stop(self) -> None:
+        """Stop reading."""

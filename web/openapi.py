@@ -1,0 +1,83 @@
+"""The OpenAPI 3.1 description of the dashboard's REST API (served at ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.control import COMMANDS, LIMITS
+from web.events import EVENTS
+
+_OBJ: dict[str, Any] = {"type": "object"}
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {
+    "type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}}}}
+_UNAUTHORIZED = {**_ERROR, "description": "no token or a wrong token"}
+
+
+def _get(summary: str, schema: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}, {}],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}},
+                      "401": _UNAUTHORIZED},
+    }
+    if params:
+        op["parameters"] = params
+        op["responses"]["400"] = _ERROR
+    return {"get": op}
+
+
+_LIMIT = [{"name": "limit", "in": "query", "required": False,
+           "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}]
+
+CONTROL_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["command"],
+    "additionalProperties": False,
+    "properties": {
+        "command": {"type": "string", "enum": list(COMMANDS)},
+        "params": {"type": "object", "description": "kill: flatten=true|false; set_limits: "
+                   f"{', '.join(sorted(LIMITS))}, reset=true|false. Values are sent as strings.",
+                   "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        "reason": {"type": "string", "maxLength": 200},
+        "operator": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$",
+                     "description": "Who sends it (audit trail); default 'operator'."},
+        "confirm": {"type": "boolean", "description": "Must be true for kill and flatten."},
+    },
+}
+
+
+def spec(version: str = "0.1.0") -> dict[str, Any]:
+    """The document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "stock-tracker dashboard", "version": version,
+                 "description": "The operator's view of the running pipeline. Views need the token "
+                                "unless WEB_READ_ONLY_OPEN is set; control always does. Socket.IO "
+                                f"events (auth.token in the handshake): {', '.join(EVENTS)}, each "
+                                "a batch {items, dropped}."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/api/status": _get("Components, broker connection, worker lag, trading paused or not", _OBJ),
+            "/api/positions": _get("Positions with mark and P&L, and totals", _OBJ),
+            "/api/signals": _get("Recent signals (newest first) with their reasons and outcomes",
+                                 {"type": "array", "items": _OBJ}, _LIMIT),
+            "/api/orders": _get("Recent orders (newest first, latest state of each)",
+                                {"type": "array", "items": _OBJ}, _LIMIT),
+            "/api/metrics": _get("Latency percentiles per stage, throughput, errors, LLM usage and cost",
+                                 _OBJ),
+            "/api/control": {"post": {
+                "summary": "Pause, resume, kill, flatten or set limits (written to the control topic)",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": CONTROL_BODY}}},
+                "responses": {
+                    "202": {"description": "written to the control topic (the record is returned)",
+                            "content": {"application/json": {"schema": _OBJ}}},
+                    "400": _ERROR, "401": _UNAUTHORIZED,
+                    "403": {**_ERROR, "description": "control is off (no token set) or origin refused"},
+                    "503": {**_ERROR, "description": "the broker did not acknowledge"},
+                }}},
+            "/api/openapi.json": {"get": {"summary": "This document", "security": [{}],
+                                          "responses": {"200": {"description": "ok"}}}},
+        },
+    }

@@ -1,0 +1,313 @@
+/* stock-tracker dashboard: Socket.IO events in, tables and charts out, commands to /api/control.
+ * Everything from the server is written with textContent (posts and reasons are untrusted).
+ * The token lives in sessionStorage only; it is never put in a URL. */
+"use strict";
+
+const body = document.body;
+const STAGES = ["ingest", "score", "aggregate", "signal", "execute", "post_to_order", "record_to_emit"];
+const COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#e15759", "#9c755f"];
+const MAX_ROWS = 200;
+const MAX_POINTS = 600;
+
+const state = {
+  socket: null,
+  signals: new Map(),     // id -> signal (upserted: the outcome arrives later)
+  trades: [],
+  positions: new Map(),   // symbol -> position
+  sentiment: new Map(),   // ticker -> {x: [], decayed: [], mean: [], last, plot, el}
+  latency: {x: [], series: STAGES.map(() => []), plot: null},
+  budget: 200,
+  dirty: new Set(),
+};
+
+const $ = (id) => document.getElementById(id);
+const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v)) ? "-" : Number(v).toFixed(d);
+const time = (ms) => ms ? new Date(ms).toISOString().slice(11, 19) : "-";
+
+function cell(tr, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text === undefined || text === null ? "" : String(text);
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+
+function fillTable(id, rows, render) {
+  const tbody = $(id).tBodies[0];
+  const fresh = document.createElement("tbody");
+  rows.slice(0, MAX_ROWS).forEach((row) => {
+    const tr = document.createElement("tr");
+    render(tr, row);
+    fresh.appendChild(tr);
+  });
+  tbody.replaceWith(fresh);
+}
+
+// ---- token and connection ----------------------------------------------------------
+function token() { return sessionStorage.getItem("stocktracker.token") || ""; }
+function operator() { return $("operator").value.trim() || "operator"; }
+
+function connect() {
+  if (state.socket) state.socket.close();
+  const socket = io({auth: {token: token()}, reconnectionDelayMax: 5000});
+  state.socket = socket;
+  socket.on("connect", () => setConn("connected", "on"));
+  socket.on("disconnect", () => setConn("disconnected", "off"));
+  socket.on("connect_error", (err) => setConn(`refused: ${err.message}`, "off"));
+  socket.on("sentiment_update", (m) => batch(m, onSentiment, () => state.sentiment.forEach(resetSeries)));
+  socket.on("signal_generated", (m) => batch(m, onSignal, () => state.signals.clear()));
+  socket.on("trade_executed", (m) => batch(m, onTrade, () => { state.trades = []; }));
+  socket.on("position_update", (m) => batch(m, onPosition, () => state.positions.clear()));
+  socket.on("system_status", (m) => batch(m, onStatus));
+  socket.on("latency_metrics", (m) => batch(m, onLatency, resetLatency));
+}
+
+function setConn(text, cls) {
+  const el = $("conn-state");
+  el.textContent = text;
+  el.className = `badge ${cls}`;
+}
+
+function batch(message, handle, reset) {
+  if (message.snapshot && reset) reset();
+  message.items.forEach(handle);
+  if (message.dropped) $("control-result").textContent = `(${message.dropped} older events skipped to keep up)`;
+  scheduleRender();
+}
+
+// ---- events ------------------------------------------------------------------------
+function onSentiment(p) {
+  let s = state.sentiment.get(p.ticker);
+  if (!s) {
+    s = {x: [], decayed: [], mean: [], last: p, plot: null};
+    state.sentiment.set(p.ticker, s);
+  }
+  s.x.push(p.t / 1000); s.decayed.push(p.decayed); s.mean.push(p.mean); s.last = p;
+  if (s.x.length > MAX_POINTS) { s.x.shift(); s.decayed.shift(); s.mean.shift(); }
+  state.dirty.add("sentiment");
+}
+function resetSeries(s) { s.x.length = 0; s.decayed.length = 0; s.mean.length = 0; }
+
+function onSignal(s) {
+  state.signals.delete(s.id);
+  state.signals.set(s.id, s);
+  while (state.signals.size > MAX_ROWS) state.signals.delete(state.signals.keys().next().value);
+  state.dirty.add("signals");
+}
+
+function onTrade(t) {
+  state.trades.unshift(t);
+  state.trades.length = Math.min(state.trades.length, MAX_ROWS);
+  state.dirty.add("trades");
+}
+
+function onPosition(p) { state.positions.set(p.symbol, p); state.dirty.add("positions"); }
+
+function onStatus(s) { state.status = s; state.dirty.add("status"); }
+
+function onLatency(p) {
+  state.budget = p.budget_ms || state.budget;
+  if (p.rolling) state.rolling = p.rolling;
+  const l = state.latency;
+  l.x.push(p.t / 1000);
+  STAGES.forEach((stage, i) => l.series[i].push(p.stages[stage] ? p.stages[stage].p99 : null));
+  if (l.x.length > MAX_POINTS) { l.x.shift(); l.series.forEach((s) => s.shift()); }
+  state.dirty.add("latency");
+}
+function resetLatency() { state.latency.x.length = 0; state.latency.series.forEach((s) => { s.length = 0; }); }
+
+// ---- rendering (at most once per animation frame) ------------------------------------
+let pending = false;
+function scheduleRender() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => { pending = false; render(); });
+}
+
+function render() {
+  const dirty = new Set(state.dirty);
+  state.dirty.clear();
+  if (dirty.has("signals")) renderSignals();
+  if (dirty.has("trades")) renderTrades();
+  if (dirty.has("positions")) renderPositions();
+  if (dirty.has("status")) renderStatus();
+  if (dirty.has("sentiment")) renderSentiment();
+  if (dirty.has("latency")) renderLatency();
+}
+
+function renderSignals() {
+  const rows = Array.from(state.signals.values()).reverse();
+  fillTable("signals", rows, (tr, s) => {
+    tr.className = s.direction;
+    cell(tr, time(s.t)); cell(tr, s.ticker); cell(tr, s.direction);
+    cell(tr, fmt(s.strength)); cell(tr, fmt(s.confidence)); cell(tr, `${s.posts}/${s.authors}`);
+    cell(tr, s.reason, "reason");
+    const o = s.outcome;
+    cell(tr, o ? `${o.status}${o.reason ? ": " + o.reason : ""}` : "pending", o ? `st-${o.status}` : "muted");
+  });
+}
+
+function renderTrades() {
+  fillTable("trades", state.trades, (tr, t) => {
+    cell(tr, time(t.t)); cell(tr, t.symbol); cell(tr, t.side); cell(tr, t.qty);
+    cell(tr, fmt(t.price)); cell(tr, t.reason || t.intent, "reason");
+  });
+}
+
+function renderPositions() {
+  const all = Array.from(state.positions.values());
+  const open = all.filter((p) => p.qty !== 0);
+  const closed = all.filter((p) => p.qty === 0);
+  fillTable("positions", open.concat(closed), (tr, p) => {
+    if (p.qty === 0) tr.className = "closed";
+    cell(tr, p.symbol); cell(tr, p.qty); cell(tr, fmt(p.avg_price)); cell(tr, fmt(p.mark));
+    cell(tr, fmt(p.unrealized_pnl), p.unrealized_pnl >= 0 ? "up" : "down");
+    cell(tr, fmt(p.realized_pnl), p.realized_pnl >= 0 ? "up" : "down");
+  });
+  const total = all.reduce((a, p) => a + p.realized_pnl + p.unrealized_pnl, 0);
+  $("pnl").textContent = `P&L today $${fmt(total)} (${open.length} open)`;
+}
+
+function renderStatus() {
+  const s = state.status;
+  const t = s.trading;
+  const label = t.killed ? "KILLED" : t.paused ? "PAUSED" : "ACTIVE";
+  const badge = $("trading-state");
+  badge.textContent = `trading: ${label}`;
+  badge.className = `badge ${t.entries_allowed ? "on" : "off"}`;
+  $("clock").textContent = s.pipeline_clock ? new Date(s.pipeline_clock).toISOString().replace("T", " ").slice(0, 19) + "Z" : "-";
+  fillTable("components", s.components, (tr, c) => {
+    cell(tr, c.name); cell(tr, c.state, `st-${c.state.replace(" ", "-")}`); cell(tr, c.detail);
+  });
+  const w = s.worker;
+  $("lag").textContent = `worker group ${w.group || "?"}: ${w.state}, lag ${w.lag === null ? "?" : w.lag} records`;
+  fillTable("audit", t.recent_commands || [], (tr, c) => {
+    cell(tr, time(c.at)); cell(tr, c.actor);
+    const params = Object.entries(c.params || {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    cell(tr, `${c.command} ${params}`); cell(tr, c.accepted ? "" : `refused: ${c.error}`, "down");
+  });
+}
+
+function chart(el, title, series, yRange) {
+  const opts = {
+    title, width: Math.max(300, el.clientWidth - 10), height: 180,
+    scales: {x: {time: true}, y: yRange ? {range: yRange} : {}},
+    series: [{}].concat(series.map((s) => ({spanGaps: true, width: 1.5, ...s}))),
+    legend: {live: false},
+  };
+  return new uPlot(opts, [[]].concat(series.map(() => [])), el);
+}
+
+function renderSentiment() {
+  state.sentiment.forEach((s, ticker) => {
+    if (!s.plot) {
+      s.el = document.createElement("div");
+      s.el.className = "chart";
+      $("sentiment-charts").appendChild(s.el);
+      s.plot = chart(s.el, ticker, [{label: "decayed", stroke: COLORS[0]}, {label: "window mean", stroke: COLORS[1]}], [-1, 1]);
+    }
+    s.plot.setData([s.x, s.decayed, s.mean]);
+  });
+  const rows = Array.from(state.sentiment.values()).map((s) => s.last);
+  fillTable("sentiment", rows, (tr, p) => {
+    cell(tr, p.ticker); cell(tr, fmt(p.decayed), p.decayed >= 0 ? "up" : "down"); cell(tr, fmt(p.mean));
+    cell(tr, fmt(p.confidence)); cell(tr, p.posts); cell(tr, p.authors); cell(tr, fmt(p.momentum));
+  });
+}
+
+function renderLatency() {
+  const l = state.latency;
+  if (!l.plot) {
+    l.plot = chart($("latency-chart"), "p99 ms",
+      STAGES.map((s, i) => ({label: s, stroke: COLORS[i]})).concat([{label: "budget", stroke: "#d00", dash: [6, 4]}]));
+  }
+  l.plot.setData([l.x].concat(l.series, [l.x.map(() => state.budget)]));
+  $("budget").textContent = String(state.budget);
+  const rolling = state.rolling || {};
+  const rows = STAGES.filter((s) => rolling[s]).map((s) => ({stage: s, ...rolling[s]}));
+  fillTable("latency-table", rows, (tr, r) => {
+    const over = r.p99 > state.budget;
+    cell(tr, r.stage); cell(tr, r.n, "num"); cell(tr, fmt(r.p50, 1), "num"); cell(tr, fmt(r.p99, 1), over ? "down num" : "up num");
+    cell(tr, `${fmt(r.p99 / state.budget, 2)}x`, over ? "down" : "up");
+  });
+}
+
+// ---- control -----------------------------------------------------------------------
+function ask(what, detail) {
+  const dialog = $("confirm-dialog");
+  $("confirm-what").textContent = what;
+  $("confirm-detail").textContent = detail;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), {once: true});
+    dialog.showModal();
+  });
+}
+
+async function send(command, params) {
+  const result = $("control-result");
+  const reason = $("reason").value.trim();
+  const payload = {command, params: params || {}, operator: operator(), confirm: true};
+  if (reason) payload.reason = reason;
+  try {
+    const res = await fetch("/api/control", {
+      method: "POST",
+      headers: {"Authorization": `Bearer ${token()}`, "Content-Type": "application/json"},
+      body: JSON.stringify(payload),
+    });
+    const answer = await res.json();
+    result.textContent = res.ok ? `${command} sent (${answer.record.actor})` : `${command} refused: ${answer.error}`;
+    result.className = res.ok ? "up" : "down";
+  } catch (err) {
+    result.textContent = `${command} failed: ${err}`;
+    result.className = "down";
+  }
+}
+
+async function onCommand(event) {
+  const command = event.currentTarget.dataset.command;
+  const params = {};
+  if (command === "kill" && $("kill-flatten").checked) params.flatten = "true";
+  const detail = {
+    pause: "No new entries until resumed; exits still run.",
+    resume: "Clears pause and kill: entries allowed again.",
+    flatten: "Cancels open entries and closes every position.",
+    kill: params.flatten ? "Stops all new orders, cancels entries AND closes every position." :
+      "Stops all new orders and cancels open entries.",
+  }[command];
+  if (await ask(command.toUpperCase(), detail)) await send(command, params);
+}
+
+async function onLimits(event) {
+  event.preventDefault();
+  const name = $("limit-name").value;
+  const value = $("limit-value").value.trim();
+  if (!value) return;
+  if (await ask(`set_limits ${name}=${value}`, "Overrides the risk limit until reset.")) {
+    await send("set_limits", {[name]: value});
+  }
+}
+
+function init() {
+  $("mode").textContent = body.dataset.mode;
+  const limits = (body.dataset.limits || "").split(",").filter(Boolean);
+  limits.forEach((name) => {
+    const option = document.createElement("option");
+    option.value = name; option.textContent = name;
+    $("limit-name").appendChild(option);
+  });
+  document.querySelectorAll("button[data-command]").forEach((b) => b.addEventListener("click", onCommand));
+  $("limits").addEventListener("submit", onLimits);
+  if (body.dataset.controlEnabled !== "true") {
+    document.querySelectorAll("#panel-control button").forEach((b) => { b.disabled = true; });
+    $("control-result").textContent = "control is off (no WEB_TOKEN set on the server)";
+  }
+  $("login").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sessionStorage.setItem("stocktracker.token", $("token").value);
+    $("token").value = "";
+    connect();
+  });
+  if (token() || body.dataset.viewsOpen === "true") connect();
+}
+
+init();
