@@ -28,6 +28,14 @@ def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name
     With ``concurrency`` > 1, that many records are handled at once (order across them is
     not kept; only for stages without tables).
     """
+    advance = getattr(pipeline.broker, "advance", None)
+    if advance is not None:  # the simulated broker keeps the stream's event time
+        inner = handler
+
+        async def handler(record: dict[str, Any], received: int) -> None:
+            advance(int(record.get("event_time") or 0))
+            await inner(record, received)
+
     add_stage = getattr(pipeline, "add_stage", None)
     if add_stage is not None:  # a simulation drives the handlers itself (streams/simulation.py)
         return add_stage(topic, stage, record_name, handler)

@@ -1,9 +1,10 @@
 """Book agent: fills become positions, P&L and the day's risk state.
 
-Reads ``fills`` (reconciliation's corrections arrive as fills too, see
-:mod:`agents.orders`); keeps the positions table (per contract: underlying, qty, average
-price, realised P&L, high-water mark of the mark for the trailing stop, entry order) and
-the day's realised P&L per underlying in the risk-state table, and publishes ``positions``.
+Reads ``fills``; a ``reconcile:`` fill states the broker's quantity rather than a trade
+(:mod:`agents.orders`, :func:`domain.positions.apply_fill_record`). Keeps the positions
+table (per contract: underlying, qty, average price, realised P&L, high-water mark of the
+mark for the trailing stop, entry order) and the day's realised P&L per underlying in the
+risk-state table, and publishes ``positions``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
-from domain.positions import apply_fill
+from domain.positions import apply_fill_record
 from streams.trace import stamped
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def register(p: Pipeline) -> None:
     async def handle(fill: dict[str, Any], received: int) -> None:
         symbol, underlying = fill["symbol"], fill["underlying"]
         before = tables.positions.get(symbol) or {}
-        position = apply_fill(before, fill["side"], fill["qty"], fill["price"], fill["commission"])
+        position = apply_fill_record(before, fill)
         position.update(underlying=underlying,
                         entry_order=before.get("entry_order") or fill["client_order_id"],
                         opened_us=before.get("opened_us") or fill["event_time"],

@@ -5,7 +5,7 @@ drop; the simulated broker's own queue) and publishes, per event, the order's ne
 ``orders`` and, for a (partial) fill, a ``Fill``. Tables are kept by agents reading those
 topics (Faust tables change only inside a stream): ``ledger`` keeps the orders table, and
 the book agent (:mod:`agents.book`) positions and P&L. Before the execute agent trades,
-:func:`reconcile` compares the broker's open orders and positions with the tables.
+:func:`reconcile` states the broker's open orders and positions to the tables.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from domain.orders import FILL, PARTIAL_FILL, OrderUpdate, parse_occ
+from domain.positions import RECONCILE_PREFIX
 from streams.trace import now_us
 
 if TYPE_CHECKING:
@@ -74,32 +75,35 @@ async def publish_update(p: Pipeline, update: OrderUpdate) -> None:
 
 
 async def reconcile(p: Pipeline) -> dict[str, int]:
-    """Compare the broker's open orders and positions with the tables; publish the truth.
+    """Publish the broker's open orders and positions so the tables agree with them.
 
-    Open orders the broker has are published again (so the orders table learns their
-    state); where the broker's position differs from the book's, the book is corrected to
-    the broker's quantity by a ``Fill`` marked ``reconcile:`` at the broker's average price.
+    Open orders are published again (the orders table learns their state). For every
+    contract the broker holds, and every one the book holds that the broker does not, a
+    ``Fill`` marked ``reconcile:`` states the broker's quantity (0 when none) at its average
+    price; the book agent moves the position to it (:func:`domain.positions.apply_fill_record`).
+    Stating the quantity rather than a difference keeps this right even when the book read
+    here was not yet recovered: the book agent applies it after recovery, to the whole book.
     """
     counts = {"open_orders": 0, "positions": 0, "mismatched": 0}
     for update in await p.broker.open_orders():
         counts["open_orders"] += 1
         await publish_update(p, update)
-    for held in await p.broker.positions():
-        counts["positions"] += 1
-        mine = p.tables.positions.get(held.symbol) or {}
-        diff = held.qty - int(mine.get("qty", 0))
-        if diff == 0:
-            continue
-        counts["mismatched"] += 1
-        log.warning("reconcile: broker holds %s x%d, the book %s; correcting the book",
-                    held.symbol, held.qty, mine.get("qty", 0))
-        occ = parse_occ(held.symbol)
-        at = now_us()
+    held = {h.symbol: h for h in await p.broker.positions()}
+    booked = {s: pos for s, pos in p.tables.positions.items() if pos and pos.get("qty")}
+    at = now_us()
+    for symbol in sorted(set(held) | set(booked)):
+        broker_qty = held[symbol].qty if symbol in held else 0
+        counts["positions"] += symbol in held
+        if broker_qty != int(booked.get(symbol, {}).get("qty", 0)):
+            counts["mismatched"] += 1
+            log.warning("reconcile: broker holds %s x%d, the book (as read now) %s",
+                        symbol, broker_qty, booked.get(symbol, {}).get("qty", 0))
+        occ = parse_occ(symbol)
         await p.send(p.topics.fills, "Fill", occ.underlying, {
-            "client_order_id": f"reconcile:{held.symbol}:{at}", "underlying": occ.underlying,
-            "symbol": held.symbol, "side": "buy" if diff > 0 else "sell", "qty": abs(diff),
-            "price": held.avg_entry_price, "commission": 0.0, "event_time": at,
-            "trace": {"reconcile": at}})
+            "client_order_id": f"{RECONCILE_PREFIX}{symbol}:{at}", "underlying": occ.underlying,
+            "symbol": symbol, "side": "buy", "qty": broker_qty,
+            "price": held[symbol].avg_entry_price if symbol in held else 0.0, "commission": 0.0,
+            "event_time": at, "trace": {"reconcile": at}})
     return counts
 
 

@@ -125,7 +125,8 @@ def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bo
         settings = settings.model_copy(update={"sentiment": settings.sentiment.model_copy(
             update={"llm_calls_per_minute": 0})})
     broker = SimulatedBroker(settings.trading.slippage, settings.trading.commission,
-                             cash=start_cash)
+                             cash=start_cash,
+                             latency_us=int(settings.trading.sim_latency_ms * 1000))
     keep = tuple(RECORDS) if keep_all else ("sentiment", "signals", "orders", "fills",
                                              "positions", "quotes", "deadletter")
     simulation = Simulation(settings, broker=broker, rescore=rescore, keep=keep)

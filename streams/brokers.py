@@ -44,7 +44,8 @@ def make_broker(settings: Settings, live: bool = False) -> Broker:
         return AlpacaBroker.from_settings(settings, live=is_live)
     from connectors.simulated.broker import SimulatedBroker
 
-    return SimulatedBroker(trading.slippage, trading.commission)
+    return SimulatedBroker(trading.slippage, trading.commission,
+                           latency_us=int(trading.sim_latency_ms * 1000))
 
 
 def make_chain_source(settings: Settings, live: bool = False) -> ChainSource | None:

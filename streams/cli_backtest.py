@@ -50,12 +50,13 @@ TIME = click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:
 @click.option("--rescore", is_flag=True, help="Score recorded posts again (no recorded scores).")
 @click.option("--config", type=click.Path(exists=True, path_type=Path), default=None,
               help="A .env-style file of settings for this run (over the environment).")
-@click.option("--topics", "write_topics", is_flag=True,
-              help="Also write every record of the run into topics of its own (bt-<run>.*).")
+@click.option("--topics/--no-topics", "write_topics", default=None,
+              help="Write every record of the run into topics of its own (bt-<run>.*); "
+              "default: on for a recorded range, off for generated days.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), required=True,
               help="Directory for report.json and report.html.")
 def backtest(start: datetime | None, end: datetime | None, synthetic_days: int | None, seed: int,
-             shuffle_posts: bool, rescore: bool, config: Path | None, write_topics: bool,
+             shuffle_posts: bool, rescore: bool, config: Path | None, write_topics: bool | None,
              report_dir: Path) -> None:
     """Replay recorded topics (--from/--to) or generated days through the agents with the
     simulated broker, and write the report."""
@@ -90,6 +91,8 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
             raise click.ClickException(str(exc)) from exc
         extra = {"source": "recorded", "from": start.isoformat(), "to": end.isoformat(),
                  "rescored": score_posts}
+    if write_topics is None:
+        write_topics = synthetic_days is None
     run_prefix = f"bt-{uuid.uuid4().hex[:10]}." if write_topics else None
     if run_prefix:
         extra["run_prefix"] = run_prefix

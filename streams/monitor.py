@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from domain.latency import stage_latencies, summarize
-from domain.positions import apply_fill, unrealized
+from domain.positions import apply_fill_record, unrealized
 from schemas.codec import Codec, DecodeError
 from streams.topics import RECORDS, topic_name
 
@@ -87,9 +87,8 @@ class Monitor:
         if topic == "orders":
             self.order_status[record["status"]] += 1
         elif topic == "fills":
-            self.positions[record["symbol"]] = apply_fill(
-                self.positions.get(record["symbol"]), record["side"], record["qty"],
-                record["price"], record["commission"])
+            self.positions[record["symbol"]] = apply_fill_record(
+                self.positions.get(record["symbol"]), record)
         elif topic == "quotes":
             self.marks[record["symbol"]] = (record["bid"] + record["ask"]) / 2
 

@@ -232,6 +232,8 @@ class TradingSettings(_Section):
     entry_timeout_s: float = Field(default=60.0, gt=0, description="Cancel an unfilled entry after.")
     slippage: float = Field(default=0.01, ge=0, description="$ per contract share, simulated.")
     commission: float = Field(default=0.65, ge=0, description="$ per contract, simulated.")
+    sim_latency_ms: float = Field(default=0.0, ge=0,
+                                  description="Simulated broker: event time before an order may fill.")
 
 
 class AlpacaSettings(_Section):

@@ -229,8 +229,9 @@ class Simulation:
         self.tables = SimTables.create(settings, self.clock)
         self.agents: dict[str, Any] = {}
         self.chain_index: Any = None
-        self.broker: Broker = broker or SimulatedBroker(settings.trading.slippage,
-                                                        settings.trading.commission)
+        self.broker: Broker = broker or SimulatedBroker(
+            settings.trading.slippage, settings.trading.commission,
+            latency_us=int(settings.trading.sim_latency_ms * 1000))
         self.chain_source = None
         self.reconciled = asyncio.Event()
         self.order_meta: dict[str, dict[str, Any]] = {}
@@ -256,8 +257,9 @@ class Simulation:
         self._handlers.setdefault(topic.name, []).append((stage, record_name, handler))
         self.agents[stage] = handler
 
-    async def tables_ready(self) -> None:
+    async def tables_ready(self, timeout_s: float = 0.0) -> bool:
         """In memory: always."""
+        return True
 
     async def send(self, topic: SimTopic, record_name: str, key: str,
                    record: dict[str, Any]) -> None:

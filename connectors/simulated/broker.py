@@ -77,6 +77,13 @@ class SimulatedBroker:
         self._positions: dict[str, BrokerPosition] = {}
         self._ids = itertools.count(1)
         self._updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
+        self.clock_us = 0  # the stream's event time, as far as the pipeline has read
+
+    def advance(self, at_us: int) -> None:
+        """The pipeline has read a record of event time ``at_us``: orders sent from now on
+        are stamped no earlier (their latency runs from the decision, not from the
+        contract's last quote)."""
+        self.clock_us = max(self.clock_us, at_us)
 
     # ---- market data ------------------------------------------------------------------------
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
@@ -95,13 +102,14 @@ class SimulatedBroker:
     async def submit(self, request: OrderRequest, at_us: int | None = None) -> OrderUpdate:
         """Accept (or reject) an order and fill it against the quote at hand when it can.
 
-        ``at_us`` is the event time of the order (default: the last quote's time).
+        ``at_us`` is the event time of the order (default: the latest event time the
+        pipeline has read, or the contract's last quote when later).
         """
         known = self._orders.get(request.client_order_id)
         if known is not None:
             return known
         touch = self._touch(request.symbol)
-        now = at_us if at_us is not None else (touch.at_us if touch else 0)
+        now = at_us if at_us is not None else max(self.clock_us, touch.at_us if touch else 0)
         base = OrderUpdate(request.client_order_id, f"sim-{next(self._ids)}", request.symbol,
                            request.side, request.qty, NEW, at_us=now)
         reason = self._refusal(request, touch)

@@ -54,7 +54,7 @@ def test_a_recorded_morning_is_backtested_into_its_own_topics(kafka_bootstrap: s
            "KAFKA_PARTITIONS": "2", "SENTIMENT_FINBERT": "off"}
     try:
         outcome = CliRunner().invoke(main, [
-            "backtest", "--from", "2026-11-24 09:30", "--to", "2026-11-24 12:30", "--topics",
+            "backtest", "--from", "2026-11-24 09:30", "--to", "2026-11-24 12:30",
             "--report", str(tmp_path)], env=env)
         assert outcome.exit_code == 0, outcome.output
         report = json.loads((tmp_path / "report.json").read_text())

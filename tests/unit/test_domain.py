@@ -172,3 +172,25 @@ def test_signal_needs_engagement_and_no_strong_momentum_against_it() -> None:
     bear = WindowStats(-0.6, -0.6, 0.8, 5, 4, 80)
     assert evaluate("SPY", bear, 100, at(15, 0), None, rule, momentum=0.4) is None
     assert evaluate("SPY", bear, 100, at(15, 0), None, rule, momentum=-0.9) is not None
+
+
+def test_a_reconciliation_states_the_brokers_quantity() -> None:
+    from domain.positions import apply_fill_record
+
+    def target(qty: int, price: float = 0.5) -> dict[str, object]:
+        return {"client_order_id": f"reconcile:SPY261124C00590000:{qty}", "side": "buy",
+                "qty": qty, "price": price, "commission": 0.0}
+
+    held = {"qty": 5, "avg_price": 0.53, "realized_pnl": -3.25, "high_mark": 0.8}
+    # the book already agrees (a reconciliation that raced the table's recovery): unchanged
+    assert apply_fill_record(held, target(5)) == held
+    grown = apply_fill_record(held, target(7, 0.60))
+    assert grown["qty"] == 7 and grown["avg_price"] == pytest.approx((5 * 0.53 + 2 * 0.60) / 7)
+    shrunk = apply_fill_record(held, target(2))
+    assert shrunk["qty"] == 2 and shrunk["realized_pnl"] == pytest.approx(-3.25)
+    assert apply_fill_record(held, target(0))["qty"] == 0
+    assert apply_fill_record(None, target(3, 1.1)) == {"qty": 3, "avg_price": 1.1, "realized_pnl": 0.0}
+    assert apply_fill_record(None, target(0))["qty"] == 0
+    # an ordinary fill is a trade
+    trade = {**target(2), "client_order_id": "st-1"}
+    assert apply_fill_record(held, trade)["qty"] == 7

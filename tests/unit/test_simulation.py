@@ -79,3 +79,15 @@ def test_the_report_is_written(informed: Result, tmp_path: Path) -> None:
     for key in ("total_return", "sharpe", "max_drawdown", "win_rate", "trades"):
         assert key in report
     assert "<svg" in html_path.read_text()
+
+
+def test_order_latency_delays_every_fill() -> None:
+    base = settings()
+    slow = base.model_copy(update={"trading": base.trading.model_copy(
+        update={"sim_latency_ms": 20_000.0})})
+    result = run_backtest(slow, synthetic_items(DAYS, 7))
+    orders = result.outcome.records["orders"]
+    sent = {o["client_order_id"]: o["event_time"] for o in orders if o["status"] == "new"}
+    filled = [o for o in orders if o["status"] == "filled" and o["intent"] == "open"]
+    assert filled and all(o["event_time"] - sent[o["client_order_id"]] >= 20_000_000
+                          for o in filled)
