@@ -60,21 +60,13 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
              report_dir: Path) -> None:
     """Replay recorded topics (--from/--to) or generated days through the agents with the
     simulated broker, and write the report."""
-    from streams.backtest import (
-        mirror,
-        recorded_items,
-        run_backtest,
-        sessions_before,
-        synthetic_items,
-    )
+    from streams.backtest import mirror, recorded_items, run_backtest, synthetic_items
 
     settings = _settings(config)
     if (synthetic_days is None) == (start is None):
         raise click.UsageError("give either --from/--to or --synthetic-days")
     if synthetic_days is not None:
-        if synthetic_days < 1:
-            raise click.UsageError("--synthetic-days must be at least 1")
-        days = sessions_before(datetime.now(UTC).date(), synthetic_days)
+        days = _generated_days(synthetic_days)
         items = synthetic_items(days, seed, shuffle_posts)
         score_posts = True
         extra = {"source": "synthetic", "days": [d.isoformat() for d in days], "seed": seed,
@@ -159,7 +151,9 @@ def _number(text: str) -> int | float:
         return float(text)
 
 
-def _research_days(synthetic_days: int) -> list[date]:
+def _generated_days(synthetic_days: int) -> list[date]:
+    """The sessions to generate: the last ``synthetic_days`` before today (which days to
+    simulate is the command's input, not the pipeline's clock)."""
     from streams.backtest import sessions_before
 
     if synthetic_days < 1:
@@ -213,7 +207,7 @@ def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metri
     if random_n is None and any(isinstance(v, tuple) for v in space.values()):
         raise click.UsageError("a low:high range needs --random N")
     configs = random_sample(space, random_n, random_seed) if random_n else grid(space)
-    jobs = make_jobs(configs, _research_days(synthetic_days), _config_values(config), seed=seed,
+    jobs = make_jobs(configs, _generated_days(synthetic_days), _config_values(config), seed=seed,
                      shuffle_posts=shuffle_posts)
     results = ranked(run_jobs(jobs, workers), metric)
     path = _write(report_dir, "sweep.json", {"metric": metric, "results": results})
@@ -238,7 +232,7 @@ def walk_forward(params: tuple[str, ...], train: int, test: int, metric: str,
     from streams.research import walk_forward_run
 
     try:
-        result = walk_forward_run(grid(_space(params)), _research_days(synthetic_days), train,
+        result = walk_forward_run(grid(_space(params)), _generated_days(synthetic_days), train,
                                   test, _config_values(config), metric, workers, True,
                                   seed=seed, shuffle_posts=shuffle_posts)
     except ValueError as exc:
@@ -263,7 +257,7 @@ def ab(config_a: Path, config_b: Path, synthetic_days: int, seed: int, shuffle_p
 
     base = _config_values(config)
     result = ab_run({**base, **_config_values(config_a)}, {**base, **_config_values(config_b)},
-                    _research_days(synthetic_days), workers, True, seed=seed,
+                    _generated_days(synthetic_days), workers, True, seed=seed,
                     shuffle_posts=shuffle_posts)
     path = _write(report_dir, "ab.json", result)
     d = result["difference"]

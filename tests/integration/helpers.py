@@ -107,6 +107,10 @@ class Run:
         self.monitor.poll(0.2)
         return self.monitor.records[topic]
 
+    def orders(self, **match: Any) -> list[dict[str, Any]]:
+        """The ``orders`` records read so far whose fields equal ``match``."""
+        return [o for o in self.records("orders") if all(o.get(k) == v for k, v in match.items())]
+
     def log_tail(self) -> str:
         """The end of the worker's log, for failure messages."""
         path = self.workdir / "worker.log"

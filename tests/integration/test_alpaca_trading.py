@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -92,10 +91,6 @@ def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: P
         pipeline_run.close()
 
 
-def orders(run: Run, **match: Any) -> list[dict[str, Any]]:
-    return [o for o in run.records("orders") if all(o.get(k) == v for k, v in match.items())]
-
-
 def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -> None:
     market = Market(alpaca, trading_day())
     market.quote(SPOT)
@@ -104,7 +99,7 @@ def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -
     eventually(lambda: alpaca.count("GET", "/v1beta1/options/snapshots/SPY") >= 2, timeout=60)
     for n in range(5):
         run.send("posts", "Post", f"a-{n}", post(f"a-{n}", f"author{n}", BULLISH, market.now_us()))
-    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
     assert entry["broker"] == "alpaca" and entry["broker_order_id"]
     assert entry["option_type"] == "call" and entry["expiry"] == market.day.isoformat()
     assert entry["filled_qty"] == entry["qty"] >= 1
@@ -119,10 +114,10 @@ def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -
     assert alpaca.order_count() == 1  # nothing sent again on restart
 
     market.quote(SPOT + 3)  # the call is worth far more: the profit target fires
-    rested = eventually(lambda: orders(run, intent="close"), timeout=60)[0]
+    rested = eventually(lambda: run.orders(intent="close"), timeout=60)[0]
     assert rested["symbol"] == entry["symbol"] and "profit" in (rested["reason"] or "")
     market.quote(SPOT + 3.5)  # a bid through the exit's limit: it fills at Alpaca
-    closed = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    closed = eventually(lambda: run.orders(intent="close", status="filled"), timeout=60)[0]
     assert closed["filled_qty"] == entry["filled_qty"]
     assert closed["filled_avg_price"] > entry["filled_avg_price"] * 1.5
     eventually(lambda: entry["symbol"] not in alpaca.account.positions

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -40,10 +39,6 @@ def quotes(run: Run, event_us: int, spot: float) -> None:
         run.send("quotes", "Quote", "SPY", quote)
 
 
-def orders(run: Run, **match: Any) -> list[dict[str, Any]]:
-    return [o for o in run.records("orders") if all(o.get(k) == v for k, v in match.items())]
-
-
 def control(run: Run, command: str, event_us: int, **params: str) -> None:
     run.send("control", "Control", "operator", {"command": command, "actor": "test-operator",
                                                 "params": params, "event_time": event_us,
@@ -54,15 +49,15 @@ def test_profit_target_closes_the_position(run: Run) -> None:
     run.start_worker()
     quotes(run, at(15, 0), 590.0)
     burst(run, at(15, 0, 5), "up")
-    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
     assert entry["qty"] >= 1 and "budget" in entry["sizing"]
     quotes(run, at(15, 2), 593.0)  # the call is worth far more: profit target
     # The target's limit is the mid less a tick, inside the spread: it rests until a bid
     # reaches it.
-    rested = eventually(lambda: orders(run, intent="close", status="new"), timeout=60)[0]
+    rested = eventually(lambda: run.orders(intent="close", status="new"), timeout=60)[0]
     assert "profit" in (rested["reason"] or "") and rested["limit_price"] > entry["filled_avg_price"]
     quotes(run, at(15, 2, 30), 593.5)
-    exit_order = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    exit_order = eventually(lambda: run.orders(intent="close", status="filled"), timeout=60)[0]
     assert exit_order["symbol"] == entry["symbol"] and exit_order["qty"] == entry["filled_qty"]
     assert exit_order["side"] == "sell" and "profit" in (exit_order["reason"] or "")
     assert exit_order["filled_avg_price"] > entry["filled_avg_price"] * 1.5
@@ -71,7 +66,7 @@ def test_profit_target_closes_the_position(run: Run) -> None:
     assert positions[-1]["realized_pnl"] > 0
     quotes(run, at(15, 3), 594.0)  # later quotes do not sell again
     eventually(lambda: run.records("quotes") is not None)
-    assert len(orders(run, intent="close", status="new")) == 1
+    assert len(run.orders(intent="close", status="new")) == 1
 
 
 def test_pause_refuses_resume_allows_and_flatten_closes(run: Run) -> None:
@@ -79,14 +74,14 @@ def test_pause_refuses_resume_allows_and_flatten_closes(run: Run) -> None:
     control(run, "pause", at(14, 59), reason="test")
     quotes(run, at(15, 0), 590.0)
     burst(run, at(15, 0, 5), "paused")
-    refused = eventually(lambda: orders(run, status="rejected"), timeout=60)[0]
+    refused = eventually(lambda: run.orders(status="rejected"), timeout=60)[0]
     assert "paused" in refused["reason"]
     control(run, "resume", at(15, 5))
     quotes(run, at(15, 20), 590.0)
     burst(run, at(15, 20, 5), "resumed")  # past the 10-minute cool-down
-    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
     control(run, "flatten", at(15, 21), reason="end of test")
-    closed = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    closed = eventually(lambda: run.orders(intent="close", status="filled"), timeout=60)[0]
     assert closed["symbol"] == entry["symbol"] and closed["qty"] == entry["filled_qty"]
     assert "flatten" in closed["reason"]
     control(run, "set_limits", at(15, 22), bogus="1")  # refused: dead-lettered with why
@@ -98,14 +93,14 @@ def test_a_stop_replaces_a_resting_target(run: Run) -> None:
     run.start_worker()
     quotes(run, at(15, 0), 590.0)
     burst(run, at(15, 0, 5), "up")
-    entry = eventually(lambda: orders(run, intent="open", status="filled"), timeout=60)[0]
+    entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
     quotes(run, at(15, 2), 593.0)  # the target rests inside the spread
-    target = eventually(lambda: orders(run, intent="close", status="new"), timeout=60)[0]
+    target = eventually(lambda: run.orders(intent="close", status="new"), timeout=60)[0]
     quotes(run, at(15, 3), 588.0)  # the fall fires the stop: the target is cancelled first
-    eventually(lambda: orders(run, client_order_id=target["client_order_id"], status="canceled"),
+    eventually(lambda: run.orders(client_order_id=target["client_order_id"], status="canceled"),
                timeout=60)
     quotes(run, at(15, 3, 5), 588.0)  # ... and the stop goes out at the bid
-    stop = eventually(lambda: orders(run, intent="close", status="filled"), timeout=60)[0]
+    stop = eventually(lambda: run.orders(intent="close", status="filled"), timeout=60)[0]
     assert "stop" in (stop["reason"] or "") and stop["qty"] == entry["filled_qty"]
     assert stop["client_order_id"] != target["client_order_id"]
     assert stop["filled_avg_price"] < entry["filled_avg_price"]
