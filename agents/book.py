@@ -19,9 +19,43 @@ if TYPE_CHECKING:
     from streams.pipeline import Pipeline
 
 
+class OpenPositions:
+    """Which contracts of each underlying have an open position, so the exits agent does
+    not scan the whole positions table (closed contracts stay in it) on every quote.
+
+    The table (changelogged) is the truth; this index is rebuilt from it on first use after
+    a start and then kept by the book agent.
+    """
+
+    def __init__(self, positions_table: Any) -> None:
+        self._table = positions_table
+        self._open: dict[str, set[str]] | None = None
+
+    def _index(self) -> dict[str, set[str]]:
+        if self._open is None:
+            self._open = {}
+            for symbol, position in self._table.items():
+                if position and position.get("qty", 0) > 0 and position.get("underlying"):
+                    self._open.setdefault(position["underlying"], set()).add(symbol)
+        return self._open
+
+    def of(self, underlying: str) -> list[str]:
+        """The open contracts of ``underlying`` (sorted: the same order every time)."""
+        return sorted(self._index().get(underlying, ()))
+
+    def update(self, underlying: str, symbol: str, qty: int) -> None:
+        """Record a position's new quantity."""
+        held = self._index().setdefault(underlying, set())
+        if qty > 0:
+            held.add(symbol)
+        else:
+            held.discard(symbol)
+
+
 def register(p: Pipeline) -> None:
-    """Register the book agent."""
+    """Register the book agent; the open-position index is shared with the exits agent."""
     tables = p.tables
+    p.open_positions = OpenPositions(tables.positions)
 
     async def handle(fill: dict[str, Any], received: int) -> None:
         symbol, underlying = fill["symbol"], fill["underlying"]
@@ -35,6 +69,7 @@ def register(p: Pipeline) -> None:
         if position["qty"] == 0:
             position.update(entry_order="", opened_us=0, high_mark=0.0)
         tables.positions[symbol] = position
+        p.open_positions.update(underlying, symbol, int(position["qty"]))
         risk = tables.risk_state[underlying]
         realized_delta = position["realized_pnl"] - float(before.get("realized_pnl", 0.0))
         day = p.calendar.session_at(fill["event_time"])

@@ -44,8 +44,9 @@ def register(p: Pipeline) -> None:
     async def handle(quote: dict[str, Any], received: int) -> None:
         now, underlying = int(quote["event_time"]), quote["underlying"]
         session = p.calendar.session_at(now)
-        for symbol, position in list(tables.positions.items()):
-            if not position or position.get("qty", 0) <= 0 or position.get("underlying") != underlying:
+        for symbol in p.open_positions.of(underlying):
+            position = tables.positions.get(symbol)
+            if not position or position.get("qty", 0) <= 0:
                 continue
             cached = quote if quote["symbol"] == symbol else tables.quotes.get(symbol)
             if not cached:

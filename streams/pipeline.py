@@ -67,6 +67,7 @@ class Pipeline:
                                     kafka.replication)
         self.tables = Tables.create(self.app, settings)
         self.agents: dict[str, Any] = {}
+        self.open_positions: Any = None  # set by agents.book
         self.chain_index: Any = None  # set by agents.market
         self.broker: Broker = broker or make_broker(settings, live=live)
         # Market data for the chain cache (Alpaca's); None: quotes come from the topic only.

@@ -228,6 +228,7 @@ class Simulation:
         self.topics = _Topics()
         self.tables = SimTables.create(settings, self.clock)
         self.agents: dict[str, Any] = {}
+        self.open_positions: Any = None  # set by agents.book
         self.chain_index: Any = None
         self.broker: Broker = broker or SimulatedBroker(
             settings.trading.slippage, settings.trading.commission,
