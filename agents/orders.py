@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACCOUNT_REFRESH_S = 30.0
+RECONCILE_RETRY_MAX_S = 30.0  # start-up reconciliation retries back off to this
 STATUS = {"new": "new", "partial_fill": "partial_fill", "fill": "filled", "canceled": "canceled",
           "rejected": "rejected", "expired": "expired"}
 
@@ -107,6 +108,30 @@ async def reconcile(p: Pipeline) -> dict[str, int]:
     return counts
 
 
+async def reconcile_at_start(p: Pipeline, first_delay_s: float = 1.0) -> dict[str, int]:
+    """Reconcile until it succeeds, then let orders go out (``p.reconciled``).
+
+    Until then the execute agent holds every signal: no order goes out before the book
+    agrees with the broker. A broker that cannot be reached is asked again with a growing
+    pause (up to :data:`RECONCILE_RETRY_MAX_S`), so trading starts once it answers rather
+    than never.
+    """
+    delay = first_delay_s
+    while True:
+        try:
+            p.account = await p.broker.account()
+            counts = await reconcile(p)
+        except Exception:
+            log.exception("reconciliation with %s failed; trading stays off, retrying in "
+                          "%.0f s", p.broker.name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONCILE_RETRY_MAX_S)
+            continue
+        log.info("reconciled with %s: %s", p.broker.name, counts)
+        p.reconciled.set()
+        return counts
+
+
 def register(p: Pipeline) -> None:
     """The updates task, start-up reconciliation, and the ledger agent."""
 
@@ -119,18 +144,11 @@ def register(p: Pipeline) -> None:
 
     @p.app.task
     async def follow_broker() -> None:
-        try:
-            from agents.control import restore
+        from agents.control import restore
 
-            await p.tables_ready()
-            restore(p)
-            p.account = await p.broker.account()
-            counts = await reconcile(p)
-            log.info("reconciled with %s: %s", p.broker.name, counts)
-        except Exception:
-            log.exception("reconciliation with %s failed; trading stays off", p.broker.name)
-            return
-        p.reconciled.set()
+        await p.tables_ready()
+        restore(p)
+        await reconcile_at_start(p)
         try:
             while True:
                 try:

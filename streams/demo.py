@@ -70,16 +70,20 @@ def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """SIGTERM, then SIGKILL if it does not stop in time."""
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    """SIGTERM, then SIGKILL if it does not stop in time; False when it had to be killed
+    (a killed worker does not leave its consumer group: its partitions wait for the
+    session timeout)."""
     if proc.poll() is not None:
-        return
+        return True
     proc.terminate()
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+        return False
+    return True
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:

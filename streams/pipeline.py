@@ -59,6 +59,7 @@ class Pipeline:
             consumer_auto_offset_reset="earliest",
             table_cleanup_interval=30.0,
             broker_commit_interval=stream.commit_interval_s,
+            broker_session_timeout=stream.session_timeout_s,
         )
         self.codec = codec or make_codec(stream.schema_registry_url)
         self.calendar = calendar or MarketCalendar(settings.risk.exchange)

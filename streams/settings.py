@@ -54,6 +54,10 @@ class StreamSettings(_Section):
     web_port: int = Field(default=6066, description="Faust's own web port (one per worker).")
     commit_interval_s: float = Field(default=10.0, gt=0,
                                      description="How often the worker commits offsets.")
+    session_timeout_s: float = Field(
+        default=10.0, ge=6, le=300,
+        description="How long the broker waits for a silent worker before giving its "
+                    "partitions to another (a crashed worker stalls trading this long).")
     schema_registry_url: str | None = Field(
         default=None,
         validation_alias="SCHEMA_REGISTRY_URL",

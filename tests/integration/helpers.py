@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,7 +89,11 @@ class Run:
     def stop_worker(self) -> None:
         """Stop the worker gracefully (SIGTERM) and wait for it."""
         assert self.worker is not None
-        stop_process(self.worker)
+        started = time.monotonic()
+        if not stop_process(self.worker):
+            with (self.workdir / "worker.log").open("a") as log:
+                log.write(f"[harness] worker {self.worker.pid} ignored SIGTERM for "
+                          f"{time.monotonic() - started:.0f} s and was killed\n")
         self.worker = None
 
     def send(self, topic: str, record_name: str, key: str, record: dict[str, Any]) -> None:
@@ -114,7 +119,7 @@ class Run:
     def log_tail(self) -> str:
         """The end of the worker's log, for failure messages."""
         path = self.workdir / "worker.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def close(self) -> None:
         """Stop everything and delete the run's topics."""

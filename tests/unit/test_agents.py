@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from agents.orders import reconcile_at_start
+from connectors.simulated.broker import SimulatedBroker
+from domain.orders import BrokerPosition
 from schemas.codec import SingleObjectCodec
 from streams.pipeline import Pipeline
 from streams.settings import Settings
@@ -61,3 +65,31 @@ async def test_score_agent_scores_tickers_and_dead_letters_bad_bytes(
     assert scores[0]["trace"]["score_out"] >= scores[0]["trace"]["score_in"]
     assert dead and dead[0][0] == "score" and "undecodable Post" in dead[0][1]
     assert scores[2]["score"] < 0, "the post after the bad bytes was not scored"
+
+
+class UnreachableAtFirst(SimulatedBroker):
+    """A broker whose positions cannot be read the first ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.asked = 0
+
+    async def positions(self) -> list[BrokerPosition]:
+        self.asked += 1
+        if self.asked <= self.failures:
+            raise ConnectionError("broker unreachable")
+        return await super().positions()
+
+
+async def test_start_up_reconciliation_is_retried_and_holds_orders_until_it_succeeds(
+        pipeline: Pipeline) -> None:
+    broker = UnreachableAtFirst(failures=2)
+    pipeline.broker = broker
+    attempt = asyncio.ensure_future(reconcile_at_start(pipeline, first_delay_s=0.01))
+    while broker.asked < 2:
+        await asyncio.sleep(0.005)
+    assert not pipeline.reconciled.is_set(), "orders allowed before reconciliation"
+    counts = await asyncio.wait_for(attempt, 5)
+    assert broker.asked == 3 and pipeline.reconciled.is_set()
+    assert counts == {"open_orders": 0, "positions": 0, "mismatched": 0}
