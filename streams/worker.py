@@ -20,4 +20,9 @@ def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False
     pipeline = Pipeline(settings, live=live)
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
+    # Faust's start-up spinner sets the root logger to DEBUG (it turns on every record) and
+    # stays: every debug call of aiokafka and Faust then builds a record that is dropped,
+    # several per message sent (a few percent of the worker's time), and the spinner's
+    # escape codes land in log files. Without it the root keeps ``loglevel``.
+    worker.spinner = None
     worker.execute_from_commandline()
