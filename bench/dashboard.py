@@ -40,7 +40,6 @@ from domain.latency import summarize
 from schemas.codec import SingleObjectCodec
 from streams import kafka_local
 from streams.admin import ensure_topics
-from streams.demo import free_port
 from streams.producer import RecordProducer
 from streams.settings import KafkaSettings, Settings, WebSettings
 from streams.topics import RECORDS, topic_name
@@ -93,7 +92,7 @@ def dashboard(settings: Settings) -> Iterator[tuple[KafkaFeed, dict[str, Any]]]:
     """The real thing on loopback: feed, Flask-SocketIO server, and a websocket client."""
     feed = KafkaFeed(settings, SingleObjectCodec())
     app = create_app(settings, feed, ListWriter())
-    port = free_port()
+    port = kafka_local.free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -227,15 +226,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="stocktracker-bench-"))
-    cfg = kafka_local.config_from_env(port=free_port(), controller_port=free_port(),
-                                      data_dir=workdir / "kafka")
-    kafka_local.up(cfg)
-    try:
+    with kafka_local.throwaway(workdir / "kafka") as cfg:
         quiet = latency_run(cfg.bootstrap, args.quiet_rate, args.seconds)
         lat = latency_run(cfg.bootstrap, args.rate, args.seconds)
         thr = rate_run(cfg.bootstrap, args.backlog)
-    finally:
-        kafka_local.down(cfg)
     figures = report(args, quiet, lat, thr)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -31,7 +31,6 @@ from schemas.codec import SingleObjectCodec
 from sentiment.io_loop import BackgroundLoop
 from streams import kafka_local
 from streams.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.demo import free_port
 from streams.producer import RecordProducer
 from streams.settings import IngestSettings
 
@@ -54,7 +53,7 @@ async def latency(bootstrap: str, rate: float, seconds: float) -> dict[str, floa
     io = BackgroundLoop("x-server")
     server = FakeXServer(bearer_token=TOKEN, heartbeat_s=1.0)
     await io.run(server.__aenter__())
-    settings = IngestSettings(_env_file=None, x_bearer_token=TOKEN,  # type: ignore[call-arg]
+    settings = IngestSettings(_env_file=None, x_bearer_token=TOKEN,  # type: ignore[call-arg, arg-type]
                               x_base_url=server.url, min_relevance=0.0)
     source = XSource(settings, ("SPY",), backoff_base_s=0.05)
     producer = RecordProducer(bootstrap, SingleObjectCodec(), prefix)
@@ -106,19 +105,12 @@ def main() -> None:
     from bench.ingest_processing import measure
 
     figures: dict[str, float] = dict(measure())
-    cfg = None
-    bootstrap = args.bootstrap
-    if bootstrap is None:
+    if args.bootstrap is not None:
+        figures.update(asyncio.run(latency(args.bootstrap, args.rate, args.seconds)))
+    else:
         workdir = Path(tempfile.mkdtemp(prefix="stocktracker-bench-ingest-"))
-        cfg = kafka_local.config_from_env(port=free_port(), controller_port=free_port(),
-                                          data_dir=workdir / "kafka")
-        kafka_local.up(cfg)
-        bootstrap = cfg.bootstrap
-    try:
-        figures.update(asyncio.run(latency(bootstrap, args.rate, args.seconds)))
-    finally:
-        if cfg is not None:
-            kafka_local.down(cfg)
+        with kafka_local.throwaway(workdir / "kafka") as cfg:
+            figures.update(asyncio.run(latency(cfg.bootstrap, args.rate, args.seconds)))
 
     print(f"\ningest: {figures['sent']:.0f} tweets at {args.rate:.0f}/s through tweepy, the "
           f"processing chain and the idempotent producer to a real broker")

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.latency import stage_latencies, summarize
 from streams import kafka_local
-from streams.demo import free_port
 from streams.settings import KafkaSettings, Settings, StreamSettings
 from tests.integration.helpers import Run, at, chain, post
 
@@ -42,7 +41,7 @@ def settings(bootstrap: str, workdir: Path) -> Settings:
     return Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{run}.",
                                         partitions=2),
                     stream=StreamSettings(app_id=run, data_dir=workdir / run,
-                                          web_port=free_port()))
+                                          web_port=kafka_local.free_port()))
 
 
 def send_posts(run: Run, tag: str, rate: float, seconds: float, first_us: int) -> int:
@@ -166,14 +165,9 @@ def main() -> None:
                              "worker's group is stable (start-up included)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="stocktracker-bench-"))
-    cfg = kafka_local.config_from_env(port=free_port(), controller_port=free_port(),
-                                      data_dir=workdir / "kafka")
-    kafka_local.up(cfg)
-    try:
+    with kafka_local.throwaway(workdir / "kafka") as cfg:
         lat = latency_run(cfg.bootstrap, workdir, args.rate, args.seconds, warm_up_s=args.warm_up)
         thr = throughput_run(cfg.bootstrap, workdir, args.backlog)
-    finally:
-        kafka_local.down(cfg)
     report = lat["latency_ms"]
     assert isinstance(report, dict)
     print(f"\npipeline on the real broker, lexicon model, {args.rate:.0f} posts/s for "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,13 +44,6 @@ class DemoOptions:
     live: bool = True
 
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
                  log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``stocktracker worker`` as a subprocess for one run."""
@@ -62,7 +54,7 @@ def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
         "KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "STREAM_APP_ID": app_id,
         "STREAM_DATA_DIR": str(data_dir),
-        "STREAM_WEB_PORT": str(free_port()),
+        "STREAM_WEB_PORT": str(kafka_local.free_port()),
     })
     env.update(extra_env or {})
     with log_path.open("ab") as log:

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,33 @@ def down(cfg: KafkaLocalConfig, timeout: float = 30.0) -> bool:
             break
     cfg.pid_file.unlink(missing_ok=True)
     return True
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free TCP ports on loopback (all bound at once, then released)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    return free_ports(1)[0]
+
+
+@contextlib.contextmanager
+def throwaway(data_dir: Path) -> Iterator[KafkaLocalConfig]:
+    """A broker of its own on free ports with its data under ``data_dir`` (benchmarks,
+    tests): started on entry, stopped on exit; the data dir is left to the caller."""
+    port, controller_port = free_ports(2)
+    cfg = config_from_env(port=port, controller_port=controller_port, data_dir=data_dir)
+    up(cfg)
+    try:
+        yield cfg
+    finally:
+        down(cfg)
 
 
 def status(cfg: KafkaLocalConfig) -> dict[str, object]:

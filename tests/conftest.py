@@ -38,23 +38,18 @@ def kafka_bootstrap() -> Iterator[str]:
     if given and kafka_local.is_answering(given):
         yield given
         return
-    from streams.demo import free_port
-
     data_dir = Path(tempfile.mkdtemp(prefix="stocktracker-kafka-"))
-    cfg = kafka_local.config_from_env(port=free_port(), controller_port=free_port(),
-                                      data_dir=data_dir)
-    kafka_local.up(cfg)
     try:
-        yield cfg.bootstrap
+        with kafka_local.throwaway(data_dir) as cfg:
+            yield cfg.bootstrap
     finally:
-        kafka_local.down(cfg)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
 def run_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for one isolated run: its own topic prefix, app id, data dir, web port."""
-    from streams.demo import free_port
+    from streams.kafka_local import free_port
 
     def make(bootstrap: str = "127.0.0.1:9092", store: str = "rocksdb://",
              **sections: Any) -> Settings:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,10 @@ from streams import kafka_local
 pytestmark = pytest.mark.integration
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct free TCP ports on 127.0.0.1 (all bound at once, then released)."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-
-
 @pytest.fixture
 def cfg(tmp_path: Path) -> Iterator[kafka_local.KafkaLocalConfig]:
     """A config on free ports and a temp data dir; the jars come from the shared cache."""
-    port, controller_port = free_ports(2)
+    port, controller_port = kafka_local.free_ports(2)
     config = kafka_local.config_from_env(port=port, controller_port=controller_port,
                                          data_dir=tmp_path / "kafka")
     yield config

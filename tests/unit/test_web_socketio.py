@@ -17,7 +17,7 @@ from flask import Flask
 from flask_socketio import SocketIO, SocketIOTestClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from streams.demo import free_port
+from streams.kafka_local import free_port
 from tests.conftest import eventually
 from tests.unit import web_records as r
 from web.app import create_app
