@@ -3,7 +3,8 @@ then the report (:mod:`domain.performance`, :mod:`streams.backtest_report`).
 
 - :func:`synthetic_items` makes N consecutive sessions with the seeded generator (seed
   ``S``, ``S+1``...; ``shuffle_posts`` takes the information out of the posts).
-- :func:`recorded_items` reads a time range of the recorded topics
+- :func:`recorded_days` finds the sessions of a date range that were recorded;
+  :func:`recorded_items` reads a time range of the recorded topics
   (:func:`connectors.replay.recorded.read_range`); with recorded scores the posts are not
   scored again unless asked.
 - :func:`run_backtest` simulates the items and returns the report dict; the same items and
@@ -19,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.replay.recorded import read_range
+from connectors.replay.recorded import find_spans, read_range
 from connectors.replay.source import ReplayItem
 from connectors.simulated.broker import SimulatedBroker
 from connectors.simulated.market import day_items
@@ -62,6 +63,25 @@ def sessions_before(day: date, count: int, calendar: MarketCalendar | None = Non
             found.append(probe)
         probe -= timedelta(days=1)
     return sorted(found)
+
+
+def recorded_days(settings: Settings, first: date, last: date,
+                  calendar: MarketCalendar | None = None) -> list[date]:
+    """The sessions from ``first`` to ``last`` (both included) with recorded posts or quotes
+    in their hours, oldest first."""
+    calendar = calendar or MarketCalendar(settings.risk.exchange)
+    k = settings.kafka
+    days = []
+    probe = first
+    while probe <= last:
+        session = calendar.session_on(probe)
+        if session is not None and any(
+                span.count for span in find_spans(k.bootstrap_servers, k.topic_prefix,
+                                                  ("posts", "quotes"), session.open_us,
+                                                  session.close_us)):
+            days.append(probe)
+        probe += timedelta(days=1)
+    return days
 
 
 def synthetic_items(days: Sequence[date], seed: int, shuffle_posts: bool = False,

@@ -170,8 +170,12 @@ def _write(report_dir: Path, name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+DAY = click.DateTime(["%Y-%m-%d"])
 RESEARCH = [
-    click.option("--synthetic-days", type=int, required=True, help="Generated sessions."),
+    click.option("--synthetic-days", type=int, default=None, help="Generated sessions..."),
+    click.option("--from", "first", type=DAY, default=None,
+                 help="... or the recorded sessions from this day..."),
+    click.option("--to", "last", type=DAY, default=None, help="... to this day (included)."),
     click.option("--seed", type=int, default=7, show_default=True),
     click.option("--shuffle-posts", is_flag=True),
     click.option("--workers", type=int, default=2, show_default=True, help="Processes."),
@@ -188,6 +192,28 @@ def research_options(fn: Any) -> Any:
     return fn
 
 
+def _research_days(synthetic_days: int | None, first: datetime | None, last: datetime | None,
+                   config: Path | None) -> tuple[list[date], dict[str, Any]]:
+    """The days a research command replays, and how (``Job`` fields): generated sessions,
+    or the recorded sessions of a date range."""
+    if (synthetic_days is None) == (first is None and last is None):
+        raise click.UsageError("give either --synthetic-days or --from/--to")
+    if synthetic_days is not None:
+        return _generated_days(synthetic_days), {"source": "synthetic"}
+    if first is None or last is None:
+        raise click.UsageError("--from needs --to")
+    from streams.backtest import recorded_days
+
+    try:
+        days = recorded_days(_settings(config), first.date(), last.date())
+    except ValueError as exc:  # no recorded topics
+        raise click.ClickException(str(exc)) from exc
+    if not days:
+        raise click.ClickException(f"nothing recorded in the sessions from {first.date()} to "
+                                   f"{last.date()}")
+    return days, {"source": "recorded"}
+
+
 @click.command()
 @click.option("--param", "params", multiple=True, required=True,
               help="NAME=v1,v2 (grid) or NAME=low:high (with --random); repeatable.")
@@ -196,8 +222,8 @@ def research_options(fn: Any) -> Any:
 @click.option("--metric", default="sharpe", show_default=True)
 @research_options
 def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metric: str,
-          synthetic_days: int, seed: int, shuffle_posts: bool, workers: int,
-          config: Path | None, report_dir: Path) -> None:
+          synthetic_days: int | None, first: datetime | None, last: datetime | None, seed: int,
+          shuffle_posts: bool, workers: int, config: Path | None, report_dir: Path) -> None:
     """Backtest every configuration of a grid (or N random draws), in parallel; rank them."""
     from domain.research import grid, random_sample
     from streams.research import ranked, run_jobs
@@ -207,8 +233,9 @@ def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metri
     if random_n is None and any(isinstance(v, tuple) for v in space.values()):
         raise click.UsageError("a low:high range needs --random N")
     configs = random_sample(space, random_n, random_seed) if random_n else grid(space)
-    jobs = make_jobs(configs, _generated_days(synthetic_days), _config_values(config), seed=seed,
-                     shuffle_posts=shuffle_posts)
+    days, how = _research_days(synthetic_days, first, last, config)
+    jobs = make_jobs(configs, days, _config_values(config), seed=seed,
+                     shuffle_posts=shuffle_posts, **how)
     results = ranked(run_jobs(jobs, workers), metric)
     path = _write(report_dir, "sweep.json", {"metric": metric, "results": results})
     for r in results[:10]:
@@ -225,16 +252,18 @@ def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metri
 @click.option("--metric", default="sharpe", show_default=True)
 @research_options
 def walk_forward(params: tuple[str, ...], train: int, test: int, metric: str,
-                 synthetic_days: int, seed: int, shuffle_posts: bool, workers: int,
-                 config: Path | None, report_dir: Path) -> None:
+                 synthetic_days: int | None, first: datetime | None, last: datetime | None,
+                 seed: int, shuffle_posts: bool, workers: int, config: Path | None,
+                 report_dir: Path) -> None:
     """Choose the best configuration on each train window, test it on the next days."""
     from domain.research import grid
     from streams.research import walk_forward_run
 
+    days, how = _research_days(synthetic_days, first, last, config)
     try:
-        result = walk_forward_run(grid(_space(params)), _generated_days(synthetic_days), train,
-                                  test, _config_values(config), metric, workers, True,
-                                  seed=seed, shuffle_posts=shuffle_posts)
+        result = walk_forward_run(grid(_space(params)), days, train, test,
+                                  _config_values(config), metric, workers, True,
+                                  seed=seed, shuffle_posts=shuffle_posts, **how)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     path = _write(report_dir, "walk_forward.json", result)
@@ -250,15 +279,16 @@ def walk_forward(params: tuple[str, ...], train: int, test: int, metric: str,
 @click.option("--b", "config_b", type=click.Path(exists=True, path_type=Path), required=True,
               help="Configuration B.")
 @research_options
-def ab(config_a: Path, config_b: Path, synthetic_days: int, seed: int, shuffle_posts: bool,
-       workers: int, config: Path | None, report_dir: Path) -> None:
+def ab(config_a: Path, config_b: Path, synthetic_days: int | None, first: datetime | None,
+       last: datetime | None, seed: int, shuffle_posts: bool, workers: int,
+       config: Path | None, report_dir: Path) -> None:
     """Two configurations on the same replay: B - A per day, with a bootstrap interval."""
     from streams.research import ab_run
 
     base = _config_values(config)
+    days, how = _research_days(synthetic_days, first, last, config)
     result = ab_run({**base, **_config_values(config_a)}, {**base, **_config_values(config_b)},
-                    _generated_days(synthetic_days), workers, True, seed=seed,
-                    shuffle_posts=shuffle_posts)
+                    days, workers, True, seed=seed, shuffle_posts=shuffle_posts, **how)
     path = _write(report_dir, "ab.json", result)
     d = result["difference"]
     click.echo(f"B - A: {d['mean_daily']:+.4%} a day over {d['days']} days, 95% interval "

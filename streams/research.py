@@ -167,11 +167,12 @@ def walk_forward_run(configs: Sequence[Mapping[str, Any]], days: Sequence[date],
 
 
 def ab_run(a: Mapping[str, str], b: Mapping[str, str], days: Sequence[date], workers: int,
-           progress: bool, seed: int = 0, **job: Any) -> dict[str, Any]:
-    """Both configurations on the same replay; B - A per day with a bootstrap interval."""
+           progress: bool, bootstrap_seed: int = 0, **job: Any) -> dict[str, Any]:
+    """Both configurations on the same replay; B - A per day with a bootstrap interval
+    (resampled with ``bootstrap_seed``; ``job`` holds the replay's ``Job`` fields)."""
     first, second = run_jobs([Job(dict(a), tuple(days), label="A", **job),
                               Job(dict(b), tuple(days), label="B", **job)], workers, progress)
-    comparison = ab_compare(first["daily_returns"], second["daily_returns"], seed=seed)
+    comparison = ab_compare(first["daily_returns"], second["daily_returns"], seed=bootstrap_seed)
     return {"a": first, "b": second,
             "difference": {"mean_daily": comparison.mean_diff, "ci_low": comparison.ci_low,
                            "ci_high": comparison.ci_high, "p_value": comparison.p_value,

@@ -6,11 +6,15 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.replay.runner import run_replay
+from connectors.simulated.market import day_items
+from domain.market_hours import MarketCalendar
 from domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
+from domain.synthetic import generate_day
 from schemas.codec import SingleObjectCodec
 from streams.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
 from streams.demo import start_worker, stop_process
@@ -131,3 +135,18 @@ class Run:
                       topics_with_prefix(k.bootstrap_servers, k.topic_prefix)
                       + topics_with_prefix(k.bootstrap_servers, self.settings.stream.app_id))
         shutil.rmtree(self.workdir / "worker", ignore_errors=True)
+
+
+def record_morning(bootstrap: str, prefix: str, day: date, hours: float, seed: int = 7
+                   ) -> dict[str, int]:
+    """Generate ``day``'s first ``hours`` of posts and quotes and produce them into the
+    topics under ``prefix`` (a recording); the count per topic."""
+    session = MarketCalendar().session_on(day)
+    assert session is not None, day
+    generated = generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
+                             datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=seed,
+                             quote_every_s=15.0, strikes_each_side=6)
+    end_us = session.open_us + int(hours * 3600 * 10**6)
+    producer = RecordProducer(bootstrap, SingleObjectCodec(), prefix)
+    return run_replay([i for i in day_items(generated) if i.event_us < end_us], producer,
+                      speed=0)

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from confluent_kafka import Consumer, TopicPartition
 
-from connectors.replay.runner import run_replay
-from connectors.simulated.market import day_items
-from domain.market_hours import MarketCalendar
-from domain.synthetic import generate_day
-from schemas.codec import SingleObjectCodec
 from streams.admin import delete_topics, ensure_topics, topics_with_prefix
 from streams.cli import main
-from streams.producer import RecordProducer
+from tests.integration.helpers import record_morning
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 11, 24)
@@ -39,14 +34,7 @@ def test_a_recorded_morning_is_backtested_into_its_own_topics(kafka_bootstrap: s
                                                               tmp_path: Path) -> None:
     live = f"live{uuid.uuid4().hex[:6]}."
     ensure_topics(kafka_bootstrap, live, 2, 1)
-    session = MarketCalendar().session_on(DAY)
-    assert session is not None
-    day = generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
-                       datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=7,
-                       quote_every_s=15.0, strikes_each_side=6)
-    morning = [i for i in day_items(day) if i.event_us < session.open_us + 3 * 3600 * 10**6]
-    producer = RecordProducer(kafka_bootstrap, SingleObjectCodec(), live)
-    counts = run_replay(morning, producer, speed=0)
+    counts = record_morning(kafka_bootstrap, live, DAY, hours=3)
     assert counts["posts"] > 100 and counts["quotes"] > 1000
     live_topics = topics_with_prefix(kafka_bootstrap, live)
     before = end_offsets(kafka_bootstrap, live_topics)
