@@ -1,11 +1,13 @@
 """Control agent: the operator's commands on ``control`` (pause, resume, kill, flatten,
-set_limits) change what the trading agents may do.
+close, set_limits) change what the trading agents may do.
 
 The command record itself (actor, time, params) is the audit trail on the topic. The state
 (:class:`domain.control.ControlState`) is kept in the ``control`` table so a restarted
 worker comes back paused if it was paused. Actions: ``cancel_entries`` cancels every open
 entry order; ``flatten`` sends a sell-to-close for every position the broker holds (at the
-cached bid, or at market without a quote). A bad command goes to ``deadletter`` with why.
+cached bid, or at market without a quote), and ``close`` for one of them; resting exits are
+cancelled first, as the broker holds their contracts. A bad command goes to ``deadletter``
+with why.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from agents.exits import close_position
-from domain.control import CANCEL_ENTRIES, FLATTEN, ControlState, apply_command
+from domain.control import CANCEL_ENTRIES, CLOSE, FLATTEN, ControlState, apply_command
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline
@@ -42,19 +44,32 @@ def register(p: Pipeline) -> None:
                 if order.side == "buy":
                     await p.broker.cancel(order.client_order_id)
         if FLATTEN in actions:
-            # Resting exits hold the contracts at the broker: cancel them before selling.
-            for order in await p.broker.open_orders():
-                if order.side == "sell":
-                    await p.broker.cancel(order.client_order_id)
-            now = int(command["event_time"])
-            for held in await p.broker.positions():
-                quote = p.tables.quotes.get(held.symbol)
-                coid = "fl-" + hashlib.sha256(f"{held.symbol}:{now}".encode()).hexdigest()[:24]
-                await close_position(p, coid, held.symbol, held.qty,
-                                     round(quote["bid"], 2) if quote and quote["bid"] > 0 else None,
-                                     f"flatten by {command['actor']}", now)
+            await close_held(p, None, command)
+        symbol = command["params"].get("symbol", "").strip()
+        if CLOSE in actions and not await close_held(p, symbol, command):
+            log.warning("close %s by %s: the broker holds none", symbol, command["actor"])
 
     stage_agent(p, p.topics.control, "control", "Control", handle)
+
+
+async def close_held(p: Pipeline, symbol: str | None, command: dict[str, Any]) -> int:
+    """Sell to close what the broker holds of ``symbol`` (everything when None), after
+    cancelling the resting exits on it; returns how many positions were closed."""
+    for order in await p.broker.open_orders():
+        if order.side == "sell" and symbol in (None, order.symbol):
+            await p.broker.cancel(order.client_order_id)
+    now = int(command["event_time"])
+    closed = 0
+    for held in await p.broker.positions():
+        if symbol not in (None, held.symbol):
+            continue
+        quote = p.tables.quotes.get(held.symbol)
+        coid = "fl-" + hashlib.sha256(f"{held.symbol}:{now}".encode()).hexdigest()[:24]
+        await close_position(p, coid, held.symbol, held.qty,
+                             round(quote["bid"], 2) if quote and quote["bid"] > 0 else None,
+                             f"{command['command'].strip().lower()} by {command['actor']}", now)
+        closed += 1
+    return closed
 
 
 def restore(p: Pipeline) -> None:

@@ -1,4 +1,5 @@
-"""Operator commands from the ``control`` topic: pause, resume, kill, flatten, set_limits. Pure.
+"""Operator commands from the ``control`` topic: pause, resume, kill, flatten, close,
+set_limits. Pure.
 
 :func:`apply_command` validates a command and its params and returns the new
 :class:`ControlState` with the actions the execution side must take (cancel resting
@@ -10,6 +11,8 @@ naming what is wrong, and the state is left as it was (``set_limits`` is all or 
 - ``kill``: no new orders and resting entries cancelled; stays on until ``resume``;
   ``flatten=true`` closes every position too.
 - ``flatten``: cancel resting entries and close every position; the switches are unchanged.
+- ``close``: close one position, ``symbol=<OCC symbol>`` (its resting exits are cancelled
+  first); the switches are unchanged.
 - ``set_limits``: override risk limits by their settings names (``max_daily_loss=500``,
   ``entry_cutoff_et=14:30``, ``max_quote_age_s=10``); ``reset=true`` drops earlier overrides.
 
@@ -23,10 +26,11 @@ from dataclasses import dataclass, field, replace
 from datetime import time
 from typing import Any
 
+from domain.orders import parse_occ
 from domain.risk import RiskLimits, parse_hhmm
 
-CANCEL_ENTRIES, FLATTEN = "cancel_entries", "flatten"
-COMMANDS = ("pause", "resume", "kill", "flatten", "set_limits")
+CANCEL_ENTRIES, FLATTEN, CLOSE = "cancel_entries", "flatten", "close"
+COMMANDS = ("pause", "resume", "kill", "flatten", "close", "set_limits")
 
 LimitValue = int | float | time | None
 
@@ -142,7 +146,8 @@ def apply_command(state: ControlState, command: str, params: Mapping[str, object
     Returns
     -------
     (ControlState, tuple of str)
-        The new state and the actions to take (:data:`CANCEL_ENTRIES`, :data:`FLATTEN`).
+        The new state and the actions to take (:data:`CANCEL_ENTRIES`, :data:`FLATTEN`,
+        :data:`CLOSE`: the position ``params["symbol"]``).
 
     Raises
     ------
@@ -164,6 +169,14 @@ def apply_command(state: ControlState, command: str, params: Mapping[str, object
     if name == "flatten":
         _only(name, params, ())
         return state, (CANCEL_ENTRIES, FLATTEN)
+    if name == "close":
+        _only(name, params, ("symbol",))
+        symbol = str(params.get("symbol", "")).strip()
+        try:
+            parse_occ(symbol)
+        except ValueError:
+            raise ControlError(f"close needs symbol=<OCC option symbol>, not {symbol!r}") from None
+        return state, (CLOSE,)
     if name == "set_limits":
         return _set_limits(state, params), ()
     raise ControlError(f"unknown command {command!r}; known: {', '.join(COMMANDS)}")

@@ -16,13 +16,13 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from domain.control import ControlError, ControlState, apply_command
+from domain.control import COMMANDS, ControlError, ControlState, apply_command
 from schemas.codec import Codec
 from streams.producer import RecordProducer
 from streams.trace import now_us
 
 KEY = "operator"
-CONFIRM = frozenset({"kill", "flatten"})
+CONFIRM = frozenset({"kill", "flatten", "close"})
 FIELDS = frozenset({"command", "params", "reason", "operator", "confirm"})
 _OPERATOR = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
@@ -67,7 +67,7 @@ def command_record(body: object, remote: str, state: ControlState, clock_us: int
         raise BadCommand(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
     command = body.get("command")
     if not isinstance(command, str) or not command.strip():
-        raise BadCommand("command is required: pause, resume, kill, flatten or set_limits")
+        raise BadCommand(f"command is required: {', '.join(COMMANDS)}")
     command = command.strip().lower()
     raw_params = body.get("params", {})
     if not isinstance(raw_params, dict):

@@ -35,13 +35,15 @@ CONTROL_BODY: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "command": {"type": "string", "enum": list(COMMANDS)},
-        "params": {"type": "object", "description": "kill: flatten=true|false; set_limits: "
+        "params": {"type": "object", "description": "kill: flatten=true|false; close: "
+                   "symbol=<OCC symbol>; set_limits: "
                    f"{', '.join(sorted(LIMITS))}, reset=true|false. Values are sent as strings.",
                    "additionalProperties": {"type": ["string", "number", "boolean"]}},
         "reason": {"type": "string", "maxLength": 200},
         "operator": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$",
                      "description": "Who sends it (audit trail); default 'operator'."},
-        "confirm": {"type": "boolean", "description": "Must be true for kill and flatten."},
+        "confirm": {"type": "boolean",
+                    "description": "Must be true for kill, flatten and close."},
     },
 }
 
@@ -66,7 +68,8 @@ def spec(version: str = "0.1.0") -> dict[str, Any]:
             "/api/metrics": _get("Latency percentiles per stage, throughput, errors, LLM usage and cost",
                                  _OBJ),
             "/api/control": {"post": {
-                "summary": "Pause, resume, kill, flatten or set limits (written to the control topic)",
+                "summary": "Pause, resume, kill, flatten, close one position or set limits (written "
+                           "to the control topic)",
                 "security": [{"bearer": []}],
                 "requestBody": {"required": True,
                                 "content": {"application/json": {"schema": CONTROL_BODY}}},

@@ -65,7 +65,9 @@ def day_phases() -> tuple[list[Any], list[Any]]:
 @pytest.fixture
 def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[Run]:
     pipeline_run = Run(run_settings(kafka_bootstrap), tmp_path)
-    pipeline_run.worker_env.update({"SENTIMENT_FINBERT": "off"})
+    pipeline_run.worker_env.update({  # exits wide apart: the operator closes the position
+        "SENTIMENT_FINBERT": "off", "TRADING_PROFIT_TARGET_PCT": "100",
+        "TRADING_STOP_LOSS_PCT": "0.99", "TRADING_TRAILING_STOP_PCT": "0.99"})
     pipeline_run.monitor.keep = (*pipeline_run.monitor.keep, "control")
     try:
         yield pipeline_run
@@ -167,6 +169,18 @@ def test_the_dashboard_follows_the_pipeline_and_its_kill_switch_stops_trading(
             refused_rows = page.locator("#signals tbody tr").filter(has_text="rejected")
             expect(refused_rows.filter(has_text="kill switch")).not_to_have_count(0)
             expect(page.locator("#latency-table tbody tr")).not_to_have_count(0)
+
+            # one position closed from its row, after a confirmation
+            page.locator(f"#positions button[data-symbol='{entry['symbol']}']").click()
+            page.wait_for_selector("#confirm-dialog[open]")
+            expect(page.locator("#confirm-what")).to_have_text(f"CLOSE {entry['symbol']}")
+            page.click("#confirm-yes")
+            closed = eventually(lambda: [o for o in run.records("orders")
+                                         if o["intent"] == "close" and o["status"] == "filled"
+                                         and (o["reason"] or "").startswith("close by")],
+                                timeout=60)[0]
+            assert closed["symbol"] == entry["symbol"] and closed["side"] == "sell"
+            expect(page.locator("#positions tbody tr.closed")).to_contain_text(entry["symbol"])
             metrics = httpx.get(f"{dashboard}/api/metrics", timeout=5,
                                 headers={"Authorization": f"Bearer {TOKEN}"}).json()
             assert metrics["latency_ms"]["record_to_emit"]["n"] > 0

@@ -8,6 +8,7 @@ import pytest
 
 from domain.control import (
     CANCEL_ENTRIES,
+    CLOSE,
     FLATTEN,
     ControlError,
     ControlState,
@@ -45,6 +46,12 @@ def test_flatten_closes_everything_and_leaves_the_switches() -> None:
     assert state == paused and actions == (CANCEL_ENTRIES, FLATTEN)
 
 
+def test_close_closes_one_position_and_leaves_the_switches() -> None:
+    paused = ControlState(paused=True)
+    state, actions = apply_command(paused, "close", {"symbol": "SPY261124C00590000"})
+    assert state == paused and actions == (CLOSE,)
+
+
 def test_set_limits_parses_and_applies_overrides() -> None:
     state, actions = apply_command(CALM, "set_limits", {
         "max_daily_loss": "500", "max_contracts_per_order": "2", "entry_cutoff_et": "14:30",
@@ -76,7 +83,10 @@ def test_the_time_cut_off_can_be_turned_off() -> None:
 
 
 @pytest.mark.parametrize(("command", "params", "message"), [
-    ("liquidate", {}, "unknown command 'liquidate'; known: pause, resume, kill, flatten, set_limits"),
+    ("liquidate", {}, "unknown command 'liquidate'; known: pause, resume, kill, flatten, close, "
+                      "set_limits"),
+    ("close", {}, "close needs symbol=<OCC option symbol>, not ''"),
+    ("close", {"symbol": "SPY", "qty": "1"}, "close takes symbol (and reason), not qty"),
     ("pause", {"minutes": "5"}, "pause takes no params (and reason), not minutes"),
     ("kill", {"flatten": "maybe"}, "flatten must be true or false, not 'maybe'"),
     ("set_limits", {}, "set_limits needs at least one limit"),

@@ -157,6 +157,10 @@ def test_limits_are_sent_as_strings_and_checked_first(client: FlaskClient,
     ({"command": "pause", "params": {"flatten": "true"}}, "pause takes no params"),
     ({"command": "kill"}, "kill needs \"confirm\": true"),
     ({"command": "flatten", "confirm": "yes"}, "flatten needs \"confirm\": true"),
+    ({"command": "close", "params": {"symbol": "SPY261124C00590000"}},
+     "close needs \"confirm\": true"),
+    ({"command": "close", "confirm": True, "params": {"symbol": "SPY"}},
+     "close needs symbol=<OCC option symbol>, not 'SPY'"),
     ({"command": "pause", "operator": "<script>"}, "operator must be"),
     ({"command": "pause", "reason": "x" * 201}, "reason must be"),
 ])
@@ -219,7 +223,8 @@ def test_openapi_describes_every_api_route(client: FlaskClient) -> None:
     routes = {rule.rule for rule in client.application.url_map.iter_rules() if rule.rule.startswith("/api/")}
     assert routes == set(doc["paths"])
     body = doc["paths"]["/api/control"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["properties"]["command"]["enum"]) == {"pause", "resume", "kill", "flatten", "set_limits"}
+    assert set(body["properties"]["command"]["enum"]) == {"pause", "resume", "kill", "flatten", "close",
+                                                             "set_limits"}
 
 
 def test_no_secret_reaches_the_page_or_the_api(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -163,6 +163,15 @@ function renderPositions() {
     cell(tr, p.symbol); cell(tr, p.qty); cell(tr, fmt(p.avg_price)); cell(tr, fmt(p.mark));
     cell(tr, fmt(p.unrealized_pnl), p.unrealized_pnl >= 0 ? "up" : "down");
     cell(tr, fmt(p.realized_pnl), p.realized_pnl >= 0 ? "up" : "down");
+    const action = cell(tr, "");
+    if (p.qty !== 0 && body.dataset.controlEnabled === "true") {
+      const button = document.createElement("button");
+      button.className = "warn close-position";
+      button.textContent = "close";
+      button.dataset.symbol = p.symbol;
+      button.addEventListener("click", onClose);
+      action.appendChild(button);
+    }
   });
   const total = all.reduce((a, p) => a + p.realized_pnl + p.unrealized_pnl, 0);
   $("pnl").textContent = `P&L today $${fmt(total)} (${open.length} open)`;
@@ -275,6 +284,13 @@ async function onCommand(event) {
       "Stops all new orders and cancels open entries.",
   }[command];
   if (await ask(command.toUpperCase(), detail)) await send(command, params);
+}
+
+async function onClose(event) {
+  const symbol = event.currentTarget.dataset.symbol;
+  if (await ask(`CLOSE ${symbol}`, "Cancels its resting exits and sells the position at the bid.")) {
+    await send("close", {symbol});
+  }
 }
 
 async function onLimits(event) {
