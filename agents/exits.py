@@ -6,8 +6,9 @@ event time) each open position of that underlying is checked against the exit ru
 (:mod:`domain.exits`) with its contract's cached quote, the high-water mark for the
 trailing stop is kept in the positions table, and an exit order is sent with an id derived
 from the entry order and the reason, so a replay or a second trigger cannot sell twice
-(:func:`domain.exits.exit_step`: a resting target is cancelled before a stop is sent, an
-exit that ended unfilled is sent again as the next attempt).
+(:func:`domain.exits.exit_step`: a resting target is cancelled before a stop is sent, or
+when it has rested ``TRADING_EXIT_REPRICE_S`` while the target still holds; an exit that
+ended unfilled is sent again as the next attempt, at the bid).
 Entry orders of this process still open after ``TRADING_ENTRY_TIMEOUT_S`` are cancelled.
 """
 
@@ -25,6 +26,7 @@ from domain.exits import (
     RestingExit,
     entry_timed_out,
     evaluate_exit,
+    exit_limit,
     exit_order_id,
     exit_step,
     update_high_water,
@@ -63,7 +65,7 @@ def register(p: Pipeline) -> None:
             if decision is None:
                 continue
             action, attempt = exit_step(resting_exit(p, position, state.entry_client_order_id),
-                                        decision.reason)
+                                        decision.reason, now, rule.reprice_after_us)
             if action == CANCEL:
                 log.info("exit %s: %s fired; cancelling the resting %s first", symbol,
                          decision.reason, position.get("exit_reason"))
@@ -74,9 +76,12 @@ def register(p: Pipeline) -> None:
             coid = exit_order_id(state.entry_client_order_id, decision.reason, attempt)
             tables.positions[symbol] = {**tables.positions[symbol], "exit_order": coid,
                                         "exit_reason": decision.reason, "exit_attempt": attempt,
-                                        "exit_entry": state.entry_client_order_id}
-            log.info("exit %s x%d: %s", symbol, decision.qty, decision.detail)
-            await close_position(p, coid, symbol, decision.qty, decision.limit_price,
+                                        "exit_entry": state.entry_client_order_id,
+                                        "exit_sent_us": now}
+            log.info("exit %s x%d: %s (attempt %d)", symbol, decision.qty, decision.detail,
+                     attempt)
+            await close_position(p, coid, symbol, decision.qty,
+                                 exit_limit(decision.reason, mark, rule, attempt),
                                  decision.reason, now)
         for coid, meta in list(p.order_meta.items()):
             if meta.get("intent") != "open" or meta.get("underlying") != underlying:
@@ -97,7 +102,8 @@ def resting_exit(p: Pipeline, position: dict[str, Any], entry: str) -> RestingEx
         return None
     known = p.tables.orders.get(coid) or p.order_meta.get(coid) or {}
     return RestingExit(str(position.get("exit_reason") or ""), str(known.get("status") or ""),
-                       int(position.get("exit_attempt") or 0))
+                       int(position.get("exit_attempt") or 0),
+                       int(position.get("exit_sent_us") or 0))
 
 
 async def close_position(p: Pipeline, coid: str, symbol: str, qty: int, limit_price: float | None,

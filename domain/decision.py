@@ -87,7 +87,8 @@ def rules_from(settings: Any) -> TradingRules:
         exits=ExitRule(profit_target_pct=t.profit_target_pct, stop_loss_pct=t.stop_loss_pct,
                        trailing_stop_pct=t.trailing_stop_pct,
                        time_exit_et=parse_hhmm(t.time_exit_et),
-                       entry_timeout_us=int(t.entry_timeout_s * 1e6)),
+                       entry_timeout_us=int(t.entry_timeout_s * 1e6),
+                       reprice_after_us=int(t.exit_reprice_s * 1e6) or None),
         fee_per_contract=fee,
     )
 

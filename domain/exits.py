@@ -45,7 +45,12 @@ class ExitRule:
     limit_style:
         Limit of a profit-target exit: ``mid_minus_tick`` (marketable-ish) or ``bid``.
     urgent_limit_style:
-        Limit of stop, trailing and time exits (default ``bid``: get out).
+        Limit of stop, trailing and time exits, and of every exit sent again (default
+        ``bid``: get out).
+    reprice_after_us:
+        A profit target resting this long unfilled while the target still holds is
+        cancelled and sent again at the urgent limit (the bid); ``None``: it rests until
+        another exit fires.
     tick:
         Price increment, $ (SPY options trade in pennies).
     """
@@ -60,6 +65,7 @@ class ExitRule:
     limit_style: str = "mid_minus_tick"
     urgent_limit_style: str = "bid"
     tick: float = 0.01
+    reprice_after_us: int | None = 60_000_000
 
     def __post_init__(self) -> None:
         for style in (self.limit_style, self.urgent_limit_style):
@@ -67,6 +73,8 @@ class ExitRule:
                 raise ValueError(f"limit style must be bid or mid_minus_tick, not {style!r}")
         if self.tick <= 0 or self.entry_timeout_us <= 0:
             raise ValueError("tick and entry_timeout_us must be positive")
+        if self.reprice_after_us is not None and self.reprice_after_us <= 0:
+            raise ValueError("reprice_after_us must be positive (None: never)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +216,17 @@ def evaluate_exit(position_state: PositionState, mark: Mark, now_us: int, rule: 
     if fired is None:
         return None
     reason, detail = fired
-    style = rule.limit_style if reason == PROFIT_TARGET else rule.urgent_limit_style
     return ExitDecision(reason, detail, position_state.symbol, position_state.qty,
-                        exit_limit_price(mark, style, rule.tick),
+                        exit_limit(reason, mark, rule),
                         exit_order_id(position_state.entry_client_order_id, reason))
+
+
+def exit_limit(reason: str, mark: Mark, rule: ExitRule, attempt: int = 0) -> float:
+    """The sell limit of an exit: a first profit target tries inside the spread
+    (``limit_style``); stops, trails, time exits and every exit sent again (``attempt``
+    above 0) take the ``urgent_limit_style``."""
+    style = rule.limit_style if reason == PROFIT_TARGET and attempt == 0 else rule.urgent_limit_style
+    return exit_limit_price(mark, style, rule.tick)
 
 
 def entry_timed_out(sent_us: int, now_us: int, qty: int, filled_qty: int,
@@ -233,28 +248,35 @@ _UNFILLED_DONE = frozenset({"rejected", "canceled", "expired"})
 
 @dataclass(frozen=True, slots=True)
 class RestingExit:
-    """The exit order already sent for a position: its reason, status and attempt."""
+    """The exit order already sent for a position: its reason, status, attempt and when it
+    was sent (µs)."""
 
     reason: str
     status: str
     attempt: int = 0
+    sent_us: int = 0
 
 
-def exit_step(resting: RestingExit | None, reason: str) -> tuple[str, int]:
+def exit_step(resting: RestingExit | None, reason: str, now_us: int = 0,
+              reprice_after_us: int | None = None) -> tuple[str, int]:
     """What to do with a fired exit, given the exit order the position already has.
 
     Returns ``(action, attempt)``: ``SEND`` (with the attempt number for
     :func:`exit_order_id`), ``WAIT`` (the resting order stands, or it filled), or
-    ``CANCEL`` the resting order first: a resting profit target is cancelled when a stop,
+    ``CANCEL`` the resting order first. A resting profit target is cancelled when a stop,
     trail or time exit fires, since the broker holds the contracts for the resting sell and
-    would refuse a second one. An exit that ended unfilled (rejected, cancelled, expired)
-    is sent again with the next attempt number, so a refused exit never strands a position.
+    would refuse a second one; and when the target still holds after it has rested
+    ``reprice_after_us`` (sent again at the bid: the market did not come to it). An exit
+    that ended unfilled (rejected, cancelled, expired) is sent again with the next attempt
+    number, so a refused exit never strands a position.
     """
     if resting is None:
         return SEND, 0
     if resting.status in _UNFILLED_DONE:
         return SEND, resting.attempt + 1
-    if resting.status in _OPEN_STATUSES and resting.reason == PROFIT_TARGET \
-            and reason != PROFIT_TARGET:
-        return CANCEL, resting.attempt
+    if resting.status in _OPEN_STATUSES and resting.reason == PROFIT_TARGET:
+        if reason != PROFIT_TARGET:
+            return CANCEL, resting.attempt
+        if reprice_after_us is not None and now_us - resting.sent_us >= reprice_after_us:
+            return CANCEL, resting.attempt
     return WAIT, resting.attempt

@@ -234,6 +234,9 @@ class TradingSettings(_Section):
     time_exit_et: str = Field(default="15:10", pattern=r"^\d{2}:\d{2}$",
                               description="Close 0DTE positions at this New York time.")
     entry_timeout_s: float = Field(default=60.0, gt=0, description="Cancel an unfilled entry after.")
+    exit_reprice_s: float = Field(
+        default=60.0, ge=0, description="A profit target resting unfilled this long is sent "
+                                        "again at the bid (0: it rests).")
     slippage: float = Field(default=0.01, ge=0, description="$ per contract share, simulated.")
     commission: float = Field(default=0.65, ge=0, description="$ per contract, simulated.")
     sim_latency_ms: float = Field(default=0.0, ge=0,

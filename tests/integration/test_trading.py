@@ -104,3 +104,22 @@ def test_a_stop_replaces_a_resting_target(run: Run) -> None:
     assert "stop" in (stop["reason"] or "") and stop["qty"] == entry["filled_qty"]
     assert stop["client_order_id"] != target["client_order_id"]
     assert stop["filled_avg_price"] < entry["filled_avg_price"]
+
+
+def test_a_target_the_market_does_not_reach_is_sent_again_at_the_bid(run: Run) -> None:
+    run.start_worker()
+    quotes(run, at(15, 0), 590.0)
+    burst(run, at(15, 0, 5), "up")
+    entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
+    quotes(run, at(15, 2), 593.0)  # the target rests inside the spread ...
+    target = eventually(lambda: run.orders(intent="close", status="new"), timeout=60)[0]
+    quotes(run, at(15, 2, 30), 593.0)  # ... and the bid stays below it
+    quotes(run, at(15, 3, 1), 593.0)  # a minute on: cancelled to be sent again
+    eventually(lambda: run.orders(client_order_id=target["client_order_id"], status="canceled"),
+               timeout=60)
+    quotes(run, at(15, 3, 6), 593.0)
+    again = eventually(lambda: run.orders(intent="close", status="filled"), timeout=60)[0]
+    assert again["client_order_id"] != target["client_order_id"]
+    assert "profit" in (again["reason"] or "") and again["qty"] == entry["filled_qty"]
+    assert again["limit_price"] < target["limit_price"]  # the bid, not inside the spread
+    assert again["filled_avg_price"] > entry["filled_avg_price"] * 1.5

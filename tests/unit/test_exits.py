@@ -21,6 +21,7 @@ from domain.exits import (
     RestingExit,
     entry_timed_out,
     evaluate_exit,
+    exit_limit,
     exit_limit_price,
     exit_order_id,
     exit_step,
@@ -191,3 +192,23 @@ def test_exit_step_sends_waits_cancels_and_retries() -> None:
     assert exit_step(RestingExit(PROFIT_TARGET, "canceled"), STOP_LOSS) == (SEND, 1)
     assert exit_step(RestingExit(STOP_LOSS, "rejected", attempt=1), STOP_LOSS) == (SEND, 2)
     assert exit_step(RestingExit(TIME_EXIT, "expired"), TIME_EXIT) == (SEND, 1)
+
+
+def test_a_target_resting_too_long_is_sent_again_at_the_bid() -> None:
+    minute = 60_000_000
+    resting = RestingExit(PROFIT_TARGET, "new", attempt=0, sent_us=10 * minute)
+    assert exit_step(resting, PROFIT_TARGET, 11 * minute - 1, minute) == (WAIT, 0)
+    assert exit_step(resting, PROFIT_TARGET, 11 * minute, minute) == (CANCEL, 0)
+    assert exit_step(resting, PROFIT_TARGET, 99 * minute, None) == (WAIT, 0)  # never re-priced
+    # a resting stop is not re-priced: it is already at the bid
+    assert exit_step(RestingExit(STOP_LOSS, "new", sent_us=0), STOP_LOSS, 99 * minute,
+                     minute) == (WAIT, 0)
+    # the cancelled target goes again as attempt 1, at the bid rather than inside the spread
+    assert exit_step(replace(resting, status="canceled"), PROFIT_TARGET, 11 * minute,
+                     minute) == (SEND, 1)
+    mark = Mark(2.00, 2.10)
+    assert exit_limit(PROFIT_TARGET, mark, RULE) == 2.04
+    assert exit_limit(PROFIT_TARGET, mark, RULE, attempt=1) == 2.00
+    assert exit_limit(STOP_LOSS, mark, RULE) == 2.00
+    with pytest.raises(ValueError, match="reprice_after_us"):
+        ExitRule(reprice_after_us=0)
