@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 
@@ -10,10 +11,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.topics import RECORDS, topic_name
 
+log = logging.getLogger(__name__)
+
 
 def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int,
                   names: Iterable[str] = RECORDS, timeout: float = 30.0) -> list[str]:
-    """Create the pipeline's topics that do not exist yet; returns the full names."""
+    """Create the pipeline's topics that do not exist yet, and wait until every partition
+    of them has a leader (until then reads and writes fail); returns the full names."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     wanted = [topic_name(prefix, n) for n in names]
     existing = set(admin.list_topics(timeout=timeout).topics)
@@ -25,19 +29,42 @@ def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise RuntimeError(f"could not create topic {topic}: {exc}") from exc
+    if new:
+        _wait_for_leaders(admin, [t.topic for t in new], timeout)
     return wanted
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> None:
-    """Delete topics (missing ones are ignored)."""
+def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        listing = admin.list_topics(timeout=timeout).topics
+        led = all(t in listing and listing[t].partitions
+                  and all(p.leader >= 0 for p in listing[t].partitions.values()) for t in topics)
+        if led:
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"topics without a leader after {timeout:.0f} s: {topics}")
+        time.sleep(0.1)
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -> list[str]:
+    """Delete topics (missing ones are ignored); returns those the broker refused to delete.
+
+    Each name goes once: the broker refuses a whole request that names a topic twice
+    (``INVALID_REQUEST``), as a run's prefix and its app id both match its record topics.
+    """
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
-    doomed = [n for n in names if n in existing]
-    for future in (admin.delete_topics(doomed) if doomed else {}).values():
+    doomed = sorted({n for n in names if n in existing})
+    refused = []
+    for topic, future in (admin.delete_topics(doomed) if doomed else {}).items():
         try:
             future.result(timeout)
-        except KafkaException:
-            pass
+        except KafkaException as exc:
+            if "UNKNOWN_TOPIC" not in str(exc):  # gone meanwhile: that is what was asked
+                log.warning("topic %s not deleted: %s", topic, exc)
+                refused.append(topic)
+    return refused
 
 
 def topics_with_prefix(bootstrap: str, prefix: str, timeout: float = 30.0) -> list[str]:

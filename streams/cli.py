@@ -173,6 +173,17 @@ def web(host: str | None, port: int | None) -> None:
         check_settings(settings.web)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    from confluent_kafka import KafkaException
+
+    from streams.admin import ensure_topics
+
+    k = settings.kafka
+    try:  # commands go to `control`, which may not exist before the first worker
+        ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication,
+                      timeout=5.0)
+    except (KafkaException, RuntimeError) as exc:
+        click.echo(f"topics not checked (Kafka: {exc}); the dashboard shows Kafka's state",
+                   err=True)
     control = "on" if settings.web.token is not None else "off (no WEB_TOKEN)"
     click.echo(f"dashboard on http://{settings.web.host}:{settings.web.port} (control {control})",
                err=True)

@@ -119,7 +119,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
             target=lambda: replayed.update(run_replay(day_items(day), producer, speed, stop)),
             daemon=True)
         replay.start()
-        _watch(monitor, replay, options, speed, session.day)
+        _watch(monitor, replay, options, speed, session.day, stop)
     finally:
         stop.set()
         if worker is not None:
@@ -144,21 +144,37 @@ def _nan_safe(value: object) -> object:
     return None
 
 
+DRAIN_IDLE_S = 5.0  # the pipeline has finished when nothing new arrives for this long
+DRAIN_MAX_S = 30.0
+
+
+def _progress(monitor: Monitor) -> int:
+    return sum(n for topic, n in monitor.counts.items() if topic != "metrics")
+
+
 def _watch(monitor: Monitor, replay: threading.Thread, options: DemoOptions, speed: float,
-           day: date) -> None:
+           day: date, stop: threading.Event) -> None:
+    """Show the run until the replay ends (or ``--duration``: the replay is stopped), then
+    until what was replayed has gone through the pipeline, so the report is complete."""
     from streams.display import live_display
 
     started = time.monotonic()
     idle_since: float | None = None
+    seen = 0
     with live_display(enabled=options.live) as refresh:
         while True:
-            read = monitor.poll(0.2)
+            monitor.poll(0.2)
+            # progress is the pipeline's records; metrics keep coming while it is idle
+            read, seen = _progress(monitor) - seen, _progress(monitor)
             elapsed = time.monotonic() - started
             refresh(monitor, elapsed, speed, day)
             if options.duration is not None and elapsed >= options.duration:
+                stop.set()
+            if replay.is_alive():
+                continue
+            idle_since = idle_since if read == 0 and idle_since else (
+                time.monotonic() if read == 0 else None)
+            drained = idle_since is not None and time.monotonic() - idle_since > DRAIN_IDLE_S
+            if drained or (options.duration is not None
+                           and elapsed >= options.duration + DRAIN_MAX_S):
                 return
-            if not replay.is_alive():
-                idle_since = idle_since if read == 0 and idle_since else (
-                    time.monotonic() if read == 0 else None)
-                if idle_since and time.monotonic() - idle_since > 5:
-                    return

@@ -29,6 +29,10 @@ class RecordProducer:
             "acks": "all",
             "linger.ms": 0,
             "socket.nagle.disable": True,
+            # Topics are created by ensure_topics with the run's partitions. A producer that
+            # created them would bring back a topic just deleted (librdkafka asks the broker
+            # to auto-create on every metadata refresh), with the broker's default partitions.
+            "allow.auto.create.topics": False,
         }
         conf.update(extra or {})
         self._producer = Producer(conf)

@@ -1,0 +1,36 @@
+"""`make demo`'s command on the real broker: a generated day through the whole pipeline,
+its report, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from streams.admin import topics_with_prefix
+from streams.cli import main
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_demo_trades_a_generated_day_and_cleans_up(kafka_bootstrap: str,
+                                                       tmp_path: Path) -> None:
+    report_path = tmp_path / "demo.json"
+    outcome = CliRunner().invoke(main, [
+        "demo", "--duration", "30", "--no-live", "--day", "2026-11-24", "--report",
+        str(report_path)], env={"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                                "SENTIMENT_FINBERT": "off"})
+    assert outcome.exit_code == 0, outcome.output
+    report = json.loads(report_path.read_text())
+    counts = report["counts"]
+    assert counts["posts"] > 100 and counts["scores"] == counts["posts"]
+    assert counts["signals"] > 0 and counts["fills"] > 0 and counts["deadletter"] == 0
+    assert report["orders_by_status"].get("filled", 0) > 0 and report["counts_all"]["quotes"] > 0
+    assert set(report["pnl"]) == {"realized", "unrealized", "total"}
+    assert report["latency_ms"]["post_to_order"]["n"] > 0
+    assert report["undecodable"] == 0 and report["day"] == "2026-11-24"
+    # the run's topics are deleted (Kafka finishes a deletion after acknowledging it)
+    eventually(lambda: not topics_with_prefix(kafka_bootstrap, f"{report['run_id']}."))
