@@ -11,19 +11,22 @@ finds the chain of its moment (as the simulated market orders them).
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from connectors.replay.source import ReplayItem
 from schemas.codec import Codec, DecodeError
 from streams.topics import RECORDS, topic_name
 
+T = TypeVar("T")
 RECORDED = ("quotes", "posts", "scores")
 """What a recording keeps, in tie-break order."""
 _END = -1  # confluent-kafka's OFFSET_END answer of offsets_for_times past the last record
@@ -78,13 +81,34 @@ def find_spans(bootstrap: str, prefix: str, topics: Iterable[str], from_us: int,
         consumer.close()
 
 
+_TRANSIENT = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                        KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT})
+
+
+def _retrying(call: Callable[[], T], timeout: float) -> T:
+    """``call()``, asked again while the broker answers with a passing error (a partition
+    whose leader is being elected: a topic just created, a broker restarting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            error = exc.args[0]
+            transient = isinstance(error, KafkaError) and (
+                error.retriable() or error.code() in _TRANSIENT)
+            if not transient or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _offsets_at(consumer: Consumer, name: str, partition: int, times_us: tuple[int, int],
                 timeout: float) -> tuple[int, int]:
-    low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=timeout)
+    low, high = _retrying(lambda: consumer.get_watermark_offsets(
+        TopicPartition(name, partition), timeout=timeout), timeout)
     found = []
     for t in times_us:  # one call per time: the answer is keyed by partition
-        [tp] = consumer.offsets_for_times([TopicPartition(name, partition, t // 1000)],
-                                          timeout=timeout)
+        asked = [TopicPartition(name, partition, t // 1000)]
+        [tp] = _retrying(partial(consumer.offsets_for_times, asked, timeout=timeout), timeout)
         found.append(high if tp.offset == _END or tp.offset < 0 else tp.offset)
     return max(found[0], low), max(found[1], low)
 
