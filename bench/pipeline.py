@@ -61,6 +61,14 @@ def send_posts(run: Run, tag: str, rate: float, seconds: float, first_us: int) -
     return total
 
 
+def wait_for_scores(run: Run, count: int, timeout_s: float) -> None:
+    """Read until ``count`` scores are in, or ``timeout_s`` has passed (the figures then
+    say how many were)."""
+    deadline = time.monotonic() + timeout_s
+    while len(run.records("scores")) < count and time.monotonic() < deadline:
+        pass
+
+
 def warm_up(run: Run, rate: float, seconds: float, timeout_s: float = 120.0) -> float:
     """Traffic at the measured rate before measuring, so the figures are the steady state
     and not the worker's and broker's first second (joining, recovering tables, the JVM
@@ -75,9 +83,7 @@ def warm_up(run: Run, rate: float, seconds: float, timeout_s: float = 120.0) -> 
             raise RuntimeError(f"the worker scored nothing in {timeout_s:.0f} s")
     ready_s = time.monotonic() - started
     total = send_posts(run, "w", rate, seconds, at(12, 1)) + 1
-    deadline = time.monotonic() + timeout_s
-    while len(run.records("scores")) < total and time.monotonic() < deadline:
-        pass
+    wait_for_scores(run, total, timeout_s)
     time.sleep(1.0)  # what the last warm-up posts cause downstream
     run.records("orders")
     run.monitor.latency.clear()
@@ -121,9 +127,7 @@ def latency_run(bootstrap: str, workdir: Path, rate: float, seconds: float,
             run.send("quotes", "Quote", "SPY", quote)
         ready_s = warm_up(run, rate, warm_up_s) if warm_up_s > 0 else 0.0
         total = send_posts(run, "b", rate, seconds, at(14, 32))
-        deadline = time.monotonic() + 30
-        while len(run.records("scores")) < total and time.monotonic() < deadline:
-            pass
+        wait_for_scores(run, total, 30)
         time.sleep(2)
         run.records("orders")
         return {"posts": total, "latency_ms": run.monitor.latency_report(),
@@ -143,9 +147,7 @@ def throughput_run(bootstrap: str, workdir: Path, backlog: int) -> dict[str, flo
             run.producer.send("posts", "Post", record["id"], record)
         run.producer.flush(60)
         run.start_worker()
-        deadline = time.monotonic() + 300
-        while len(run.records("scores")) < backlog and time.monotonic() < deadline:
-            pass
+        wait_for_scores(run, backlog, 300)
         scores = run.monitor.records["scores"]
         first_in = min(s["trace"]["score_in"] for s in scores)
         last_out = max(s["trace"]["score_out"] for s in scores)

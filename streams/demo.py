@@ -165,15 +165,18 @@ def _watch(monitor: Monitor, replay: threading.Thread, options: DemoOptions, spe
         while True:
             monitor.poll(0.2)
             # progress is the pipeline's records; metrics keep coming while it is idle
-            read, seen = _progress(monitor) - seen, _progress(monitor)
+            progress = _progress(monitor)
+            read, seen = progress - seen, progress
             elapsed = time.monotonic() - started
             refresh(monitor, elapsed, speed, day)
             if options.duration is not None and elapsed >= options.duration:
                 stop.set()
             if replay.is_alive():
                 continue
-            idle_since = idle_since if read == 0 and idle_since else (
-                time.monotonic() if read == 0 else None)
+            if read:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
             drained = idle_since is not None and time.monotonic() - idle_since > DRAIN_IDLE_S
             if drained or (options.duration is not None
                            and elapsed >= options.duration + DRAIN_MAX_S):
