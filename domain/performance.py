@@ -26,6 +26,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.book import distinct_fills
 from domain.orders import parse_occ
 from domain.positions import MULTIPLIER
 from domain.settlement import EXPIRY_REASON, is_settlement
@@ -211,12 +212,13 @@ def trades_from_fills(fills: Iterable[Mapping[str, Any]],
     make one trade at the average prices; entries by two orders make two trades. ``orders``
     (client_order_id -> order record) gives the entry's ``signal_id`` and ``reason`` and the
     exit's ``reason``; expiry settlements are named ``expiry`` when no order record says.
-    Trades come out in the order they closed.
+    Trades come out in the order they closed. Each execution counts once
+    (:func:`domain.book.distinct_fills`), however often the topic carries it.
     """
     orders = orders or {}
     books: dict[str, deque[_Lot]] = {}
     merged: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for fill in sorted(fills, key=lambda f: f["event_time"]):
+    for fill in sorted(distinct_fills(fills), key=lambda f: f["event_time"]):
         symbol, side, qty = fill["symbol"], fill["side"], int(fill["qty"])
         fee_each = float(fill.get("commission", 0.0)) / qty if qty else 0.0
         book = books.setdefault(symbol, deque())
@@ -274,7 +276,8 @@ def equity_curve(start_cash: float, fills: Iterable[Mapping[str, Any]],
     at the last event; with ``sessions`` (``(open_us, close_us)`` pairs), only the grid
     points inside a session and each session's close are sampled (no flat nights).
     """
-    events: list[tuple[int, int, Mapping[str, Any]]] = [(f["event_time"], 0, f) for f in fills]
+    events: list[tuple[int, int, Mapping[str, Any]]] = [(f["event_time"], 0, f)
+                                                        for f in distinct_fills(fills)]
     events += [(ts, 1, {"symbol": s, "mid": m}) for ts, s, m in marks]
     events.sort(key=lambda e: (e[0], e[1]))  # a fill before a mark at the same time
     if not events:

@@ -11,8 +11,9 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
+from domain.book import Fill, Position, apply
 from domain.latency import stage_latencies, summarize
-from domain.positions import apply_fill_record, unrealized
+from domain.positions import unrealized
 from schemas.codec import Codec, DecodeError
 from streams.topics import RECORDS, topic_name
 
@@ -41,7 +42,7 @@ class Monitor:
         self.counts: Counter[str] = Counter()
         self.order_status: Counter[str] = Counter()
         self.latency: dict[str, list[float]] = defaultdict(list)
-        self.positions: dict[str, dict[str, Any]] = {}
+        self.positions: dict[str, Position] = {}
         self.marks: dict[str, float] = {}
         self.last: dict[str, dict[str, Any]] = {}
         self.undecodable = 0
@@ -86,17 +87,19 @@ class Monitor:
                 self.latency["post_to_order"].append(lat["post_to_order"])
         if topic == "orders":
             self.order_status[record["status"]] += 1
-        elif topic == "fills":
-            self.positions[record["symbol"]] = apply_fill_record(
-                self.positions.get(record["symbol"]), record)
+        elif topic == "fills":  # each execution once, as the book applies it
+            fill = Fill.from_record(record)
+            self.positions[fill.symbol] = apply(self.positions.get(fill.symbol)
+                                                or Position(fill.symbol), fill, "").position
         elif topic == "quotes":
             self.marks[record["symbol"]] = (record["bid"] + record["ask"]) / 2
 
     def pnl(self) -> dict[str, float]:
         """Realised and unrealised P&L (unrealised at the latest mid)."""
-        realized = sum(p["realized_pnl"] for p in self.positions.values())
-        open_pnl = sum(unrealized(p, self.marks.get(s, p["avg_price"]))
-                       for s, p in self.positions.items() if p["qty"])
+        realized = sum(p.realized_pnl for p in self.positions.values())
+        open_pnl = sum(unrealized({"qty": p.qty, "avg_price": p.avg_price},
+                                  self.marks.get(s, p.avg_price))
+                       for s, p in self.positions.items() if p.qty)
         return {"realized": round(realized, 2), "unrealized": round(open_pnl, 2),
                 "total": round(realized + open_pnl, 2)}
 
