@@ -21,6 +21,7 @@ Every command also takes an optional ``reason`` param (kept for the audit trail 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time
@@ -65,19 +66,34 @@ def _show(value: LimitValue) -> object:
 
 
 def _number(name: str, raw: object, kind: type[int] | type[float]) -> float:
+    """A finite number: NaN and Infinity are refused (``day_pnl <= -nan`` is never true,
+    so a NaN limit would turn its check off without a word)."""
+    if isinstance(raw, bool):
+        raise ControlError(f"{name} must be a number, not {raw!r}")
     try:
-        return kind(str(raw).strip())
+        value = float(str(raw).strip())
     except ValueError:
         raise ControlError(f"{name} must be {'an integer' if kind is int else 'a number'}, "
                            f"not {raw!r}") from None
+    if not math.isfinite(value):
+        raise ControlError(f"{name} must be a finite number, not {raw!r}")
+    if kind is int:
+        if value != int(value):
+            raise ControlError(f"{name} must be an integer, not {raw!r}")
+        return int(value)
+    return value
 
 
-def _positive(kind: type[int] | type[float], allow_zero: bool = False
+def _positive(kind: type[int] | type[float], ceiling: float, allow_zero: bool = False
               ) -> Callable[[str, object], LimitValue]:
+    """A number in (0, ceiling] ([0, ceiling] with ``allow_zero``): above the ceiling is
+    absurd for this limit, a typo rather than a choice."""
     def parse(name: str, raw: object) -> LimitValue:
         value = _number(name, raw, kind)
         if value < 0 or (value == 0 and not allow_zero):
             raise ControlError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, not {raw!r}")
+        if value > ceiling:
+            raise ControlError(f"{name} must be at most {ceiling:,.0f}, not {raw!r}")
         return value
     return parse
 
@@ -101,20 +117,23 @@ def _clock(name: str, raw: object) -> LimitValue:
 
 # settings name -> (RiskLimits field, parser, factor from the settings unit to the field's)
 LIMITS: dict[str, tuple[str, Callable[[str, object], LimitValue], int]] = {
-    "max_contracts_per_order": ("max_contracts_per_order", _positive(int), 1),
-    "max_position_contracts": ("max_position_contracts", _positive(int), 1),
-    "max_total_contracts": ("max_total_contracts", _positive(int), 1),
-    "max_orders_per_minute": ("max_orders_per_minute", _positive(int), 1),
-    "entry_cutoff_minutes": ("entry_cutoff_minutes", _positive(int, allow_zero=True), 1),
+    "max_contracts_per_order": ("max_contracts_per_order", _positive(int, 1_000), 1),
+    "max_position_contracts": ("max_position_contracts", _positive(int, 10_000), 1),
+    "max_total_contracts": ("max_total_contracts", _positive(int, 10_000), 1),
+    "max_orders_per_minute": ("max_orders_per_minute", _positive(int, 1_000), 1),
+    "entry_cutoff_minutes": ("entry_cutoff_minutes", _positive(int, 390, allow_zero=True), 1),
     "entry_cutoff_et": ("entry_cutoff_et", _clock, 1),
-    "max_quote_age_s": ("max_quote_age_us", _positive(float), 1_000_000),
-    "max_post_age_s": ("max_post_age_us", _positive(float), 1_000_000),
-    "max_premium_per_position": ("max_premium_per_position", _positive(float), 1),
-    "max_total_premium": ("max_total_premium", _positive(float), 1),
-    "max_daily_loss": ("max_daily_loss", _positive(float), 1),
+    "max_quote_age_s": ("max_quote_age_us", _positive(float, 3_600), 1_000_000),
+    "max_post_age_s": ("max_post_age_us", _positive(float, 86_400), 1_000_000),
+    "max_premium_per_position": ("max_premium_per_position", _positive(float, 10_000_000), 1),
+    "max_total_premium": ("max_total_premium", _positive(float, 10_000_000), 1),
+    "max_daily_loss": ("max_daily_loss", _positive(float, 10_000_000), 1),
     "limit_band": ("max_limit_band", _share, 1),
 }
-"""The limits ``set_limits`` may change, by their settings (``RISK_``) names."""
+"""The limits ``set_limits`` may change, by their settings (``RISK_``) names, each with the
+range it must fall in: finite, positive (or zero where zero means "off"), and below a
+ceiling past which the value is absurd (10 million $, 10,000 contracts, an hour's quote
+age, a day's post age, the 390 minutes of a session)."""
 
 
 def _parse_limit(name: str, raw: object) -> LimitValue:

@@ -96,6 +96,15 @@ def test_the_time_cut_off_can_be_turned_off() -> None:
     ("set_limits", {"max_contracts_per_order": "2.5"},
      "max_contracts_per_order must be an integer, not '2.5'"),
     ("set_limits", {"limit_band": "1.5"}, "limit_band must be in (0, 1], not '1.5'"),
+    ("set_limits", {"max_daily_loss": "NaN"}, "max_daily_loss must be a finite number, not 'NaN'"),
+    ("set_limits", {"max_daily_loss": "inf"}, "max_daily_loss must be a finite number"),
+    ("set_limits", {"max_quote_age_s": "nan"}, "max_quote_age_s must be a finite number"),
+    ("set_limits", {"max_total_contracts": "-Infinity"}, "max_total_contracts must be a finite"),
+    ("set_limits", {"limit_band": "nan"}, "limit_band must be a finite number"),
+    ("set_limits", {"max_daily_loss": "1e9"}, "max_daily_loss must be at most 10,000,000"),
+    ("set_limits", {"max_contracts_per_order": "5000"},
+     "max_contracts_per_order must be at most 1,000"),
+    ("set_limits", {"max_quote_age_s": "86400"}, "max_quote_age_s must be at most 3,600"),
     ("set_limits", {"entry_cutoff_et": "3pm"}, "entry_cutoff_et must be HH:MM (New York) or 'off'"),
 ])
 def test_bad_commands_say_what_is_wrong(command: str, params: dict[str, str], message: str) -> None:
@@ -124,3 +133,30 @@ def test_the_state_round_trips_through_a_table_record() -> None:
                       "limits": {"entry_cutoff_et": "14:45", "max_daily_loss": 750.0}}
     assert ControlState.from_record(record) == state
     assert ControlState.from_record({}) == CALM
+
+
+@pytest.mark.parametrize("stored", [
+    {"paused": False, "killed": False, "limits": {"max_daily_loss": "NaN"}},
+    {"paused": False, "killed": False, "limits": {"max_daily_loss": float("inf")}},
+    {"paused": False, "killed": False, "limits": {"max_orders_per_minute": -3}},
+])
+def test_a_stored_limit_that_is_invalid_is_refused_at_load(stored: dict[str, object]) -> None:
+    with pytest.raises(ControlError):
+        ControlState.from_record(stored)
+
+
+def test_the_owner_keeps_the_last_valid_state_when_the_stored_one_is_invalid() -> None:
+    from types import SimpleNamespace
+
+    from agents.control import KEY, current_state
+    from streams.brokers import ControlHolder
+
+    good = apply_command(CALM, "set_limits", {"max_daily_loss": "500"})[0]
+    table = {KEY: good.to_record()}
+    p = SimpleNamespace(tables=SimpleNamespace(control=table), control=ControlHolder())
+    assert current_state(p) == good  # type: ignore[arg-type]
+    table[KEY] = {**good.to_record(), "killed": True, "limits": {"max_daily_loss": "nan"}}
+    assert current_state(p) == good  # type: ignore[arg-type]
+    assert effective_limits(RiskLimits(), current_state(p)).max_daily_loss == 500.0  # type: ignore[arg-type]
+    table[KEY] = {**good.to_record(), "killed": True}
+    assert current_state(p).killed  # type: ignore[arg-type]
