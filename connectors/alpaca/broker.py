@@ -22,16 +22,31 @@ are polled every ``poll_interval_s``; on every (re)connection they are polled on
 catch what happened in the gap. Each state is reported once: a state is news only when it
 is further along than the last one reported (more filled, or done), and
 ``(client_order_id, event, filled_qty)`` is never reported twice (see
-:func:`connectors.alpaca.convert.progress`).
+:func:`connectors.alpaca.convert.progress`), so a fill Alpaca sends again (it does, with
+the same ``execution_id``) is reported once. A fill reported from a trade update carries
+Alpaca's ``execution_id``; one found by polling carries none.
+
+No message is dropped silently: the SDK's own receive loop logs and forgets a frame it
+cannot parse, so :class:`_Stream` reads the frames itself, and anything on the socket that
+cannot be turned into an order update (not JSON, not a trade update, a field that does not
+convert) comes out of :meth:`AlpacaBroker.updates` as a :class:`MalformedUpdate` with the
+frame's bytes, and the orders not yet done are polled at once (it may have been a fill).
+
+For reconciliation, :meth:`AlpacaBroker.executions` lists the fills of a period from the
+account activities of type ``FILL`` (alpaca-py 0.44 has no method for them: the request goes
+through the SDK client's own ``get``, so the same session, limiter and retries apply), and
+:meth:`AlpacaBroker.clock_us` reads Alpaca's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -39,7 +54,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.models import Order, Position, TradeAccount, TradeUpdate
+from alpaca.trading.models import Clock, Order, Position, TradeAccount, TradeUpdate
 from alpaca.trading.requests import GetOrdersRequest
 from alpaca.trading.stream import TradingStream
 
@@ -47,7 +62,14 @@ from connectors.alpaca import convert
 from connectors.alpaca.limiter import RateLimiter, shared_limiter
 from connectors.broker import BrokerError
 from connectors.queued import SecretMask, backoff_delay
-from domain.orders import Account, BrokerPosition, OrderRequest, OrderUpdate
+from domain.orders import (
+    Account,
+    BrokerPosition,
+    Execution,
+    MalformedUpdate,
+    OrderRequest,
+    OrderUpdate,
+)
 from streams.settings import AlpacaSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +82,8 @@ SDK_LOGGERS = ("alpaca.trading.stream", "alpaca.common.rest", "urllib3.connectio
 library logs frames, the authentication one included, at DEBUG)."""
 
 _UNIQUE = "client_order_id must be unique"
+ACTIVITIES_PAGE_MAX = 100
+"""Most activities Alpaca returns in a page when no ``date`` is given."""
 
 
 class AuthFrameMask(SecretMask):
@@ -167,15 +191,56 @@ async def call(fn: Callable[..., T], *args: Any, retries: int, backoff_s: float,
 
 
 class _Stream(TradingStream):
-    """``TradingStream`` that says when its websocket comes up and goes down."""
+    """``TradingStream`` that says when its websocket comes up and goes down, and hands
+    every frame over as received: a trade update, with its bytes, to the handler given to
+    ``subscribe_trade_updates``; one that cannot be read to ``on_malformed``."""
 
     def __init__(self, api_key: str, secret_key: str, paper: bool, url: str | None,
                  reconnect_s: float, on_up: Callable[[], None],
-                 on_down: Callable[[], None]) -> None:
+                 on_down: Callable[[], None], on_malformed: Callable[[bytes, str], None]) -> None:
         super().__init__(api_key, secret_key, paper=paper, url_override=url)  # type: ignore[arg-type]
         self._reconnect_min_backoff = reconnect_s
         self._reconnect_max_backoff = min(30.0, reconnect_s * 30)
         self._on_up, self._on_down = on_up, on_down
+        self._on_malformed = on_malformed
+
+    async def _consume(self) -> None:
+        """The SDK's receive loop (stop on request, 5 s receive timeouts), each frame to
+        :meth:`_receive` instead of the SDK's parsing, which logs and drops what it cannot
+        read."""
+        while True:
+            if not self._stop_stream_queue.empty():
+                self._stop_stream_queue.get(timeout=1)
+                await self.close()
+                break
+            ws: Any = self._ws
+            try:
+                frame = await asyncio.wait_for(ws.recv(), 5)
+            except TimeoutError:
+                continue
+            await self._receive(frame.encode() if isinstance(frame, str) else bytes(frame))
+
+    async def _receive(self, raw: bytes) -> None:
+        """One frame: acknowledgements of other streams are ignored; a trade update goes to
+        the handler with ``raw``; anything unreadable to ``on_malformed``."""
+        try:
+            message = json.loads(raw)
+        except ValueError as exc:
+            self._on_malformed(raw, f"not JSON: {exc}")
+            return
+        if not isinstance(message, dict):
+            self._on_malformed(raw, "not a JSON object")
+            return
+        if message.get("stream") != "trade_updates":
+            return
+        self._data_received = True
+        try:
+            update = self._cast(message)
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+            self._on_malformed(raw, f"not a trade update: {_short(exc)}")
+            return
+        handler: Any = self._trade_updates_handler
+        await handler(update, raw)
 
     async def _start_ws(self) -> None:
         await super()._start_ws()
@@ -187,6 +252,10 @@ class _Stream(TradingStream):
             await super().close()
         finally:
             self._on_down()
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 class AlpacaBroker:
@@ -210,6 +279,8 @@ class AlpacaBroker:
         Retry backoff (exponential with jitter).
     reconnect_s:
         The stream's first reconnection delay (it doubles up to 30 times this, 30 s at most).
+    activities_page_size:
+        Account activities asked for per page (Alpaca gives 100 at most).
     """
 
     name = "alpaca"
@@ -218,7 +289,7 @@ class AlpacaBroker:
                  trading_url: str | None = None, stream_url: str | None = None,
                  limiter: RateLimiter | None = None, max_retries: int = 3, timeout_s: float = 5.0,
                  poll_interval_s: float = 2.0, backoff_s: float = 0.25, backoff_cap_s: float = 5.0,
-                 reconnect_s: float = 1.0) -> None:
+                 reconnect_s: float = 1.0, activities_page_size: int = ACTIVITIES_PAGE_MAX) -> None:
         if not api_key or not secret_key:
             raise MissingKeys("an Alpaca API key and secret key are needed")
         self.paper = paper
@@ -229,14 +300,16 @@ class AlpacaBroker:
         self._trading = TradingClient(api_key, secret_key, paper=paper, url_override=trading_url)
         prepare(self._trading, timeout_s, self.limiter)
         self._stream = _Stream(api_key, secret_key, paper, stream_url, reconnect_s,
-                               self._stream_up, self._stream_down)
+                               self._stream_up, self._stream_down, self._malformed)
+        self.activities_page_size = max(1, min(activities_page_size, ACTIVITIES_PAGE_MAX))
         self._mask = AuthFrameMask(api_key, secret_key)
         for name in SDK_LOGGERS:
             logging.getLogger(name).addFilter(self._mask)
         self._known: dict[str, OrderUpdate] = {}
         self._seen: set[tuple[str, str, int]] = set()
         self._unsure: set[str] = set()  # submits that failed ambiguously: found by polling
-        self._queue: asyncio.Queue[OrderUpdate | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[OrderUpdate | MalformedUpdate | None] = asyncio.Queue()
+        self._client_ids: dict[str, str] = {}  # broker order id -> client order id
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._connected = False
@@ -359,9 +432,38 @@ class AlpacaBroker:
             raise BrokerError("Alpaca answered the account request with no account")
         return convert.account(raw)
 
-    async def updates(self) -> AsyncIterator[OrderUpdate]:
-        """Every order event once, in the order seen; starts the stream (and the polling)
-        on the first call; ends after :meth:`close`."""
+    async def executions(self, since_us: int) -> list[Execution]:
+        """Every fill at or after ``since_us``, oldest first, from the ``FILL`` account
+        activities (every page), each with our client order id (the order looked up once
+        by its id when this adapter does not know it).
+
+        Raises
+        ------
+        BrokerError
+            Alpaca could not be reached after the retries, refused the request, or listed a
+            fill that cannot be read.
+        """
+        found: list[Execution] = []
+        for activity in await self._fill_activities(since_us):
+            coid = await self._client_order_id(str(activity.get("order_id") or ""))
+            try:
+                found.append(convert.execution(activity, coid))
+            except ValueError as exc:
+                raise BrokerError(f"Alpaca listed a fill that cannot be read: {exc}") from exc
+        kept = [e for e in found if e.at_us >= since_us]
+        return sorted(kept, key=lambda e: (e.at_us, e.cum_qty))  # same-ms fills come unordered
+
+    async def clock_us(self) -> int:
+        """Alpaca's clock (``GET /v2/clock``), µs since the epoch."""
+        clock = await self._call(self._trading.get_clock, what="clock")
+        if not isinstance(clock, Clock):
+            raise BrokerError("Alpaca answered the clock request with no clock")
+        return convert.micros(clock.timestamp)
+
+    async def updates(self) -> AsyncIterator[OrderUpdate | MalformedUpdate]:
+        """Every order event once, in the order seen, and every trade-updates message that
+        could not be read as a :class:`MalformedUpdate`; starts the stream (and the
+        polling) on the first call; ends after :meth:`close`."""
         self._start()
         while True:
             update = await self._queue.get()
@@ -427,6 +529,45 @@ class AlpacaBroker:
         log.warning("Alpaca rejected order %s: %s", request.client_order_id, reason)
         return self._observe(convert.rejected(request, reason, time.time_ns() // 1000))
 
+    async def _fill_activities(self, since_us: int) -> list[dict[str, Any]]:
+        """Every ``FILL`` activity after a second before ``since_us`` (``after`` is compared
+        in whole seconds), page after page."""
+        after = datetime.fromtimestamp(max(since_us // 1_000_000 - 1, 0), UTC)
+        params: dict[str, Any] = {"after": after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "direction": "asc", "page_size": self.activities_page_size}
+        listed: list[dict[str, Any]] = []
+        while True:
+            try:
+                page = await self._call(self._trading.get, "/account/activities/FILL",
+                                        dict(params), what="fill activities")
+            except APIError as exc:
+                raise BrokerError(f"Alpaca refused the fill activities: {message_of(exc)}") from exc
+            if not isinstance(page, list) or not all(isinstance(a, dict) for a in page):
+                raise BrokerError("Alpaca answered the fill activities with no list of activities")
+            listed.extend(page)
+            if len(page) < self.activities_page_size:
+                return listed
+            params["page_token"] = page[-1].get("id")
+
+    async def _client_order_id(self, order_id: str) -> str:
+        """Our id of the order Alpaca knows as ``order_id`` (looked up once; "" when Alpaca
+        has no such order)."""
+        if order_id not in self._client_ids:
+            self._client_ids.update((u.broker_order_id, c) for c, u in self._known.items()
+                                    if u.broker_order_id)
+        if order_id in self._client_ids:
+            return self._client_ids[order_id]
+        try:
+            order = await self._call(self._trading.get_order_by_id, order_id, what="order lookup")
+        except APIError as exc:
+            if exc.status_code != 404:
+                raise BrokerError(f"Alpaca order lookup failed: {message_of(exc)}") from exc
+            log.warning("a fill of order %s, which Alpaca does not know", order_id)
+            return ""
+        coid = order.client_order_id if isinstance(order, Order) else ""
+        self._client_ids[order_id] = coid
+        return coid
+
     async def _find(self, client_order_id: str) -> Order | None:
         """One lookup by client order id; None on 404."""
         try:
@@ -469,11 +610,20 @@ class AlpacaBroker:
     async def _run_stream(self) -> None:
         await self._stream._run_forever()
 
-    async def _on_trade(self, update: TradeUpdate) -> None:
+    async def _on_trade(self, update: TradeUpdate, raw: bytes = b"") -> None:
         try:
-            self._observe(convert.trade_state(update))
-        except Exception:
-            log.exception("could not read a trade update")
+            state = convert.trade_state(update)
+        except Exception as exc:  # whatever a field holds, the message must not vanish
+            self._malformed(raw or update.model_dump_json().encode(), f"cannot convert: {_short(exc)}")
+            return
+        self._observe(state)
+
+    def _malformed(self, raw: bytes, reason: str) -> None:
+        """Report a message that could not be read, and poll the open orders at once."""
+        log.warning("unreadable trade update (%s); polling open orders", reason)
+        self._queue.put_nowait(MalformedUpdate(raw, reason))
+        self._catch_up = True
+        self._wake.set()
 
     def _stream_up(self) -> None:
         log.info("Alpaca trade updates connected")

@@ -19,13 +19,29 @@ Alpaca's order statuses and trade-update events are many; ours are six
 The fill an update reports (``last_fill_qty``/``last_fill_price``) is always derived from
 the cumulative figures against the previous known state of the order, so a fill that was
 missed (a dropped stream, a poll that skipped a partial fill) is still counted exactly once;
-the trade update's own ``qty``/``price`` are used when they agree with that difference.
+the trade update's own ``qty``/``price`` and ``execution_id`` are kept when they agree with
+that difference (the update reports exactly one execution), else the execution id is empty.
+
+Executions
+----------
+A ``FILL`` account activity (``GET /v2/account/activities/FILL``) is one execution::
+
+    {"id": "20261124100000123::<uuid>", "activity_type": "FILL",
+     "transaction_time": "2026-11-24T15:00:00.123456Z", "type": "partial_fill",
+     "price": "1.1", "qty": "2", "side": "buy", "symbol": "SPY261124C00590000",
+     "leaves_qty": "1", "order_id": "<the order's id>", "cum_qty": "2",
+     "order_status": "partially_filled"}
+
+Its ``id`` is ``{New York time to the ms}::{uuid}``; the uuid is taken as the execution id
+(:func:`execution_id_of`), the id the fill's trade update carries as ``execution_id``.
+Alpaca does not document that the two are the same; the local server makes them so.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from alpaca.data.models.snapshots import OptionsSnapshot
 from alpaca.trading.enums import OrderSide, PositionIntent, TimeInForce
@@ -42,6 +58,7 @@ from domain.orders import (
     REJECTED,
     Account,
     BrokerPosition,
+    Execution,
     OrderRequest,
     OrderUpdate,
     parse_occ,
@@ -101,9 +118,10 @@ def progress(state: OrderUpdate, previous: OrderUpdate | None) -> list[OrderUpda
     other than ``fill`` carries fills never reported (partly filled, then canceled while
     the stream was down), a ``partial_fill`` for them first.
 
-    ``state.last_fill_qty``/``last_fill_price``, when set (a trade update's ``qty`` and
-    ``price``), are kept if they match the quantity added; else the price is derived from
-    the average prices.
+    ``state.last_fill_qty``/``last_fill_price``/``execution_id``, when set (a trade
+    update's ``qty``, ``price`` and ``execution_id``), are kept if they match the quantity
+    added; else the price is derived from the average prices and the execution id is empty
+    (the fill reported is not one execution the broker named).
     """
     if previous is not None and (previous.done or _rank(state) <= _rank(previous)):
         return []
@@ -111,16 +129,21 @@ def progress(state: OrderUpdate, previous: OrderUpdate | None) -> list[OrderUpda
     before_avg = previous.filled_avg_price if previous else 0.0
     added = state.filled_qty - before_qty
     if added <= 0:
-        return [replace(state, last_fill_qty=0, last_fill_price=0.0)]
-    if state.last_fill_qty == added and state.last_fill_price > 0:
+        return [_no_fill(state)]
+    exact = state.last_fill_qty == added and state.last_fill_price > 0
+    if exact:
         price = state.last_fill_price
     else:
         price = (state.filled_avg_price * state.filled_qty - before_avg * before_qty) / added
-    filled = replace(state, last_fill_qty=added, last_fill_price=round(price, 4))
+    filled = replace(state, last_fill_qty=added, last_fill_price=round(price, 4),
+                     execution_id=state.execution_id if exact else "")
     if state.event in (FILL, PARTIAL_FILL):
         return [filled]
-    return [replace(filled, event=PARTIAL_FILL, reason=""),
-            replace(state, last_fill_qty=0, last_fill_price=0.0)]
+    return [replace(filled, event=PARTIAL_FILL, reason="", execution_id=""), _no_fill(state)]
+
+
+def _no_fill(state: OrderUpdate) -> OrderUpdate:
+    return replace(state, last_fill_qty=0, last_fill_price=0.0, execution_id="")
 
 
 def order_state(order: Order, event: str | None = None, at_us: int | None = None) -> OrderUpdate:
@@ -153,12 +176,44 @@ def order_state(order: Order, event: str | None = None, at_us: int | None = None
 
 
 def trade_state(update: TradeUpdate) -> OrderUpdate:
-    """A trade-updates message as an order state; a fill's ``qty``/``price`` are kept as
-    ``last_fill_qty``/``last_fill_price`` for :func:`progress` to check."""
+    """A trade-updates message as an order state; a fill's ``qty``/``price`` and
+    ``execution_id`` are kept as ``last_fill_qty``/``last_fill_price``/``execution_id`` for
+    :func:`progress` to check (other events carry no execution id here, though Alpaca
+    sends one on ``new`` too)."""
     state = order_state(update.order, value(update.event), micros(update.timestamp))
     if state.event in (FILL, PARTIAL_FILL) and update.qty and update.price:
-        return replace(state, last_fill_qty=int(update.qty), last_fill_price=float(update.price))
+        return replace(state, last_fill_qty=int(update.qty), last_fill_price=float(update.price),
+                       execution_id=str(update.execution_id or ""))
     return state
+
+
+def execution_id_of(activity_id: str) -> str:
+    """The execution id in a ``FILL`` activity's id (its part after ``::``; the whole id
+    when it has none)."""
+    return activity_id.rsplit("::", 1)[-1]
+
+
+def execution(activity: dict[str, Any], client_order_id: str) -> Execution:
+    """A ``FILL`` account activity (see the module docstring) as an :class:`Execution`.
+
+    Raises
+    ------
+    ValueError
+        When it is not a ``FILL`` activity or a field is missing or unreadable.
+    """
+    if activity.get("activity_type") != "FILL":
+        raise ValueError(f"not a FILL activity: {activity.get('activity_type')!r}")
+    try:
+        at = datetime.fromisoformat(str(activity["transaction_time"]))
+        side = str(activity["side"])
+        return Execution(
+            execution_id=execution_id_of(str(activity["id"])), client_order_id=client_order_id,
+            broker_order_id=str(activity["order_id"]), symbol=str(activity["symbol"]),
+            side="sell" if side.startswith("sell") else side, qty=int(number(activity["qty"])),
+            price=number(activity["price"]), cum_qty=int(number(activity["cum_qty"])),
+            at_us=micros(at))
+    except KeyError as exc:
+        raise ValueError(f"FILL activity without {exc}") from None
 
 
 def rejected(request: OrderRequest, reason: str, at_us: int) -> OrderUpdate:

@@ -7,7 +7,10 @@ It answers in Alpaca's own JSON shapes, so the real alpaca-py clients talk to it
 
 - trading (``/v2``): ``GET /v2/account``, ``POST /v2/orders``, ``GET /v2/orders``,
   ``GET /v2/orders/{id}``, ``GET /v2/orders:by_client_order_id``,
-  ``DELETE /v2/orders/{id}``, ``GET /v2/positions``, ``GET /v2/options/contracts``;
+  ``DELETE /v2/orders/{id}``, ``GET /v2/positions``, ``GET /v2/options/contracts``,
+  ``GET /v2/clock``, ``GET /v2/account/activities/FILL`` (and ``/v2/account/activities``
+  with ``activity_types``): the fills, one activity per execution, whose id ends with the
+  ``execution_id`` its trade update carried;
 - market data: ``GET /v1beta1/options/snapshots/{underlying}`` (the option chain) and
   ``GET /v2/stocks/quotes/latest``;
 - ``/stream``: the trade-updates websocket (JSON messages, sent as binary frames like
@@ -19,9 +22,14 @@ orders fill at the touch when a quote is there, partially when the touch shows f
 contracts than the order wants (the size is used up); a resting limit order fills when a
 later quote (:meth:`AlpacaServer.set_quote`) crosses it.
 
+Time is ``PaperAccount.clock`` (tests pin it): orders, fills, activities and ``/v2/clock``
+all read it.
+
 Faults a test can inject (all thread-safe; see :class:`AlpacaServer`): ``fail_next`` (429,
 5xx, before or after the order is accepted), ``accept_then_timeout``, ``reject_next``,
-``drop_stream``. Every request is kept in ``requests`` for assertions.
+``drop_stream``, ``replay`` (an order's trade updates sent again, identical, as Alpaca does),
+``garble_next`` (a trade update sent unreadable). Every request is kept in ``requests`` for
+assertions.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
@@ -48,6 +57,15 @@ Json = dict[str, Any]
 MULTIPLIER = 100
 OPEN = ("new", "partially_filled", "accepted", "pending_new", "pending_cancel", "held")
 _NAMESPACE = uuid.UUID("7b0c1c1e-5a4e-4b7e-9a51-3c0b1d7a1f00")
+NEW_YORK = ZoneInfo("America/New_York")
+ACTIVITIES_PAGE_MAX = 100
+GARBLES = ("json", "order", "qty", "filled_qty")
+ACTIVITY_TYPES = frozenset({
+    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS",
+    "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA", "INTTW",
+    "JNL", "JNLC", "JNLS", "MA", "NC", "OPASN", "OPEXP", "OPXRC", "PTC", "PTR", "REORG", "SC",
+    "SSO", "SSP"})
+"""Alpaca's account activity types (only ``FILL`` has entries here)."""
 
 
 def _iso(moment: datetime) -> str:
@@ -103,8 +121,12 @@ class PaperAccount:
         symbol without them gets a snapshot without greeks and IV).
     contracts:
         Option contract objects by symbol.
+    events:
+        Every trade-update ``data`` object, in order.
     on_event:
         Called with every trade-update ``data`` object (the server streams them).
+    fills:
+        Every execution as a ``FILL`` account activity, in order.
     """
 
     cash: float = 100_000.0
@@ -116,6 +138,7 @@ class PaperAccount:
     greeks: dict[str, dict[str, float]] = field(default_factory=dict)
     contracts: dict[str, Json] = field(default_factory=dict)
     events: list[Json] = field(default_factory=list)
+    fills: list[Json] = field(default_factory=list)
     on_event: Callable[[Json], None] = field(default=lambda data: None)
     account_id: str = "5f0b5e4a-4b1f-4c8e-9e1d-2a6c4b8f1a01"
     _by_coid: dict[str, str] = field(default_factory=dict)
@@ -304,6 +327,43 @@ class PaperAccount:
                            for s in symbols.split(",") if s in self.stock_quotes}}
 
     # ---- account ----------------------------------------------------------------------------
+    def fills_page(self, params: dict[str, str]) -> list[Json]:
+        """One page of ``GET /v2/account/activities/FILL``: ``after``/``until`` (a date or
+        a time, exclusive), ``order_id``, ``direction`` (``desc`` unless ``asc``),
+        ``page_size`` (100 at most) and ``page_token`` (the id of the last activity of the
+        previous page).
+
+        Raises
+        ------
+        ApiRefusal
+            422 for a time or page token it cannot read.
+        """
+        after, until = _moment(params.get("after")), _moment(params.get("until"))
+        chosen = [a for a in self.fills
+                  if (after is None or _at(a) > after) and (until is None or _at(a) < until)
+                  and params.get("order_id", a["order_id"]) == a["order_id"]]
+        if params.get("direction", "desc") != "asc":
+            chosen.reverse()
+        token = params.get("page_token")
+        if token:
+            ids = [a["id"] for a in chosen]
+            if token not in ids:
+                raise ApiRefusal(422, f"invalid page_token {token}", 40010001)
+            chosen = chosen[ids.index(token) + 1:]
+        size = min(int(params.get("page_size") or ACTIVITIES_PAGE_MAX), ACTIVITIES_PAGE_MAX)
+        return [dict(a) for a in chosen[:size]]
+
+    def clock_json(self) -> Json:
+        """``GET /v2/clock``: times in New York, as Alpaca gives them (weekdays 9:30-16:00;
+        no holidays)."""
+        now = self.clock().astimezone(NEW_YORK)
+        opens, closes = _session(now.date())
+        is_open = now.weekday() < 5 and opens <= now < closes
+        next_open = opens if now < opens and now.weekday() < 5 else _session(_next_weekday(now.date()))[0]
+        next_close = closes if now < closes and now.weekday() < 5 else _session(next_open.date())[1]
+        return {"timestamp": now.isoformat(), "is_open": is_open,
+                "next_open": next_open.isoformat(), "next_close": next_close.isoformat()}
+
     def mark(self, symbol: str) -> float:
         """The mid of the symbol's quote (its average price when none)."""
         touch = self.quotes.get(symbol)
@@ -407,7 +467,9 @@ class PaperAccount:
                      status="filled" if done else "partially_filled", updated_at=_iso(now),
                      filled_at=_iso(now) if done else None)
         self._book(order["symbol"], qty if buy else -qty, price)
-        self._event("fill" if done else "partial_fill", order, price, qty)
+        execution_id = str(uuid.uuid4())
+        self.fills.append(_fill_activity(order, execution_id, price, qty, now))
+        self._event("fill" if done else "partial_fill", order, price, qty, execution_id)
 
     def _book(self, symbol: str, qty: int, price: float) -> None:
         held, avg = self.positions.get(symbol, (0, 0.0))
@@ -422,11 +484,11 @@ class PaperAccount:
         self.cash -= qty * price * MULTIPLIER
 
     def _event(self, event: str, order: Json, price: float | None = None,
-               qty: int | None = None) -> None:
+               qty: int | None = None, execution_id: str | None = None) -> None:
         data: Json = {"event": event, "order": dict(order), "timestamp": order["updated_at"]}
         if price is not None and qty is not None:
-            data.update(execution_id=str(uuid.uuid4()), price=_num(price), qty=str(qty),
-                        position_qty=str(self.positions.get(order["symbol"], (0, 0.0))[0]))
+            data.update(execution_id=execution_id or str(uuid.uuid4()), price=_num(price),
+                        qty=str(qty), position_qty=str(self.positions.get(order["symbol"], (0, 0.0))[0]))
         self.events.append(data)
         self.on_event(data)
 
@@ -440,6 +502,46 @@ def _in_dates(expiry: str, params: dict[str, str]) -> bool:
 def _in_strikes(strike: float, params: dict[str, str]) -> bool:
     return (strike >= float(params.get("strike_price_gte", strike))
             and strike <= float(params.get("strike_price_lte", strike)))
+
+
+def _fill_activity(order: Json, execution_id: str, price: float, qty: int, now: datetime) -> Json:
+    """One execution as Alpaca lists it (``activity_type`` ``FILL``): its id is the New York
+    time to the millisecond, ``::``, and the execution id."""
+    local = now.astimezone(NEW_YORK)
+    left = int(order["qty"]) - int(order["filled_qty"])
+    return {
+        "id": f"{local:%Y%m%d%H%M%S}{local.microsecond // 1000:03d}::{execution_id}",
+        "activity_type": "FILL", "transaction_time": _iso(now),
+        "type": "fill" if left == 0 else "partial_fill", "price": _num(price), "qty": str(qty),
+        "side": order["side"], "symbol": order["symbol"], "leaves_qty": str(left),
+        "order_id": order["id"], "cum_qty": order["filled_qty"], "order_status": order["status"],
+    }
+
+
+def _at(activity: Json) -> datetime:
+    return datetime.fromisoformat(activity["transaction_time"])
+
+
+def _moment(raw: str | None) -> datetime | None:
+    """A query's date (midnight UTC) or time (UTC unless it says otherwise)."""
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiRefusal(422, f"invalid time {raw!r}", 40010001) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _session(day: date) -> tuple[datetime, datetime]:
+    return (datetime.combine(day, time(9, 30), NEW_YORK), datetime.combine(day, time(16), NEW_YORK))
+
+
+def _next_weekday(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 def _quote_json(touch: Touch, exchange: str) -> Json:
@@ -462,7 +564,8 @@ _KINDS = {
     "cancel": ("DELETE", "/v2/orders/"), "orders": ("GET", "/v2/orders"),
     "account": ("GET", "/v2/account"), "positions": ("GET", "/v2/positions"),
     "contracts": ("GET", "/v2/options/contracts"), "snapshots": ("GET", "/v1beta1/options/snapshots"),
-    "stocks": ("GET", "/v2/stocks"),
+    "stocks": ("GET", "/v2/stocks"), "activities": ("GET", "/v2/account/activities"),
+    "clock": ("GET", "/v2/clock"),
 }
 
 
@@ -472,8 +575,8 @@ def _matches(match: str, method: str, path: str) -> bool:
         return match in f"{method} {path}"
     if match == "submit":
         return method == "POST" and path == "/v2/orders"
-    if match == "orders":
-        return method == "GET" and path == "/v2/orders"
+    if match in ("orders", "account"):
+        return method == "GET" and path == kind[1]
     return method == kind[0] and path.startswith(kind[1])
 
 
@@ -507,6 +610,8 @@ class AlpacaServer:
         self._timeouts: list[float] = []
         self._rejects: list[tuple[str, int, bool]] = []
         self._refuse_stream = False
+        self._garbles: list[tuple[str, str]] = []
+        self.garbled: list[bytes] = []
         self._sockets: dict[web.WebSocketResponse, asyncio.Queue[bytes]] = {}
         self._closing: set[asyncio.Future[bool]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -586,6 +691,25 @@ class AlpacaServer:
         with self._lock:
             self._refuse_stream = False
 
+    def replay(self, client_order_id: str) -> int:
+        """Send every trade update of the order so far again, byte for byte (same
+        ``execution_id``s), as Alpaca has been seen to; how many were sent."""
+        with self._lock:
+            sent = [e for e in self.account.events if e["order"]["client_order_id"] == client_order_id]
+            for data in sent:
+                self._send(_frame("trade_updates", data))
+            return len(sent)
+
+    def garble_next(self, how: str = "qty", event: str = "fill") -> None:
+        """Send the next trade update of kind ``event`` unreadable instead (the account's
+        state changes as usual), and keep the bytes sent in ``garbled``. ``how``: ``json``
+        (cut short), ``order`` (not an order object), ``qty`` (not a number), ``filled_qty``
+        (the order's, not a number: the SDK parses it, the adapter cannot convert it)."""
+        if how not in GARBLES:
+            raise ValueError(f"how must be one of {GARBLES}, not {how!r}")
+        with self._lock:
+            self._garbles.append((how, event))
+
     def order_count(self, symbol: str | None = None) -> int:
         """How many orders the account has (of ``symbol``)."""
         with self._lock:
@@ -607,6 +731,9 @@ class AlpacaServer:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/v2/account", self._get_account)
+        r.add_get("/v2/account/activities", self._get_activities)
+        r.add_get("/v2/account/activities/{activity_type}", self._get_activities)
+        r.add_get("/v2/clock", self._get_clock)
         r.add_post("/v2/orders", self._post_order)
         r.add_get("/v2/orders", self._get_orders)
         r.add_get("/v2/orders:by_client_order_id", self._get_by_coid)
@@ -662,6 +789,20 @@ class AlpacaServer:
     async def _get_account(self, request: web.Request) -> web.Response:
         with self._lock:
             return web.json_response(self.account.account_json())
+
+    async def _get_activities(self, request: web.Request) -> web.Response:
+        kind = request.match_info.get("activity_type")
+        kinds = [kind] if kind else request.query.get("activity_types", "FILL").split(",")
+        unknown = [k for k in kinds if k not in ACTIVITY_TYPES]
+        if unknown:
+            raise ApiRefusal(422, f"invalid activity type: {unknown[0]}", 40010001)
+        with self._lock:
+            page = self.account.fills_page(dict(request.query)) if "FILL" in kinds else []
+        return web.json_response(page)
+
+    async def _get_clock(self, request: web.Request) -> web.Response:
+        with self._lock:
+            return web.json_response(self.account.clock_json())
 
     async def _post_order(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -759,10 +900,19 @@ class AlpacaServer:
         return ws
 
     def _broadcast(self, data: Json) -> None:
-        """Called under the lock from any thread: queue the event for every listener."""
+        """Called under the lock from any thread: queue the event (garbled when asked) for
+        every listener."""
+        frame = _frame("trade_updates", data)
+        garble = next((g for g in self._garbles if g[1] == data["event"]), None)
+        if garble is not None:
+            self._garbles.remove(garble)
+            frame = _garbled(garble[0], data)
+            self.garbled.append(frame)
+        self._send(frame)
+
+    def _send(self, frame: bytes) -> None:
         if self._loop is None:
             return
-        frame = _frame("trade_updates", data)
         for queue in list(self._sockets.values()):
             self._loop.call_soon_threadsafe(queue.put_nowait, frame)
 
@@ -782,6 +932,20 @@ async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes]) -> None:
 
 def _frame(stream: str, data: Json) -> bytes:
     return json.dumps({"stream": stream, "data": data}).encode()
+
+
+def _garbled(how: str, data: Json) -> bytes:
+    """A trade update made unreadable (see :meth:`AlpacaServer.garble_next`)."""
+    if how == "json":
+        return _frame("trade_updates", data)[:-20]
+    bad = dict(data)
+    if how == "order":
+        bad["order"] = "garbage"
+    elif how == "qty":
+        bad["qty"] = "two"
+    else:
+        bad["order"] = dict(data["order"], filled_qty="lots")
+    return _frame("trade_updates", bad)
 
 
 def _fault_answer(fault: Fault) -> web.Response:

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alpaca.common.exceptions import APIError
 from alpaca.trading.models import Order, TradeUpdate
 from pydantic import SecretStr
 
@@ -18,8 +19,8 @@ from connectors.alpaca import convert
 from connectors.alpaca.broker import AlpacaBroker, MissingKeys
 from connectors.alpaca.limiter import RateLimiter
 from connectors.broker import Broker, BrokerError
-from connectors.simulated.alpaca_server import AlpacaServer, PaperAccount, serve_in_thread
-from domain.orders import BrokerPosition, OrderRequest, OrderUpdate
+from connectors.simulated.alpaca_server import GARBLES, AlpacaServer, PaperAccount, serve_in_thread
+from domain.orders import BrokerPosition, Execution, MalformedUpdate, OrderRequest, OrderUpdate
 from streams.settings import AlpacaSettings, Settings
 
 KEY, SECRET = "PKLOCALTESTKEY01", "sk-local-very-secret-0123456789"
@@ -55,17 +56,39 @@ async def until(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         await asyncio.sleep(0.02)
 
 
+def us(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+class Clock:
+    """The local server's pinned clock, moved on by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
 class Collector:
-    """Reads ``broker.updates()`` in a task into ``events``."""
+    """Reads ``broker.updates()`` in a task into ``events`` (and ``malformed``)."""
 
     def __init__(self, broker: AlpacaBroker) -> None:
         self.broker = broker
         self.events: list[OrderUpdate] = []
+        self.malformed: list[MalformedUpdate] = []
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         async for update in self.broker.updates():
-            self.events.append(update)
+            if isinstance(update, MalformedUpdate):
+                self.malformed.append(update)
+            else:
+                self.events.append(update)
 
     def of(self, coid: str) -> list[tuple[str, int]]:
         return [(e.event, e.filled_qty) for e in self.events if e.client_order_id == coid]
@@ -431,6 +454,163 @@ async def test_secrets_never_reach_the_logs(server: AlpacaServer,
     assert any(r.name == "websockets.client" and "listen" in r.getMessage() for r in caplog.records)
 
 
+# ---- execution ids, the fills Alpaca lists, its clock -------------------------------------------
+def streamed_fills(server: AlpacaServer, coid: str) -> list[str]:
+    return [e["execution_id"] for e in server.account.events
+            if e["order"]["client_order_id"] == coid and e["event"] in ("fill", "partial_fill")]
+
+
+async def test_each_streamed_fill_carries_its_own_execution_id(
+        broker: AlpacaBroker, server: AlpacaServer, live: Collector) -> None:
+    server.set_quote(SYM, 1.00, 1.10, 10, 2)
+    await broker.submit(buy("x1", 3, 1.15))
+    partial = await live.wait("x1", "partial_fill")
+    server.set_quote(SYM, 1.02, 1.14, 10, 5)
+    fill = await live.wait("x1", "fill")
+    assert partial.execution_id and fill.execution_id and partial.execution_id != fill.execution_id
+    assert [partial.execution_id, fill.execution_id] == streamed_fills(server, "x1")
+    new = live.events[0]
+    assert (new.event, new.execution_id) == ("new", "")
+    listed = await broker.executions(0)
+    assert [e.execution_id for e in listed] == [partial.execution_id, fill.execution_id]
+
+
+async def test_a_fill_alpaca_sends_again_is_reported_once(
+        broker: AlpacaBroker, server: AlpacaServer, live: Collector) -> None:
+    server.set_quote(SYM, 1.00, 1.05, 10, 10)
+    await broker.submit(buy("y1", 2, 1.10))
+    fill = await live.wait("y1", "fill")
+    assert server.replay("y1") == 2  # "new" and "fill" again, same execution id
+    assert server.replay("y1") == 2
+    await broker.submit(buy("y2", 1, 1.10))  # sent after the copies: read after them
+    await live.wait("y2", "fill")
+    assert live.of("y1") == [("new", 0), ("fill", 2)]
+    assert [e.execution_id for e in live.events if e.last_fill_qty] == [
+        fill.execution_id, *streamed_fills(server, "y2")]
+    assert live.malformed == [] and broker.polls == 0
+
+
+@pytest.fixture
+def clock(server: AlpacaServer) -> Clock:
+    """The server's clock pinned at 10:00:00.5 New York time on a Tuesday."""
+    pinned = Clock(datetime(2026, 11, 24, 15, 0, 0, 500_000, tzinfo=UTC))
+    server.account.clock = pinned
+    return pinned
+
+
+async def a_session(broker: AlpacaBroker, server: AlpacaServer, clock: Clock) -> list[datetime]:
+    """Five fills, a second apart: a partial fill and its rest, a put, two sells."""
+    times = [clock.now]
+    server.set_quote(SYM, 1.00, 1.10, 10, 2)
+    await broker.submit(buy("s1", 3, 1.15))  # 2 at 1.10
+    times.append(clock.advance())
+    server.set_quote(SYM, 1.02, 1.14, 10, 5)  # 1 at 1.14
+    times.append(clock.advance())
+    server.set_quote(PUT, 2.00, 2.05, 10, 10)
+    await broker.submit(buy("s2", 1, 2.10, symbol=PUT))  # 1 at 2.05
+    times.append(clock.advance())
+    await broker.submit(sell("s3", 2))  # 2 at 1.02
+    times.append(clock.advance())
+    await broker.submit(sell("s4", 1))  # 1 at 1.02
+    return times
+
+
+async def test_executions_list_every_fill_of_the_session_across_pages(
+        broker: AlpacaBroker, server: AlpacaServer, clock: Clock) -> None:
+    times = await a_session(broker, server, clock)
+    other = make(server, activities_page_size=2)  # a restart: knows no order
+    try:
+        listed = await other.executions(us(times[0]))
+        assert [(e.client_order_id, e.symbol, e.side, e.qty, e.price, e.cum_qty) for e in listed] == [
+            ("s1", SYM, "buy", 2, 1.10, 2), ("s1", SYM, "buy", 1, 1.14, 3),
+            ("s2", PUT, "buy", 1, 2.05, 1), ("s3", SYM, "sell", 2, 1.02, 2),
+            ("s4", SYM, "sell", 1, 1.02, 1)]
+        assert [e.at_us for e in listed] == [us(t) for t in times]
+        ids = [e.execution_id for e in listed]
+        assert len(set(ids)) == 5 and ids == [a["id"].split("::")[1] for a in server.account.fills]
+        assert ids[:2] == streamed_fills(server, "s1")
+        assert {e.broker_order_id for e in listed if e.client_order_id == "s1"} == {
+            server.account.order_by_coid("s1")["id"]}
+        pages = [q for m, path, q in server.requests if path == "/v2/account/activities/FILL"]
+        assert len(pages) == 3 and all(q["direction"] == "asc" for q in pages)
+        assert [q.get("page_token") for q in pages] == [None, server.account.fills[1]["id"],
+                                                        server.account.fills[3]["id"]]
+        assert server.count("GET", "/v2/orders/") == 4  # each order looked up once
+        later = await other.executions(us(times[2]))  # at or after: the put's fill on
+        assert [(e.client_order_id, e.qty) for e in later] == [("s2", 1), ("s3", 2), ("s4", 1)]
+        assert server.count("GET", "/v2/orders/") == 4  # remembered
+        assert await other.executions(us(times[4]) + 1) == []
+    finally:
+        await other.close()
+    assert await broker.executions(us(times[0])) == listed  # its own orders: no lookup
+    assert server.count("GET", "/v2/orders/") == 4
+
+
+async def test_executions_are_retried_and_refusals_are_broker_errors(
+        broker: AlpacaBroker, server: AlpacaServer, clock: Clock) -> None:
+    server.set_quote(SYM, 1.00, 1.05, 10, 10)
+    await broker.submit(buy("r1", 1, 1.10))
+    server.fail_next("activities", 503)
+    [only] = await broker.executions(0)
+    assert only == Execution(streamed_fills(server, "r1")[0], "r1",
+                             server.account.order_by_coid("r1")["id"], SYM, "buy", 1, 1.05, 1,
+                             at_us=us(clock.now))
+    server.fail_next("activities", 403)
+    with pytest.raises(BrokerError):
+        await broker.executions(0)
+
+
+async def test_clock_us_is_alpacas_clock(broker: AlpacaBroker, server: AlpacaServer,
+                                         clock: Clock) -> None:
+    assert await broker.clock_us() == us(clock.now)
+    body = server.account.clock_json()  # Alpaca gives New York time
+    assert body["timestamp"] == "2026-11-24T10:00:00.500000-05:00" and body["is_open"] is True
+    assert body["next_close"] == "2026-11-24T16:00:00-05:00"
+    assert body["next_open"] == "2026-11-25T09:30:00-05:00"
+    clock.advance(7 * 3600)  # 17:00 New York: closed
+    assert await broker.clock_us() == us(clock.now)
+    assert server.account.clock_json()["is_open"] is False
+
+
+async def test_the_local_server_lists_fills_as_alpaca_does(
+        broker: AlpacaBroker, server: AlpacaServer, clock: Clock) -> None:
+    times = await a_session(broker, server, clock)
+    get = broker._trading.get  # the SDK's own request path
+    newest_first = await asyncio.to_thread(get, "/account/activities", {"activity_types": "FILL"})
+    assert [a["id"] for a in newest_first] == [a["id"] for a in reversed(server.account.fills)]
+    first = newest_first[-1]
+    assert set(first) == {"id", "activity_type", "transaction_time", "type", "price", "qty", "side",
+                          "symbol", "leaves_qty", "order_id", "cum_qty", "order_status"}
+    assert (first["type"], first["qty"], first["leaves_qty"], first["cum_qty"],
+            first["order_status"]) == ("partial_fill", "2", "1", "2", "partially_filled")
+    assert first["id"].startswith("20261124100000500::")  # New York time to the ms
+    assert first["transaction_time"] == times[0].isoformat().replace("+00:00", "Z")
+    assert await asyncio.to_thread(get, "/account/activities/DIV") == []
+    with pytest.raises(APIError, match="invalid activity type"):
+        await asyncio.to_thread(get, "/account/activities/NOPE")
+
+
+# ---- unreadable trade updates -------------------------------------------------------------------
+@pytest.mark.parametrize("how", GARBLES)
+async def test_an_unreadable_update_is_reported_and_the_fill_it_hid_is_polled(
+        broker: AlpacaBroker, server: AlpacaServer, live: Collector, how: str) -> None:
+    server.set_quote(SYM, 1.00, 1.30, 10, 10)
+    await broker.submit(buy("u1", 2, 1.10))
+    await live.wait("u1", "new")
+    server.garble_next(how, "fill")
+    server.set_quote(SYM, 1.00, 1.08, 10, 10)  # fills; the stream's copy is unreadable
+    fill = await live.wait("u1", "fill")
+    [bad] = live.malformed
+    assert bad.raw == server.garbled[0] and bad.reason
+    assert live.events.index(fill) == len(live.events) - 1  # reported after the bad message
+    assert (fill.filled_qty, fill.last_fill_qty, fill.last_fill_price) == (2, 2, 1.08)
+    assert fill.execution_id == "" and broker.polls >= 1  # found by polling, not streamed
+    assert server.subscribers == 1  # the stream goes on
+    await broker.submit(buy("u2", 1, 1.10))
+    assert (await live.wait("u2", "fill")).execution_id == streamed_fills(server, "u2")[0]
+    assert live.of("u1") == [("new", 0), ("fill", 2)]
+
+
 # ---- the stream protocol and conversions, directly ------------------------------------------------
 def test_progress_reports_each_state_once_and_splits_missed_fills() -> None:
     new = OrderUpdate("o", "b", SYM, "buy", 3, "new")
@@ -459,6 +639,8 @@ def test_trade_update_conversion() -> None:
     state = convert.trade_state(partial)
     assert (state.event, state.filled_qty, state.last_fill_qty, state.last_fill_price) == (
         "partial_fill", 1, 1, 1.10)
+    assert state.execution_id == account.events[1]["execution_id"] != ""
+    assert convert.progress(state, convert.trade_state(new))[0].execution_id == state.execution_id
     assert state.at_us == int(datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp()) * 1_000_000
     assert convert.order_state(Order(**account.order_by_coid("q1"))).event == "partial_fill"
     assert convert.trade_state(new).event == "new"
@@ -468,6 +650,38 @@ def test_trade_update_conversion() -> None:
     with pytest.raises(Exception, match="day"):
         account.submit({"symbol": SYM, "qty": "1", "side": "buy", "type": "market",
                         "time_in_force": "gtc", "client_order_id": "q2"})
+
+
+def test_an_execution_id_is_kept_only_for_exactly_that_fill() -> None:
+    new = OrderUpdate("o", "b", SYM, "buy", 3, "new")
+    streamed = OrderUpdate("o", "b", SYM, "buy", 3, "partial_fill", 2, 1.10, 2, 1.10,
+                           execution_id="e-2")
+    [kept] = convert.progress(streamed, new)
+    assert (kept.last_fill_qty, kept.execution_id) == (2, "e-2")
+    [missed_one] = convert.progress(streamed, None)  # a partial fill before it was missed
+    assert (missed_one.last_fill_qty, missed_one.execution_id) == (2, "e-2")
+    fill = OrderUpdate("o", "b", SYM, "buy", 3, "fill", 3, 1.12, 1, 1.16, execution_id="e-3")
+    [derived] = convert.progress(fill, new)  # adds 3, the event names 1: not that execution
+    assert (derived.last_fill_qty, derived.execution_id) == (3, "")
+    canceled = OrderUpdate("o", "b", SYM, "buy", 3, "canceled", 2, 1.10, execution_id="x")
+    assert [u.execution_id for u in convert.progress(canceled, new)] == ["", ""]
+
+
+def test_fill_activity_conversion() -> None:
+    activity = {"id": "20261124100000500::0c6f3f3e-8f0e-4a43-9d1c-5b7e2f4a9d10",
+                "activity_type": "FILL", "transaction_time": "2026-11-24T15:00:00.500123Z",
+                "type": "partial_fill", "price": "1.1", "qty": "2", "side": "sell_short",
+                "symbol": SYM, "leaves_qty": "1", "order_id": "b-1", "cum_qty": "2",
+                "order_status": "partially_filled"}
+    assert convert.execution(activity, "o1") == Execution(
+        "0c6f3f3e-8f0e-4a43-9d1c-5b7e2f4a9d10", "o1", "b-1", SYM, "sell", 2, 1.1, 2,
+        at_us=us(datetime(2026, 11, 24, 15, 0, 0, 500_123, tzinfo=UTC)))
+    with pytest.raises(ValueError, match="not a FILL"):
+        convert.execution({**activity, "activity_type": "DIV"}, "o1")
+    with pytest.raises(ValueError, match="without 'cum_qty'"):
+        convert.execution({k: v for k, v in activity.items() if k != "cum_qty"}, "o1")
+    with pytest.raises(ValueError):
+        convert.execution({**activity, "qty": "two"}, "o1")
 
 
 def test_order_request_conversion() -> None:
