@@ -10,16 +10,27 @@ Used by the demo, the tests and backtests. Orders fill against the quotes it is 
   the rest waits for the next quote (``partial_fill`` then ``fill``);
 - commission per contract on every fill; a buy the cash cannot pay for is rejected.
 
-Idempotent on ``client_order_id`` like a real broker: the same id never opens twice.
+Idempotent on ``client_order_id`` like a real broker: the same id never opens twice. Every
+fill gets an execution id, ``<broker_order_id>.<n>``, listed by :meth:`~SimulatedBroker.executions`.
+
+With a :class:`~connectors.simulated.journal.Journal` the account outlives the process, as a
+real broker's does: its state is read from the journal on first use and written after every
+change (order accepted or rejected, fill, cancel, settlement) before the change's update is
+published, so no one sees an update for a change a crash could lose. A change the journal
+refuses is undone and raises :class:`~connectors.broker.BrokerError`. Quotes are not kept
+(the worker's quote table refills them through ``quote_source``); the clock is kept with the
+next change (the pipeline re-reads what it had not committed, which moves it again).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
+from connectors.broker import BrokerError
+from connectors.simulated.journal import Journal, JournalError, Resting, SimState
 from domain.fills import simulate_fill
 from domain.orders import (
     CANCELED,
@@ -29,6 +40,7 @@ from domain.orders import (
     REJECTED,
     Account,
     BrokerPosition,
+    Execution,
     OrderRequest,
     OrderUpdate,
 )
@@ -56,47 +68,51 @@ class SimulatedBroker:
     commission_per_contract:
         $ per contract per fill.
     cash:
-        Starting cash (buying power: long options only, so cash).
+        Starting cash (buying power: long options only, so cash); a journal's state wins.
     latency_us:
         Event time between an order and the first quote it may fill against.
+    journal:
+        Where the account is kept across restarts (None: in memory only, as in backtests).
     """
 
     name = "simulated"
 
     def __init__(self, slippage: float = 0.01, commission_per_contract: float = 0.65,
-                 cash: float = 100_000.0, latency_us: int = 0) -> None:
+                 cash: float = 100_000.0, latency_us: int = 0,
+                 journal: Journal | None = None) -> None:
         self.slippage = slippage
         self.commission = commission_per_contract
-        self.cash = cash
         self.latency_us = latency_us
         self.quotes: dict[str, Touch] = {}
         # Where to look for a quote not seen since start (the worker's quote table).
         self.quote_source: Callable[[str], Touch | None] = lambda symbol: None
-        self._orders: dict[str, OrderUpdate] = {}
-        self._requests: dict[str, tuple[OrderRequest, int]] = {}
-        self._positions: dict[str, BrokerPosition] = {}
-        self._ids = itertools.count(1)
+        self._journal = journal
+        self._state = SimState(cash=cash)
+        self._saved: dict[str, Any] | None = None  # the journal's last state (None: not read)
+        self._pending: list[OrderUpdate] = []  # changed, not yet saved nor published
         self._updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
-        self.clock_us = 0  # the stream's event time, as far as the pipeline has read
+
+    @property
+    def cash(self) -> float:
+        """Cash, $."""
+        return self._ready().cash
 
     def advance(self, at_us: int) -> None:
         """The pipeline has read a record of event time ``at_us``: orders sent from now on
         are stamped no earlier (their latency runs from the decision, not from the
-        contract's last quote)."""
-        self.clock_us = max(self.clock_us, at_us)
+        contract's last quote). Does not read the journal (kept with the next change)."""
+        self._state.clock_us = max(self._state.clock_us, at_us)
 
     # ---- market data ------------------------------------------------------------------------
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
                  at_us: int) -> list[OrderUpdate]:
         """Take a quote; fill what it can fill. Returns the updates it caused."""
+        state = self._ready()
         self.quotes[symbol] = Touch(bid, ask, bid_size, ask_size, at_us)
-        events = []
-        for coid, (request, since_us) in list(self._requests.items()):
-            if request.symbol == symbol and at_us >= since_us + self.latency_us:
-                event = self._try_fill(coid, at_us)
-                if event is not None:
-                    events.append(event)
-        return events
+        for coid, resting in list(state.resting.items()):
+            if resting.request.symbol == symbol and at_us >= resting.since_us + self.latency_us:
+                self._try_fill(coid, at_us)
+        return self._commit() if self._pending else []
 
     # ---- the Broker interface ---------------------------------------------------------------
     async def submit(self, request: OrderRequest, at_us: int | None = None) -> OrderUpdate:
@@ -105,47 +121,66 @@ class SimulatedBroker:
         ``at_us`` is the event time of the order (default: the latest event time the
         pipeline has read, or the contract's last quote when later).
         """
-        known = self._orders.get(request.client_order_id)
+        state = self._ready()
+        coid = request.client_order_id
+        known = state.orders.get(coid)
         if known is not None:
             return known
         touch = self._touch(request.symbol)
-        now = at_us if at_us is not None else max(self.clock_us, touch.at_us if touch else 0)
-        base = OrderUpdate(request.client_order_id, f"sim-{next(self._ids)}", request.symbol,
-                           request.side, request.qty, NEW, at_us=now)
+        now = at_us if at_us is not None else max(state.clock_us, touch.at_us if touch else 0)
+        state.orders_made += 1
+        base = OrderUpdate(coid, f"sim-{state.orders_made}", request.symbol, request.side,
+                           request.qty, NEW, at_us=now)
         reason = self._refusal(request, touch)
         if reason:
-            return self._emit(replace(base, event=REJECTED, reason=reason))
-        self._emit(base)
-        self._requests[request.client_order_id] = (request, now)
-        if touch is not None and self.latency_us == 0:
-            self._try_fill(request.client_order_id, max(now, touch.at_us))
-        return self._orders[request.client_order_id]
+            self._change(replace(base, event=REJECTED, reason=reason))
+        else:
+            self._change(base)
+            state.resting[coid] = Resting(request, now)
+            if touch is not None and self.latency_us == 0:
+                self._try_fill(coid, max(now, touch.at_us))
+        self._commit()
+        return self._state.orders[coid]
 
     async def cancel(self, client_order_id: str) -> OrderUpdate | None:
         """Cancel what has not filled yet."""
-        state = self._orders.get(client_order_id)
-        if state is None or state.done:
-            return state
-        self._requests.pop(client_order_id, None)
-        return self._emit(replace(state, event=CANCELED, last_fill_qty=0, last_fill_price=0.0,
-                                  last_fill_commission=0.0))
+        state = self._ready()
+        order = state.orders.get(client_order_id)
+        if order is None or order.done:
+            return order
+        state.resting.pop(client_order_id, None)
+        update = self._change(replace(order, event=CANCELED, last_fill_qty=0, last_fill_price=0.0,
+                                      last_fill_commission=0.0, execution_id=""))
+        self._commit()
+        return update
 
     async def order(self, client_order_id: str) -> OrderUpdate | None:
         """The order's state, or None."""
-        return self._orders.get(client_order_id)
+        return self._ready().orders.get(client_order_id)
 
     async def open_orders(self) -> list[OrderUpdate]:
         """Orders not done."""
-        return [o for o in self._orders.values() if not o.done]
+        return [o for o in self._ready().orders.values() if not o.done]
 
     async def positions(self) -> list[BrokerPosition]:
         """Open positions."""
-        return [p for p in self._positions.values() if p.qty]
+        return [p for p in self._ready().positions.values() if p.qty]
 
     async def account(self) -> Account:
         """Cash is equity at cost here (marks are the book's job)."""
-        held = sum(p.qty * p.avg_entry_price * MULTIPLIER for p in self._positions.values())
-        return Account(equity=self.cash + held, buying_power=self.cash, cash=self.cash)
+        state = self._ready()
+        held = sum(p.qty * p.avg_entry_price * MULTIPLIER for p in state.positions.values())
+        return Account(equity=state.cash + held, buying_power=state.cash, cash=state.cash)
+
+    async def executions(self, since_us: int) -> list[Execution]:
+        """Every fill at or after ``since_us``, oldest first (kept for 7 days of the clock
+        when journaled)."""
+        return sorted((e for e in self._ready().executions if e.at_us >= since_us),
+                      key=lambda e: e.at_us)
+
+    async def clock_us(self) -> int:
+        """The latest event time the pipeline has read (:meth:`advance`), µs."""
+        return self._ready().clock_us
 
     async def updates(self) -> AsyncIterator[OrderUpdate]:
         """Every order event, in order."""
@@ -157,22 +192,38 @@ class SimulatedBroker:
 
     def settle(self, symbol: str, qty: int, price: float) -> None:
         """Expiry: ``qty`` contracts of ``symbol`` leave the account at ``price`` (their
-        intrinsic value), without an order and without commission."""
-        held = self._positions.get(symbol)
+        intrinsic value), without an order and without commission (not an execution)."""
+        state = self._ready()
+        held = state.positions.get(symbol)
         if held is None or held.qty < qty:
             raise ValueError(f"cannot settle {qty} {symbol}: holding {held.qty if held else 0}")
         left = held.qty - qty
-        self._positions[symbol] = BrokerPosition(symbol, left, held.avg_entry_price if left else 0.0)
-        self.cash += price * qty * MULTIPLIER
+        state.positions[symbol] = BrokerPosition(symbol, left, held.avg_entry_price if left else 0.0)
+        state.cash += price * qty * MULTIPLIER
+        self._commit()
 
     def known(self, client_order_id: str) -> bool:
         """True if the broker has seen this client order id."""
-        return client_order_id in self._orders
+        return client_order_id in self._ready().orders
 
     # ---- internals --------------------------------------------------------------------------
+    def _ready(self) -> SimState:
+        """The state, read from the journal on first use."""
+        if self._journal is not None and self._saved is None:
+            try:
+                loaded = self._journal.load()
+            except JournalError as exc:
+                raise BrokerError(f"simulated broker: cannot read its journal: {exc}") from exc
+            if loaded is not None:
+                clock_us = self._state.clock_us  # what advance() saw before the first use
+                self._state = SimState.from_dict(loaded)
+                self._state.clock_us = max(self._state.clock_us, clock_us)
+            self._saved = self._state.to_dict()
+        return self._state
+
     def _refusal(self, request: OrderRequest, touch: Touch | None) -> str:
         if request.side == "sell":
-            held = self._positions.get(request.symbol)
+            held = self._state.positions.get(request.symbol)
             if held is None or held.qty < request.qty:
                 return f"cannot sell {request.qty} {request.symbol}: holding {held.qty if held else 0}"
             return ""
@@ -180,8 +231,8 @@ class SimulatedBroker:
         if price is None:
             return "no quote to price a market order"
         cost = price * request.qty * MULTIPLIER + self.commission * request.qty
-        if cost > self.cash:
-            return f"insufficient buying power: {cost:.2f} needed, {self.cash:.2f} available"
+        if cost > self._state.cash:
+            return f"insufficient buying power: {cost:.2f} needed, {self._state.cash:.2f} available"
         return ""
 
     def _touch(self, symbol: str) -> Touch | None:
@@ -193,44 +244,76 @@ class SimulatedBroker:
         return touch
 
     def _try_fill(self, coid: str, at_us: int) -> OrderUpdate | None:
-        request, _ = self._requests[coid]
+        state = self._state
+        resting = state.resting[coid]
+        request = resting.request
         touch = self._touch(request.symbol)
-        state = self._orders[coid]
+        order = state.orders[coid]
         if touch is None:
             return None
         size = touch.ask_size if request.side == "buy" else touch.bid_size
-        qty = min(request.qty - state.filled_qty, max(size, 0))
+        qty = min(request.qty - order.filled_qty, max(size, 0))
         if qty <= 0:
             return None
         fill = simulate_fill(request.side, qty, request.order_type, request.limit_price,
                              touch.bid, touch.ask, self.slippage, self.commission)
         if fill is None:
             return None
-        filled = state.filled_qty + fill.qty
-        avg = (state.filled_avg_price * state.filled_qty + fill.price * fill.qty) / filled
+        filled = order.filled_qty + fill.qty
+        avg = (order.filled_avg_price * order.filled_qty + fill.price * fill.qty) / filled
         self._book(request, fill.qty, fill.price, fill.commission)
+        execution_id = f"{order.broker_order_id}.{resting.fills + 1}"
+        state.executions.append(Execution(execution_id, coid, order.broker_order_id, request.symbol,
+                                          request.side, fill.qty, fill.price, filled,
+                                          fill.commission, at_us))
         done = filled >= request.qty
         if done:
-            self._requests.pop(coid)
-        return self._emit(replace(state, event=FILL if done else PARTIAL_FILL, filled_qty=filled,
-                                  filled_avg_price=round(avg, 4), last_fill_qty=fill.qty,
-                                  last_fill_price=fill.price,
-                                  last_fill_commission=fill.commission, at_us=at_us))
+            state.resting.pop(coid)
+        else:
+            state.resting[coid] = replace(resting, fills=resting.fills + 1)
+        return self._change(replace(order, event=FILL if done else PARTIAL_FILL, filled_qty=filled,
+                                    filled_avg_price=round(avg, 4), last_fill_qty=fill.qty,
+                                    last_fill_price=fill.price,
+                                    last_fill_commission=fill.commission, at_us=at_us,
+                                    execution_id=execution_id))
 
     def _book(self, request: OrderRequest, qty: int, price: float, commission: float) -> None:
-        held = self._positions.get(request.symbol, BrokerPosition(request.symbol, 0, 0.0))
+        state = self._state
+        held = state.positions.get(request.symbol, BrokerPosition(request.symbol, 0, 0.0))
         if request.side == "buy":
             total = held.qty + qty
             avg = (held.avg_entry_price * held.qty + price * qty) / total
-            self._positions[request.symbol] = BrokerPosition(request.symbol, total, avg)
-            self.cash -= price * qty * MULTIPLIER + commission
+            state.positions[request.symbol] = BrokerPosition(request.symbol, total, avg)
+            state.cash -= price * qty * MULTIPLIER + commission
         else:
             left = held.qty - qty
-            self._positions[request.symbol] = BrokerPosition(
+            state.positions[request.symbol] = BrokerPosition(
                 request.symbol, left, held.avg_entry_price if left else 0.0)
-            self.cash += price * qty * MULTIPLIER - commission
+            state.cash += price * qty * MULTIPLIER - commission
 
-    def _emit(self, update: OrderUpdate) -> OrderUpdate:
-        self._orders[update.client_order_id] = update
-        self._updates.put_nowait(update)
+    def _change(self, update: OrderUpdate) -> OrderUpdate:
+        self._state.orders[update.client_order_id] = update
+        self._pending.append(update)
         return update
+
+    def _commit(self) -> list[OrderUpdate]:
+        """Save the state (with a journal), then publish the updates of the change.
+
+        Raises
+        ------
+        BrokerError
+            When the journal refused the state: the change is undone, nothing is published.
+        """
+        published, self._pending = self._pending, []
+        if self._journal is not None:
+            self._state.prune()
+            saved = self._state.to_dict()
+            try:
+                self._journal.save(saved)
+            except JournalError as exc:
+                self._state = SimState.from_dict(self._saved or saved)
+                raise BrokerError(f"simulated broker: change not saved, so undone: {exc}") from exc
+            self._saved = saved
+        for update in published:
+            self._updates.put_nowait(update)
+        return published

@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 
+from connectors.broker import BrokerError
 from connectors.simulated.broker import SimulatedBroker
+from connectors.simulated.journal import KEEP_US, JournalError, MemoryJournal
 from domain.orders import OrderRequest, OrderUpdate, parse_occ
 from streams.brokers import LiveTradingRefused, check_live, make_broker
 from streams.settings import Settings, TradingSettings
@@ -110,6 +112,172 @@ async def test_quote_source_serves_a_restarted_broker() -> None:
     broker = SimulatedBroker()
     broker.quote_source = lambda s: Touch(1.0, 1.05, 10, 10, 5_000) if s == SYM else None
     assert (await broker.submit(buy())).event == "fill"
+
+
+class FlakyJournal(MemoryJournal):
+    """A journal that refuses saves while ``down`` (Kafka unreachable)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def save(self, state: dict[str, object]) -> None:
+        if self.down:
+            raise JournalError("journal unreachable")
+        super().save(state)
+
+
+async def test_every_fill_gets_its_own_execution_id() -> None:
+    broker = SimulatedBroker(commission_per_contract=0.5)
+    broker.on_quote(SYM, 1.00, 1.05, 10, 3, 1_000)
+    first = await broker.submit(buy(qty=5))
+    rest = broker.on_quote(SYM, 1.00, 1.06, 10, 10, 2_000)
+    events = await drain(broker)
+    assert [(e.event, e.execution_id) for e in events] == [
+        ("new", ""), ("partial_fill", "sim-1.1"), ("fill", "sim-1.2")]
+    assert first.execution_id == "sim-1.1" and rest[0].execution_id == "sim-1.2"
+    executions = await broker.executions(0)
+    assert [(x.execution_id, x.client_order_id, x.broker_order_id, x.qty, x.price, x.cum_qty)
+            for x in executions] == [("sim-1.1", "o1", "sim-1", 3, 1.05, 3),
+                                     ("sim-1.2", "o1", "sim-1", 2, 1.06, 5)]
+    assert [x.commission for x in executions] == pytest.approx([1.5, 1.0])
+    assert [x.at_us for x in executions] == [1_000, 2_000]
+
+
+async def test_executions_since_a_time_oldest_first_and_settlement_is_not_one() -> None:
+    broker = SimulatedBroker(commission_per_contract=0.0, cash=1_000)
+    broker.on_quote(SYM, 1.00, 1.05, 50, 50, 1_000)
+    await broker.submit(buy("o1", qty=2))
+    broker.on_quote(SYM, 1.00, 1.05, 50, 50, 5_000)
+    await broker.submit(buy("o2", qty=1))
+    assert [x.execution_id for x in await broker.executions(0)] == ["sim-1.1", "sim-2.1"]
+    assert [x.execution_id for x in await broker.executions(5_000)] == ["sim-2.1"]
+    assert await broker.executions(5_001) == []
+    broker.settle(SYM, 3, 0.40)
+    assert broker.cash == pytest.approx(1_000 - 315 + 120)
+    assert len(await broker.executions(0)) == 2 and await broker.positions() == []
+
+
+async def test_clock_moves_with_the_stream_only_forward() -> None:
+    broker = SimulatedBroker()
+    broker.advance(7_000)
+    broker.advance(3_000)
+    assert await broker.clock_us() == 7_000
+
+
+class UnreadableJournal(MemoryJournal):
+    """A journal that cannot be read (Kafka down at start)."""
+
+    def load(self) -> dict[str, object] | None:
+        raise JournalError("journal unreachable")
+
+
+async def test_the_journal_is_read_on_first_use_and_the_clock_never_goes_back() -> None:
+    unreadable = SimulatedBroker(journal=UnreadableJournal())
+    unreadable.advance(1_000)  # the stream's clock moves without the journal
+    with pytest.raises(BrokerError, match="cannot read its journal"):
+        await unreadable.positions()
+    journal = MemoryJournal()
+    old = SimulatedBroker(journal=journal)
+    old.advance(900)
+    await old.submit(OrderRequest("s1", SYM, "sell", 1, "limit", 1.0, "close"))  # saved, rejected
+    behind, ahead = SimulatedBroker(journal=journal), SimulatedBroker(journal=journal)
+    behind.advance(500)
+    ahead.advance(1_200)
+    assert (await behind.clock_us(), await ahead.clock_us()) == (900, 1_200)
+
+
+async def test_a_broker_rebuilt_from_the_journal_has_the_same_account() -> None:
+    journal = MemoryJournal()
+    old = SimulatedBroker(cash=10_000, journal=journal)
+    old.advance(900)
+    old.on_quote(SYM, 1.00, 1.05, 50, 50, 1_000)
+    await old.submit(buy("o1", qty=2))
+    await old.submit(buy("o2", qty=1, limit=0.90))  # rests below the ask
+    await old.submit(OrderRequest("s1", SYM, "sell", 9, "limit", 1.0, "close"))  # rejected
+    new = SimulatedBroker(cash=99.0, journal=journal)  # the journal's cash wins
+    assert new.cash == pytest.approx(old.cash) and new.cash == pytest.approx(10_000 - 210 - 1.30)
+    assert await new.positions() == await old.positions()
+    assert await new.open_orders() == await old.open_orders()
+    assert [o.client_order_id for o in await new.open_orders()] == ["o2"]
+    assert await new.account() == await old.account()
+    assert await new.executions(0) == await old.executions(0)
+    assert await new.clock_us() == 900
+    again = await new.submit(buy("o1", qty=2))  # idempotent on the client order id after a restart
+    assert again == await old.order("o1") and (await new.positions())[0].qty == 2
+    assert (await new.order("s1")) == (await old.order("s1"))
+    filled = new.on_quote(SYM, 0.85, 0.90, 50, 50, 2_000)  # the resting order fills on the new one
+    assert [(u.client_order_id, u.event, u.execution_id) for u in filled] == [("o2", "fill", "sim-2.1")]
+    assert (await new.positions())[0].qty == 3
+
+
+async def test_execution_and_order_ids_continue_after_a_restart() -> None:
+    journal = MemoryJournal()
+    old = SimulatedBroker(journal=journal)
+    old.on_quote(SYM, 1.00, 1.05, 10, 3, 1_000)
+    await old.submit(buy("o1", qty=5))  # 3 of 5 fill
+    new = SimulatedBroker(journal=journal)
+    rest = new.on_quote(SYM, 1.00, 1.05, 10, 10, 2_000)
+    second = await new.submit(buy("o2", qty=1))
+    ids = [x.execution_id for x in await new.executions(0)]
+    assert ids == ["sim-1.1", "sim-1.2", "sim-2.1"] and len(set(ids)) == len(ids)
+    assert rest[0].execution_id == "sim-1.2" and rest[0].filled_qty == 5
+    assert second.broker_order_id == "sim-2"
+    third = SimulatedBroker(journal=journal)
+    assert (await third.submit(buy("o3", qty=1))).broker_order_id == "sim-3"
+
+
+async def test_settlement_is_saved() -> None:
+    journal = MemoryJournal()
+    old = SimulatedBroker(commission_per_contract=0.0, cash=1_000, journal=journal)
+    old.on_quote(SYM, 1.00, 1.05, 50, 50, 1_000)
+    await old.submit(buy(qty=2))
+    old.settle(SYM, 2, 0.30)
+    new = SimulatedBroker(journal=journal)
+    assert new.cash == pytest.approx(1_000 - 210 + 60) and await new.positions() == []
+
+
+async def test_no_update_is_published_for_a_change_the_journal_refused() -> None:
+    journal = FlakyJournal()
+    broker = SimulatedBroker(commission_per_contract=0.0, cash=1_000, journal=journal)
+    broker.on_quote(SYM, 1.00, 1.20, 50, 50, 1_000)
+    await broker.submit(buy("o1", qty=2, limit=1.10))  # rests
+    assert [e.event for e in await drain(broker)] == ["new"]
+    saves = len(journal.saved)
+    journal.down = True
+    with pytest.raises(BrokerError, match="not saved"):
+        broker.on_quote(SYM, 1.00, 1.05, 50, 50, 2_000)  # would fill o1
+    with pytest.raises(BrokerError, match="not saved"):
+        await broker.submit(buy("o2", qty=1))
+    assert await drain(broker) == []
+    assert len(journal.saved) == saves
+    assert broker.cash == 1_000 and await broker.positions() == [] and await broker.executions(0) == []
+    assert [o.client_order_id for o in await broker.open_orders()] == ["o1"]
+    assert await broker.order("o2") is None
+    journal.down = False
+    filled = broker.on_quote(SYM, 1.00, 1.05, 50, 50, 3_000)
+    assert [(u.event, u.execution_id) for u in filled] == [("fill", "sim-1.1")]
+    assert [e.event for e in await drain(broker)] == ["fill"]
+    saved = journal.load()
+    assert saved is not None and saved["orders"][0]["event"] == "fill"
+    assert (await broker.submit(buy("o2", qty=1))).broker_order_id == "sim-2"  # the refused id is free
+
+
+async def test_done_orders_and_executions_older_than_a_week_are_dropped() -> None:
+    journal = MemoryJournal()
+    broker = SimulatedBroker(journal=journal)
+    broker.on_quote(SYM, 1.00, 1.20, 50, 50, 1_000)
+    await broker.submit(buy("old", qty=1, limit=1.20))  # fills at 1_000
+    await broker.submit(buy("resting", qty=1, limit=0.50))  # open at 1_000
+    broker.advance(1_000 + KEEP_US + 1)
+    broker.on_quote(SYM, 1.00, 1.20, 50, 50, 1_000 + KEEP_US + 1)
+    await broker.submit(buy("new", qty=1, limit=1.20))
+    assert [x.client_order_id for x in await broker.executions(0)] == ["new"]
+    assert await broker.order("old") is None
+    assert [o.client_order_id for o in await broker.open_orders()] == ["resting"]
+    rebuilt = SimulatedBroker(journal=journal)
+    assert [x.client_order_id for x in await rebuilt.executions(0)] == ["new"]
+    assert rebuilt.known("resting") and not rebuilt.known("old")
 
 
 def test_live_needs_both_switches() -> None:
