@@ -28,12 +28,13 @@ def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name
     With ``concurrency`` > 1, that many records are handled at once (order across them is
     not kept; only for stages without tables).
     """
-    advance = getattr(pipeline.broker, "advance", None)
-    if advance is not None:  # the simulated broker keeps the stream's event time
+    if hasattr(pipeline.broker, "advance"):  # the simulated broker keeps the stream's time
         inner = handler
 
         async def handler(record: dict[str, Any], received: int) -> None:
-            advance(int(record.get("event_time") or 0))
+            advance = getattr(pipeline.broker, "advance", None)  # the term's broker
+            if advance is not None:
+                advance(int(record.get("event_time") or 0))
             await inner(record, received)
 
     add_stage = getattr(pipeline, "add_stage", None)

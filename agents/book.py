@@ -1,22 +1,27 @@
 """Book agent: fills become positions, P&L and the day's risk state.
 
-Reads ``fills``; a ``reconcile:`` fill states the broker's quantity rather than a trade
-(:mod:`agents.orders`, :func:`domain.positions.apply_fill_record`). Keeps the positions
-table (per contract: underlying, qty, average price, realised P&L, high-water mark of the
-mark for the trailing stop, entry order) and the day's realised P&L per underlying in the
-risk-state table, and publishes ``positions``.
+Reads ``fills``; each execution is applied once (:func:`domain.book.apply`: by execution
+id and by the order's cumulative quantity), so a redelivered, replayed or re-sent fill
+changes nothing. A ``reconcile:`` fill states the broker's quantity rather than a trade
+(:mod:`agents.orders`). Keeps the positions table (per contract: underlying, qty, average
+price, realised P&L, commission, the session day's realised P&L, high-water mark of the
+mark for the trailing stop, entry order, the executions applied), one write per fill, and
+publishes ``positions``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
-from domain.positions import apply_fill_record
+from domain.book import Fill, Position, apply
 from streams.trace import stamped
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
 
 
 class OpenPositions:
@@ -43,6 +48,10 @@ class OpenPositions:
         """The open contracts of ``underlying`` (sorted: the same order every time)."""
         return sorted(self._index().get(underlying, ()))
 
+    def all(self) -> list[str]:
+        """Every open contract (sorted)."""
+        return sorted(s for held in self._index().values() for s in held)
+
     def update(self, underlying: str, symbol: str, qty: int) -> None:
         """Record a position's new quantity."""
         held = self._index().setdefault(underlying, set())
@@ -57,31 +66,25 @@ def register(p: Pipeline) -> None:
     tables = p.tables
     p.open_positions = OpenPositions(tables.positions)
 
-    async def handle(fill: dict[str, Any], received: int) -> None:
-        symbol, underlying = fill["symbol"], fill["underlying"]
-        before = tables.positions.get(symbol) or {}
-        position = apply_fill_record(before, fill)
-        position.update(underlying=underlying,
-                        entry_order=before.get("entry_order") or fill["client_order_id"],
-                        opened_us=before.get("opened_us") or fill["event_time"],
-                        high_mark=max(float(before.get("high_mark", 0.0)), fill["price"])
-                        if fill["side"] == "buy" else before.get("high_mark", 0.0))
-        if position["qty"] == 0:
-            position.update(entry_order="", opened_us=0, high_mark=0.0)
-        tables.positions[symbol] = position
-        p.open_positions.update(underlying, symbol, int(position["qty"]))
-        risk = tables.risk_state[underlying]
-        realized_delta = position["realized_pnl"] - float(before.get("realized_pnl", 0.0))
-        day = p.calendar.session_at(fill["event_time"])
-        day_key = day.day.isoformat() if day is not None else ""
-        day_pnl = float(risk.get("day_pnl", 0.0)) if risk.get("day") == day_key else 0.0
-        tables.risk_state[underlying] = {**risk, "day": day_key, "day_pnl": day_pnl + realized_delta}
-        quote = tables.quotes.get(symbol)
-        mark = (quote["bid"] + quote["ask"]) / 2 if quote else fill["price"]
-        await p.send(p.topics.positions, "Position", underlying, {
-            "underlying": underlying, "symbol": symbol, "qty": position["qty"],
-            "avg_price": position["avg_price"], "realized_pnl": position["realized_pnl"],
-            "mark": mark, "event_time": fill["event_time"],
-            "trace": stamped(fill["trace"], "book", received)})
+    async def handle(record: dict[str, Any], received: int) -> None:
+        fill = Fill.from_record(record)
+        before = Position.from_record(fill.symbol, tables.positions.get(fill.symbol))
+        session = p.calendar.session_at(fill.event_time)
+        day = session.day.isoformat() if session is not None else ""
+        applied = apply(before, fill, day or before.day)
+        position = applied.position
+        if applied.duplicate:  # the position is stated again (a crash may have lost it)
+            log.info("fill %s of %s (%s x%d) applied before; not again", fill.key,
+                     fill.client_order_id, fill.symbol, fill.qty)
+        else:
+            tables.positions[fill.symbol] = position.to_record()  # one write: the whole effect
+            p.open_positions.update(position.underlying, fill.symbol, position.qty)
+        quote = tables.quotes.get(fill.symbol)
+        mark = (quote["bid"] + quote["ask"]) / 2 if quote else fill.price
+        await p.send(p.topics.positions, "Position", position.underlying, {
+            "underlying": position.underlying, "symbol": fill.symbol, "qty": position.qty,
+            "avg_price": position.avg_price, "realized_pnl": position.realized_pnl,
+            "mark": mark, "event_time": fill.event_time,
+            "trace": stamped(dict(fill.trace), "book", received)})
 
     stage_agent(p, p.topics.fills, "book", "Fill", handle)

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from agents.exits import close_position
-from domain.control import CANCEL_ENTRIES, CLOSE, FLATTEN, ControlState, apply_command
+from domain.control import (
+    CANCEL_ENTRIES,
+    CLOSE,
+    FLATTEN,
+    ControlError,
+    ControlState,
+    apply_command,
+)
 
 if TYPE_CHECKING:
     from streams.pipeline import Pipeline
@@ -32,11 +39,10 @@ def register(p: Pipeline) -> None:
     table = p.tables.control
 
     async def handle(command: dict[str, Any], received: int) -> None:
-        stored = table.get(KEY)
-        current = ControlState.from_record(stored) if stored else p.control.state
+        current = current_state(p)
         new, actions = apply_command(current, command["command"], command["params"])  # raises: dead letter
         p.control.state = new
-        table[KEY] = new.to_record()
+        table[KEY] = p.control.record = new.to_record()
         log.warning("control %s by %s: %s -> %s", command["command"], command["actor"],
                     command["params"], new.to_record())
         if CANCEL_ENTRIES in actions:
@@ -72,8 +78,27 @@ async def close_held(p: Pipeline, symbol: str | None, command: dict[str, Any]) -
     return closed
 
 
-def restore(p: Pipeline) -> None:
-    """Load the last control state from the table (on start, before trading)."""
+def current_state(p: Pipeline) -> ControlState:
+    """The switches and limits as the control table holds them (the owner's state: the
+    control topic and table have one partition, so every command reaches the owner).
+
+    A stored state that does not validate (written by an older version, or by hand) is
+    refused loudly and the last valid state is kept: trading never runs on a NaN limit.
+    """
     stored = p.tables.control.get(KEY)
-    if stored:
-        p.control.state = ControlState.from_record(stored)
+    if not stored or stored == p.control.record:
+        return p.control.state
+    try:
+        state = ControlState.from_record(stored)
+    except ControlError as exc:
+        log.error("stored control state refused (%s): %s; keeping the last valid one: %s",
+                  exc, stored, p.control.state.to_record())
+        p.control.record = stored  # said once, not on every signal
+        return p.control.state
+    p.control.state, p.control.record = state, stored
+    return state
+
+
+def restore(p: Pipeline) -> None:
+    """Load the last control state from the table (on becoming the owner, before trading)."""
+    current_state(p)

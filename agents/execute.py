@@ -15,6 +15,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
+from agents.control import current_state
+from agents.orders import submit
+from domain.book import day_pnl
 from domain.contracts import ChainQuote
 from domain.decision import Book, decide
 from domain.orders import OrderRequest
@@ -52,7 +55,7 @@ def register(p: Pipeline) -> None:
             signal=signal, spot_mid=(spot["bid"] + spot["ask"]) / 2 if spot else None,
             chain=chain, book=book_of(p, underlying, session.day.isoformat() if session else ""),
             session=session,
-            account=p.account, rules=p.trading_rules, control=p.control.state)
+            account=p.account, rules=p.trading_rules, control=current_state(p))
         order: dict[str, Any] = {
             "client_order_id": coid, "signal_id": signal["id"], "underlying": underlying,
             "symbol": decision.symbol, "side": "buy", "option_type": decision.option_type,
@@ -69,11 +72,11 @@ def register(p: Pipeline) -> None:
             return
         risk = tables.risk_state[underlying]
         tables.risk_state[underlying] = {**risk, "recent": [*decision.recent_orders_us, now]}
-        tables.orders[coid] = {**order, "status": "pending"}
-        p.order_meta[coid] = order
-        await p.broker.submit(OrderRequest(coid, decision.symbol, "buy", decision.qty,
-                                           p.trading_rules.order_type, decision.limit_price,
-                                           "open"))
+        tables.orders[coid] = {k: v for k, v in order.items() if k != "trace"} | \
+            {"status": "pending", "reason": None}
+        await submit(p, OrderRequest(coid, decision.symbol, "buy", decision.qty,
+                                     p.trading_rules.order_type, decision.limit_price, "open"),
+                     {**order, "status": "pending", "reason": None})
 
     stage_agent(p, p.topics.signals, "execute", "Signal", handle)
 
@@ -87,7 +90,8 @@ def mark_of(p: Pipeline, symbol: str, position: dict[str, Any]) -> float:
 def book_of(p: Pipeline, underlying: str, day: str) -> Book:
     """What the risk checks need to know of the positions, from the tables; the day's P&L
     is ``day``'s realised P&L (ISO date, as the book agent keys it) plus open positions'
-    unrealised P&L at the cached mids."""
+    unrealised P&L at the cached mids. The trading tables live on the owner's one
+    partition, so these sums cover the whole account."""
     positions = [(s, pos) for s, pos in p.tables.positions.items() if pos.get("qty")]
     risk = p.tables.risk_state[underlying]
     return Book(
@@ -97,8 +101,7 @@ def book_of(p: Pipeline, underlying: str, day: str) -> Book:
         position_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions
                              if pos.get("underlying") == underlying),
         total_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions),
-        day_pnl=sum(float(r.get("day_pnl", 0.0)) for r in p.tables.risk_state.values()
-                    if r.get("day") == day)
+        day_pnl=day_pnl(p.tables.positions, day)
         + sum(unrealized(pos, mark_of(p, s, pos)) for s, pos in positions),
         recent_orders_us=tuple(risk.get("recent", ())),
     )

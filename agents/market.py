@@ -58,8 +58,9 @@ def register(p: Pipeline) -> None:
     """Register the market agent; the index is shared with the execute agent."""
     table = p.tables.quotes
     p.chain_index = ChainIndex(table)
+    p.quote_lookup = lambda symbol: touch_of(table.get(symbol))
     if hasattr(p.broker, "quote_source"):  # the simulated broker, after a restart
-        p.broker.quote_source = lambda symbol: touch_of(table.get(symbol))
+        p.broker.quote_source = p.quote_lookup
 
     async def handle(quote: dict[str, Any], received: int) -> None:
         symbol = quote["symbol"]

@@ -1,8 +1,9 @@
 """Order life cycle: the broker's updates become ``orders`` and ``fills`` records.
 
-A task reads :meth:`Broker.updates` (Alpaca's trade-updates stream with polling after a
-drop; the simulated broker's own queue) and publishes, per event, the order's new state on
-``orders`` and, for a (partial) fill, a ``Fill``. Tables are kept by agents reading those
+The owner's task (:mod:`agents.owner`) reads :meth:`Broker.updates` (Alpaca's
+trade-updates stream with polling after a drop; the simulated broker's own queue) and
+publishes, per event, the order's new state on ``orders`` and, for a (partial) fill, a
+``Fill`` with the broker's execution id. Tables are kept by agents reading those
 topics (Faust tables change only inside a stream): ``ledger`` keeps the orders table, and
 the book agent (:mod:`agents.book`) positions and P&L. Before the execute agent trades,
 :func:`reconcile` states the broker's open orders and positions to the tables.
@@ -15,7 +16,16 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
-from domain.orders import FILL, PARTIAL_FILL, OrderUpdate, parse_occ
+from domain.book import Fill, Position, seen
+from domain.orders import (
+    FILL,
+    PARTIAL_FILL,
+    Execution,
+    MalformedUpdate,
+    OrderRequest,
+    OrderUpdate,
+    parse_occ,
+)
 from domain.positions import RECONCILE_PREFIX
 from streams.trace import now_us
 
@@ -23,10 +33,31 @@ if TYPE_CHECKING:
     from streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-ACCOUNT_REFRESH_S = 30.0
 RECONCILE_RETRY_MAX_S = 30.0  # start-up reconciliation retries back off to this
 STATUS = {"new": "new", "partial_fill": "partial_fill", "fill": "filled", "canceled": "canceled",
           "rejected": "rejected", "expired": "expired"}
+
+
+OPEN = frozenset({"pending", "new", "partial_fill"})
+"""Statuses of an order the broker may still fill."""
+
+
+async def submit(p: Pipeline, request: OrderRequest, meta: dict[str, Any]) -> None:
+    """Send an order. A submit that raises (the broker unreachable after its retries)
+    publishes the ``Order`` with status ``error`` and the reason, and clears its pending
+    state: never a pending order without a record. (Should the broker have taken it after
+    all, its updates still arrive, and the deterministic id keeps it single.)"""
+    p.order_meta[request.client_order_id] = meta
+    try:
+        await p.broker.submit(request)
+    except Exception as exc:
+        p.order_meta.pop(request.client_order_id, None)
+        reason = f"submit failed: {type(exc).__name__}: {exc}"[:500]
+        log.error("order %s: %s", request.client_order_id, reason)
+        record = {**meta, "status": "error", "reason": reason}
+        p.tables.orders[request.client_order_id] = {k: v for k, v in record.items()
+                                                    if k != "trace"}
+        await p.send(p.topics.orders, "Order", str(meta["underlying"]), record)
 
 
 def order_record(meta: dict[str, Any], update: OrderUpdate, at_us: int) -> dict[str, Any]:
@@ -57,7 +88,11 @@ def meta_for(update: OrderUpdate) -> dict[str, Any]:
 
 
 async def publish_update(p: Pipeline, update: OrderUpdate) -> None:
-    """Publish one broker update as an ``Order`` (and a ``Fill`` when it filled something)."""
+    """Publish one broker update as an ``Order`` (and a ``Fill`` when it filled something).
+
+    The fill carries the broker's execution id and the order's cumulative quantity, so the
+    book applies it once however often it arrives (:mod:`domain.book`).
+    """
     meta = p.order_meta.get(update.client_order_id) or p.tables.orders.get(update.client_order_id)
     if not meta:
         meta = meta_for(update)
@@ -66,46 +101,96 @@ async def publish_update(p: Pipeline, update: OrderUpdate) -> None:
     record = order_record(meta, update, at)
     await p.send(p.topics.orders, "Order", record["underlying"], record)
     if update.event in (FILL, PARTIAL_FILL) and update.last_fill_qty > 0:
-        await p.send(p.topics.fills, "Fill", record["underlying"], {
-            "client_order_id": update.client_order_id, "underlying": record["underlying"],
-            "symbol": update.symbol, "side": update.side, "qty": update.last_fill_qty,
-            "price": update.last_fill_price, "commission": update.last_fill_commission,
-            "event_time": record["event_time"], "trace": record["trace"]})
+        fill = Fill(update.client_order_id, record["underlying"], update.symbol, update.side,
+                    update.last_fill_qty, update.last_fill_price, update.last_fill_commission,
+                    update.execution_id, update.filled_qty, record["event_time"],
+                    record["trace"])
+        await p.send(p.topics.fills, "Fill", fill.underlying, fill.to_record())
     if update.done:
         p.order_meta.pop(update.client_order_id, None)
 
 
-async def reconcile(p: Pipeline) -> dict[str, int]:
-    """Publish the broker's open orders and positions so the tables agree with them.
+async def dead_letter_update(p: Pipeline, bad: MalformedUpdate) -> None:
+    """A broker message that could not be read goes to ``deadletter`` (the adapter polls
+    open orders at once, so a fill it hid is still reported)."""
+    at = now_us()
+    log.error("unreadable update from %s dead-lettered: %s", p.broker.name, bad.reason)
+    await p.send(p.topics.deadletter, "DeadLetter", "broker", {
+        "topic": f"broker:{p.broker.name}", "partition": -1, "offset": -1,
+        "stage": "orders", "reason": bad.reason[:2000], "payload": bad.raw, "key": None,
+        "event_time": await p.broker.clock_us(), "trace": {"orders_in": at}})
 
-    Open orders are published again (the orders table learns their state). For every
-    contract the broker holds, and every one the book holds that the broker does not, a
-    ``Fill`` marked ``reconcile:`` states the broker's quantity (0 when none) at its average
-    price; the book agent moves the position to it (:func:`domain.positions.apply_fill_record`).
-    Stating the quantity rather than a difference keeps this right even when the book read
-    here was not yet recovered: the book agent applies it after recovery, to the whole book.
+
+async def reconcile(p: Pipeline, *, state_all: bool = True) -> dict[str, int]:
+    """Make the book agree with the broker: its money as well as its quantities.
+
+    1. Open orders are published again (the orders table learns their state).
+    2. Every execution of the broker's session so far that the book has not applied is
+       published as a ``Fill`` with its execution id; the book applies it once (by id, and
+       by the order's cumulative quantity), so realised P&L and commission come out as the
+       broker's.
+    3. For every contract the broker holds, and every one the book holds that the broker
+       does not, a ``reconcile:`` fill states the broker's quantity (0 when none); the book
+       moves the position to it (realising nothing). It is skipped for a contract with an
+       execution after the positions were read (they would disagree; the next run states
+       it). With ``state_all`` False (the periodic run) only contracts whose quantity
+       differs from the book as read now are stated.
+
+    Every record carries the broker's clock (session event time), never this machine's.
     """
-    counts = {"open_orders": 0, "positions": 0, "mismatched": 0}
+    counts = {"open_orders": 0, "executions": 0, "positions": 0, "mismatched": 0}
     for update in await p.broker.open_orders():
         counts["open_orders"] += 1
         await publish_update(p, update)
+    at = await broker_clock(p)
     held = {h.symbol: h for h in await p.broker.positions()}
+    executions = await p.broker.executions(p.calendar.latest_session(at).open_us)
+    moved_after = {e.symbol for e in executions if e.at_us >= at}
+    for execution in executions:
+        fill = execution_fill(execution, p.tables.orders.get(execution.client_order_id))
+        if seen(Position.from_record(fill.symbol, p.tables.positions.get(fill.symbol)), fill):
+            continue  # the book has it (were the table not yet recovered, it drops the repeat)
+        counts["executions"] += 1
+        await p.send(p.topics.fills, "Fill", fill.underlying, fill.to_record())
     booked = {s: pos for s, pos in p.tables.positions.items() if pos and pos.get("qty")}
-    at = now_us()
-    for symbol in sorted(set(held) | set(booked)):
+    for symbol in sorted((set(held) | set(booked)) - moved_after):
         broker_qty = held[symbol].qty if symbol in held else 0
         counts["positions"] += symbol in held
-        if broker_qty != int(booked.get(symbol, {}).get("qty", 0)):
+        mismatch = broker_qty != int(booked.get(symbol, {}).get("qty", 0))
+        if mismatch:
             counts["mismatched"] += 1
             log.warning("reconcile: broker holds %s x%d, the book (as read now) %s",
                         symbol, broker_qty, booked.get(symbol, {}).get("qty", 0))
+        if not (state_all or mismatch):
+            continue
         occ = parse_occ(symbol)
-        await p.send(p.topics.fills, "Fill", occ.underlying, {
-            "client_order_id": f"{RECONCILE_PREFIX}{symbol}:{at}", "underlying": occ.underlying,
-            "symbol": symbol, "side": "buy", "qty": broker_qty,
-            "price": held[symbol].avg_entry_price if symbol in held else 0.0, "commission": 0.0,
-            "event_time": at, "trace": {"reconcile": at}})
+        statement = f"{RECONCILE_PREFIX}{symbol}:{at}"
+        await p.send(p.topics.fills, "Fill", occ.underlying, Fill(
+            statement, occ.underlying, symbol, "buy", broker_qty,
+            held[symbol].avg_entry_price if symbol in held else 0.0, 0.0, statement, 0, at,
+            {"reconcile": now_us()}).to_record())
     return counts
+
+
+async def broker_clock(p: Pipeline) -> int:
+    """The broker's clock; a simulated broker that has seen no record yet has none, and
+    then the book's last fill stands in for it (this machine's clock as a last resort)."""
+    at = await p.broker.clock_us()
+    if at > 0:
+        return at
+    last = [int(pos.get("last_us") or pos.get("opened_us") or 0)
+            for pos in p.tables.positions.values() if pos]
+    return max(last, default=0) or now_us()
+
+
+def execution_fill(execution: Execution, order: dict[str, Any] | None) -> Fill:
+    """The ``Fill`` of one execution the broker lists."""
+    occ = parse_occ(execution.symbol)
+    coid = execution.client_order_id or (order or {}).get("client_order_id") \
+        or f"broker:{execution.broker_order_id}"
+    return Fill(coid, occ.underlying, execution.symbol, execution.side, execution.qty,
+                execution.price, execution.commission, execution.execution_id,
+                execution.cum_qty, execution.at_us, {"reconcile": now_us()})
 
 
 async def reconcile_at_start(p: Pipeline, first_delay_s: float = 1.0) -> dict[str, int]:
@@ -133,34 +218,7 @@ async def reconcile_at_start(p: Pipeline, first_delay_s: float = 1.0) -> dict[st
 
 
 def register(p: Pipeline) -> None:
-    """The updates task, start-up reconciliation, and the ledger agent."""
-
-    @p.app.timer(ACCOUNT_REFRESH_S)
-    async def refresh_account() -> None:
-        try:
-            p.account = await p.broker.account()
-        except Exception as exc:  # keep the last known figures; sizing uses them
-            log.warning("account refresh from %s failed: %s", p.broker.name, exc)
-
-    @p.app.task
-    async def follow_broker() -> None:
-        from agents.control import restore
-
-        await p.tables_ready()
-        restore(p)
-        await reconcile_at_start(p)
-        try:
-            while True:
-                try:
-                    async for update in p.broker.updates():
-                        await publish_update(p, update)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("order updates from %s failed; resuming", p.broker.name)
-                    await asyncio.sleep(1.0)
-        finally:  # the worker is stopping
-            await p.broker.close()
+    """The ledger agent (the broker's stream and reconciliation: :mod:`agents.owner`)."""
 
     async def ledger(order: dict[str, Any], received: int) -> None:
         p.tables.orders[order["client_order_id"]] = {k: v for k, v in order.items() if k != "trace"}

@@ -7,7 +7,14 @@ from datetime import date
 from typing import Any, Protocol
 
 from domain.contracts import ChainQuote
-from domain.orders import Account, BrokerPosition, OrderRequest, OrderUpdate
+from domain.orders import (
+    Account,
+    BrokerPosition,
+    Execution,
+    MalformedUpdate,
+    OrderRequest,
+    OrderUpdate,
+)
 
 
 class BrokerError(RuntimeError):
@@ -52,8 +59,20 @@ class Broker(Protocol):
         """Equity, buying power, cash."""
         ...
 
-    def updates(self) -> AsyncIterator[OrderUpdate]:
-        """Order life-cycle events as they happen (a stream, with polling after a drop)."""
+    async def executions(self, since_us: int) -> list[Execution]:
+        """Every fill at or after ``since_us`` (the session's open), oldest first, each with
+        the broker's execution id: what reconciliation applies when the book missed it."""
+        ...
+
+    async def clock_us(self) -> int:
+        """The broker's own time now, µs (records made by reconciliation carry it, so
+        they land on the broker's session day, not the machine's)."""
+        ...
+
+    def updates(self) -> AsyncIterator[OrderUpdate | MalformedUpdate]:
+        """Order life-cycle events as they happen (a stream, with polling after a drop); a
+        message that cannot be read is a :class:`MalformedUpdate`, never silently dropped,
+        and makes the adapter poll open orders at once."""
         ...
 
     async def close(self) -> None:

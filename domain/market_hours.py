@@ -43,6 +43,14 @@ class MarketCalendar:
         local = datetime.fromtimestamp(ts_us / 1e6, tz=UTC).astimezone(self._calendar.tz)
         return self.session_on(local.date())
 
+    def latest_session(self, ts_us: int) -> Session:
+        """The session of ``ts_us``'s exchange-local day, else the last one before it."""
+        session = self.session_at(ts_us)
+        if session is not None:
+            return session
+        local = datetime.fromtimestamp(ts_us / 1e6, tz=UTC).astimezone(self._calendar.tz)
+        return self.previous_session(local.date())
+
     def is_open(self, ts_us: int) -> bool:
         """True while the exchange is open at ``ts_us``."""
         session = self.session_at(ts_us)

@@ -75,6 +75,10 @@ class OrderUpdate:
         broker charges ``TRADING_COMMISSION`` per contract).
     at_us:
         When the broker says it happened, µs since the epoch.
+    execution_id:
+        The broker's id of the fill this event reports (Alpaca's ``execution_id``; the
+        simulated broker makes one); empty for non-fill events and for fills seen only
+        by polling an order (the book then dedups on the order's cumulative quantity).
     """
 
     client_order_id: str
@@ -90,11 +94,56 @@ class OrderUpdate:
     last_fill_commission: float = 0.0
     reason: str = ""
     at_us: int = 0
+    execution_id: str = ""
 
     @property
     def done(self) -> bool:
         """True when nothing more will happen to the order."""
         return self.event in TERMINAL
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One fill as the broker lists it afterwards (Alpaca's account activities of type
+    ``FILL``; the simulated broker's own list), for reconciliation.
+
+    Attributes
+    ----------
+    execution_id:
+        The broker's id of this fill (the same id its trade update carried).
+    client_order_id, broker_order_id:
+        The order it filled (ours; the broker's).
+    symbol, side:
+        OCC symbol; ``buy`` or ``sell``.
+    qty, price:
+        This fill's contracts and price.
+    cum_qty:
+        The order's filled quantity after this fill.
+    commission:
+        $ charged on this fill.
+    at_us:
+        When it happened (the broker's transaction time), µs since the epoch.
+    """
+
+    execution_id: str
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: str
+    qty: int
+    price: float
+    cum_qty: int
+    commission: float = 0.0
+    at_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedUpdate:
+    """A message from the broker's update stream that could not be read: it goes to
+    ``deadletter`` and open orders are polled at once (it may have been a fill)."""
+
+    raw: bytes
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

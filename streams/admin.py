@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.topics import RECORDS, topic_name
+from streams.topics import ACCOUNT_TOPICS, RECORDS, partitions_of, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +19,15 @@ def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int
     """Create the pipeline's topics that do not exist yet, and wait until every partition
     of them has a leader (until then reads and writes fail); returns the full names."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = list(names)
     wanted = [topic_name(prefix, n) for n in names]
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    new = [NewTopic(t, num_partitions=partitions, replication_factor=replication)
-           for t in wanted if t not in existing]
+    listing = admin.list_topics(timeout=timeout).topics
+    existing = set(listing)
+    for short in names:
+        _check_account_topic(listing.get(topic_name(prefix, short)), short)
+    new = [NewTopic(topic_name(prefix, n), num_partitions=partitions_of(n, partitions),
+                    replication_factor=replication)
+           for n in names if topic_name(prefix, n) not in existing]
     for topic, future in (admin.create_topics(new) if new else {}).items():
         try:
             future.result(timeout)
@@ -32,6 +37,17 @@ def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int
     if new:
         _wait_for_leaders(admin, [t.topic for t in new], timeout)
     return wanted
+
+
+def _check_account_topic(meta: object, short: str) -> None:
+    """A trading topic made with several partitions (before one account had one owner)
+    would let two workers trade one account: refuse to start on it."""
+    found = len(getattr(meta, "partitions", None) or {})
+    if meta is not None and short in ACCOUNT_TOPICS and found != 1:
+        raise RuntimeError(
+            f"topic {getattr(meta, 'topic', short)} has {found} partitions; the trading topics "
+            f"({', '.join(sorted(ACCOUNT_TOPICS))}) need exactly 1 so that one worker owns the "
+            "account. Delete them or use a new KAFKA_TOPIC_PREFIX (docs/operations.md).")
 
 
 def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout: float) -> None:
@@ -86,3 +102,22 @@ def wait_for_group(bootstrap: str, group: str, timeout: float = 60.0) -> bool:
             pass
         time.sleep(0.25)
     return False
+
+
+def partition_holder(bootstrap: str, group: str, topic: str, partition: int = 0,
+                     timeout: float = 5.0) -> str | None:
+    """The client id of the group member that has ``topic[partition]`` assigned (the
+    account's owner, for a trading topic), or None (no member has it, or the group is
+    rebalancing)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        desc = admin.describe_consumer_groups([group])[group].result(timeout)
+    except (KafkaException, TimeoutError):
+        return None
+    if not str(desc.state).endswith("STABLE"):
+        return None
+    for member in desc.members:
+        held = member.assignment.topic_partitions if member.assignment else []
+        if any(tp.topic == topic and tp.partition == partition for tp in held):
+            return str(member.client_id)
+    return None

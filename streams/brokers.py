@@ -8,11 +8,13 @@ missing, so a stray setting or a stray flag can never send a live order.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from connectors.broker import Broker, ChainSource
 from domain.control import ControlState
 from domain.decision import TradingRules, rules_from
 from streams.settings import Settings
+from streams.topics import topic_name
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,14 @@ def make_broker(settings: Settings, live: bool = False) -> Broker:
         log.warning("trading through Alpaca, %s account", "LIVE" if is_live else "paper")
         return AlpacaBroker.from_settings(settings, live=is_live)
     from connectors.simulated.broker import SimulatedBroker
+    from connectors.simulated.journal import KafkaJournal
 
+    kafka = settings.kafka
+    journal = KafkaJournal(kafka.bootstrap_servers, topic_name(kafka.topic_prefix, "sim-broker"),
+                           key="simulated", replication=kafka.replication) \
+        if trading.sim_persist else None
     return SimulatedBroker(trading.slippage, trading.commission,
-                           latency_us=int(trading.sim_latency_ms * 1000))
+                           latency_us=int(trading.sim_latency_ms * 1000), journal=journal)
 
 
 def make_chain_source(settings: Settings, live: bool = False) -> ChainSource | None:
@@ -64,7 +71,9 @@ def trading_rules(settings: Settings) -> TradingRules:
 
 
 class ControlHolder:
-    """The operator's switches as the control agent last set them (read by every agent)."""
+    """The last valid control state read from the control table, and the stored record it
+    came from (:func:`agents.control.current_state` re-reads the table when it changes)."""
 
     def __init__(self) -> None:
         self.state = ControlState()
+        self.record: dict[str, Any] | None = None

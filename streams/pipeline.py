@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from typing import Any
 
 import faust
 
+from agents.owner import Ownership
 from connectors.broker import Broker, ChainSource
 from domain.market_hours import MarketCalendar
 from domain.orders import Account
@@ -20,7 +23,7 @@ from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
 from streams.brokers import ControlHolder, make_broker, make_chain_source, trading_rules
 from streams.settings import Settings
-from streams.topics import Topics
+from streams.topics import ROLES, Topics
 from streams.trace import now_us
 from tables.definitions import Tables
 
@@ -41,8 +44,12 @@ class Pipeline:
         broker: Broker | None = None,
         chain_source: ChainSource | None = None,
         live: bool = False,
+        role: str = "all",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         self.settings = settings
+        self.role = role
         kafka, stream = settings.kafka, settings.stream
         self.app = faust.App(
             stream.app_id,
@@ -60,17 +67,23 @@ class Pipeline:
             table_cleanup_interval=30.0,
             broker_commit_interval=stream.commit_interval_s,
             broker_session_timeout=stream.session_timeout_s,
+            # one id per process: the group's description then tells which worker holds what
+            broker_client_id=f"{stream.app_id}-{role}-{socket.gethostname()}-{os.getpid()}",
         )
         self.codec = codec or make_codec(stream.schema_registry_url)
         self.calendar = calendar or MarketCalendar(settings.risk.exchange)
         self.ensemble = ensemble or ensemble_from_settings(settings.sentiment)
         self.topics = Topics.create(self.app, kafka.topic_prefix, kafka.partitions,
                                     kafka.replication)
-        self.tables = Tables.create(self.app, settings)
+        self.tables = Tables.create(self.app, settings, role)
         self.agents: dict[str, Any] = {}
         self.open_positions: Any = None  # set by agents.book
         self.chain_index: Any = None  # set by agents.market
+        self.quote_lookup: Any = None  # set by agents.market: the quote table as a Touch
+        self._live = live
+        self._own_broker = broker is None  # made here: a fresh one for each term as owner
         self.broker: Broker = broker or make_broker(settings, live=live)
+        self.ownership = Ownership(self.app, self.topics.signals.get_topic_name())
         # Market data for the chain cache (Alpaca's); None: quotes come from the topic only.
         self.chain_source = chain_source or make_chain_source(settings, live=live)
         self.reconciled = asyncio.Event()  # set once the broker's state is in the tables
@@ -80,7 +93,17 @@ class Pipeline:
         self.control = ControlHolder()
         from agents import register_all
 
-        register_all(self)
+        register_all(self, role)
+
+    async def renew_broker(self) -> None:
+        """A fresh broker client for a new term as the account's owner (the simulated
+        broker reloads its account from Kafka: the previous owner may have traded)."""
+        if not self._own_broker:
+            return
+        await self.broker.close()
+        self.broker = make_broker(self.settings, live=self._live)
+        if self.quote_lookup is not None and hasattr(self.broker, "quote_source"):
+            self.broker.quote_source = self.quote_lookup
 
     async def tables_ready(self, timeout_s: float = 15.0) -> bool:
         """Wait (at most ``timeout_s``) until the tables hold what their changelogs say.

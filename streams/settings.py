@@ -237,10 +237,25 @@ class TradingSettings(_Section):
     exit_reprice_s: float = Field(
         default=60.0, ge=0, description="A profit target resting unfilled this long is sent "
                                         "again at the bid (0: it rests).")
+    reconcile_s: float = Field(
+        default=60.0, ge=0, description="The owner reconciles with the broker this often "
+                                        "(executions it missed, quantities that differ; 0: only at start).")
+    tick_s: float = Field(
+        default=1.0, ge=0, description="The owner's clock tick: time exits and entry timeouts "
+                                       "fire on it when no quote arrives (0: off).")
+    exit_max_attempts: int = Field(
+        default=6, ge=1, le=50, description="A refused exit is sent again with growing pauses "
+                                            "up to this many times; then the position is flagged.")
+    stale_position_s: float = Field(
+        default=30.0, gt=0, description="A position whose contract's quote is older than this "
+                                        "is flagged stale; its time exit goes at market.")
     slippage: float = Field(default=0.01, ge=0, description="$ per contract share, simulated.")
     commission: float = Field(default=0.65, ge=0, description="$ per contract, simulated.")
     sim_latency_ms: float = Field(default=0.0, ge=0,
                                   description="Simulated broker: event time before an order may fill.")
+    sim_persist: bool = Field(
+        default=True, description="Simulated broker: keep the account in Kafka (topic sim-broker) "
+                                  "so that it outlives the worker, as a real broker's does.")
 
 
 class AlpacaSettings(_Section):

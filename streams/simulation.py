@@ -234,6 +234,9 @@ class Simulation:
             settings.trading.slippage, settings.trading.commission,
             latency_us=int(settings.trading.sim_latency_ms * 1000))
         self.chain_source = None
+        self.quote_lookup: Any = None
+        self.role = "all"
+        self.ownership = _AlwaysOwner()
         self.reconciled = asyncio.Event()
         self.order_meta: dict[str, dict[str, Any]] = {}
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)
@@ -261,6 +264,9 @@ class Simulation:
     async def tables_ready(self, timeout_s: float = 0.0) -> bool:
         """In memory: always."""
         return True
+
+    async def renew_broker(self) -> None:
+        """One broker for the whole run."""
 
     async def send(self, topic: SimTopic, record_name: str, key: str,
                    record: dict[str, Any]) -> None:
@@ -375,6 +381,13 @@ class Simulation:
             if settle is not None:
                 settle(fill["symbol"], fill["qty"], fill["price"])
             await self.send(self.topics.fills, "Fill", fill["underlying"], fill)
+
+
+class _AlwaysOwner:
+    """A simulation owns its account from start to end."""
+
+    def owns(self) -> bool:
+        return True
 
 
 class _Topics:

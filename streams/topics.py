@@ -19,7 +19,24 @@ RECORDS: dict[str, str] = {
     "control": "Control",
     "metrics": "Metric",
     "deadletter": "DeadLetter",
+    "ticks": "Tick",
 }
+
+ACCOUNT_TOPICS = frozenset({"signals", "quotes", "orders", "fills", "positions", "control",
+                            "ticks"})
+"""The trading role's topics. Each has one partition: the worker that Kafka's group
+assignment gives that partition owns the account (its orders, positions, risk state,
+switches and the broker's stream), and no other worker can act for it. Scoring topics
+have ``KAFKA_PARTITIONS`` and scale across workers."""
+
+ROLES = ("all", "score", "trade")
+"""``stocktracker worker --role``: scoring (score, aggregate, signal), trading (the
+account's agents: market, chain, execute, orders, book, exits, control), or both."""
+
+
+def partitions_of(name: str, partitions: int) -> int:
+    """Partitions of the topic ``name`` (short name) given ``KAFKA_PARTITIONS``."""
+    return 1 if name in ACCOUNT_TOPICS else partitions
 
 
 def topic_name(prefix: str, name: str) -> str:
@@ -42,6 +59,7 @@ class Topics:
     control: faust.TopicT
     metrics: faust.TopicT
     deadletter: faust.TopicT
+    ticks: faust.TopicT
 
     @classmethod
     def create(cls, app: faust.App, prefix: str, partitions: int, replicas: int) -> Topics:
@@ -51,7 +69,7 @@ class Topics:
                 topic_name(prefix, name),
                 key_serializer="raw",
                 value_serializer="raw",
-                partitions=partitions,
+                partitions=partitions_of(name, partitions),
                 replicas=replicas,
                 internal=True,
             )

@@ -8,7 +8,8 @@ from streams.pipeline import Pipeline
 from streams.settings import Settings
 
 
-def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False) -> None:
+def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False,
+               role: str = "all") -> None:
     """Run the worker until SIGTERM/SIGINT (Faust stops it gracefully, flushing tables)."""
     from faust.worker import Worker
 
@@ -17,7 +18,7 @@ def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False
     kafka = settings.kafka
     ensure_topics(kafka.bootstrap_servers, kafka.topic_prefix, kafka.partitions,
                   kafka.replication)
-    pipeline = Pipeline(settings, live=live)
+    pipeline = Pipeline(settings, live=live, role=role)
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
     # Faust's start-up spinner sets the root logger to DEBUG (it turns on every record) and

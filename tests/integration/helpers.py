@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -16,13 +19,20 @@ from domain.market_hours import MarketCalendar
 from domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
 from domain.synthetic import generate_day
 from schemas.codec import SingleObjectCodec
-from streams.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
+from streams.admin import (
+    delete_topics,
+    ensure_topics,
+    partition_holder,
+    topics_with_prefix,
+    wait_for_group,
+)
 from streams.demo import start_worker, stop_process
 from streams.monitor import Monitor
 from streams.producer import RecordProducer
 from streams.settings import Settings
 from streams.topics import topic_name
 from streams.trace import now_us
+from tests.conftest import eventually
 
 CLOSE = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
 KEEP = ("scores", "sentiment", "signals", "orders", "fills", "positions", "deadletter", "metrics")
@@ -72,6 +82,7 @@ class Run:
     worker: subprocess.Popen[bytes] | None = None
     starts: int = 0
     worker_env: dict[str, str] = field(default_factory=dict)
+    others: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         k = self.settings.kafka
@@ -89,6 +100,39 @@ class Run:
                                    self.workdir / "worker.log", self.worker_env)
         assert wait_for_group(self.settings.kafka.bootstrap_servers,
                               self.settings.stream.app_id, 90), self.log_tail()
+
+    def spawn(self, name: str, role: str = "all") -> subprocess.Popen[bytes]:
+        """Start one more worker process ``name`` (its own data dir and log; ``role`` as
+        ``stocktracker worker --role``); it is stopped by :meth:`close`."""
+        proc = start_worker(self.settings, self.settings.kafka.topic_prefix,
+                            self.settings.stream.app_id, self.workdir / name,
+                            self.workdir / f"{name}.log",
+                            {**self.worker_env, "STOCKTRACKER_ROLE": role})
+        self.others[name] = proc
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """``kill -9`` a worker (its process group): no goodbye to the group, no flush."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def kill_worker(self) -> None:
+        """``kill -9`` the main worker."""
+        assert self.worker is not None
+        self.kill(self.worker)
+        self.worker = None
+
+    def owner(self) -> str | None:
+        """The client id of the worker that owns the account now (None: nobody, yet)."""
+        k = self.settings.kafka
+        return partition_holder(k.bootstrap_servers, self.settings.stream.app_id,
+                                topic_name(k.topic_prefix, "signals"))
+
+    def owner_pid(self, timeout: float = 60.0) -> int:
+        """The pid of the worker owning the account, once there is one."""
+        holder = eventually(self.owner, timeout=timeout)
+        return int(holder.rsplit("-", 1)[-1])
 
     def stop_worker(self) -> None:
         """Stop the worker gracefully (SIGTERM) and wait for it."""
@@ -121,14 +165,17 @@ class Run:
         return [o for o in self.records("orders") if all(o.get(k) == v for k, v in match.items())]
 
     def log_tail(self) -> str:
-        """The end of the worker's log, for failure messages."""
-        path = self.workdir / "worker.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        """The end of each worker's log, for failure messages."""
+        tails = []
+        for path in sorted(self.workdir.glob("*.log")):
+            tails.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-4000:])
+        return "\n".join(tails)
 
     def close(self) -> None:
         """Stop everything and delete the run's topics."""
-        if self.worker is not None:
-            stop_process(self.worker)
+        for proc in [self.worker, *self.others.values()]:
+            if proc is not None:
+                stop_process(proc)
         self.monitor.close()
         k = self.settings.kafka
         delete_topics(k.bootstrap_servers,

@@ -92,4 +92,4 @@ async def test_start_up_reconciliation_is_retried_and_holds_orders_until_it_succ
     assert not pipeline.reconciled.is_set(), "orders allowed before reconciliation"
     counts = await asyncio.wait_for(attempt, 5)
     assert broker.asked == 3 and pipeline.reconciled.is_set()
-    assert counts == {"open_orders": 0, "positions": 0, "mismatched": 0}
+    assert counts == {"open_orders": 0, "executions": 0, "positions": 0, "mismatched": 0}

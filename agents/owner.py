@@ -1,0 +1,164 @@
+"""The account's owner: the one worker that talks to the broker.
+
+Trading state lives in tables on the one partition of the trading topics
+(:data:`streams.topics.ACCOUNT_TOPICS`), so Kafka's group assignment gives it to exactly
+one worker at a time; the agents reading those topics run there only. What is not driven
+by a record (the broker's update stream, polling, reconciliation, the account refresh, the
+clock ticks) must run there only too: this task watches the assignment and runs one
+*term* while this worker owns the account:
+
+1. a fresh broker client (the simulated broker reloads its account from Kafka, which the
+   previous owner may have changed);
+2. the tables recovered (a standby's replicas are hot, so this is quick);
+3. the operator's switches restored from the control table;
+4. reconciliation (executions, then quantities) until it succeeds: only then may orders go;
+5. the broker's updates published. Timers on the owner (once reconciled): the account
+   refreshed, a reconciliation every ``TRADING_RECONCILE_S``, and a ``Tick`` every
+   ``TRADING_TICK_S`` so exits fire at their deadline without quotes.
+
+When the assignment moves away (a rebalance, or this worker is stopping) the term ends:
+orders stop, the broker client is closed. A worker killed outright stops with it; its
+standby takes over after the consumer session timeout (``STREAM_SESSION_TIMEOUT_S``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from agents.orders import dead_letter_update, publish_update, reconcile, reconcile_at_start
+from domain.orders import MalformedUpdate
+from streams.trace import now_us
+
+if TYPE_CHECKING:
+    from streams.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+WATCH_S = 0.2
+ACCOUNT_REFRESH_S = 30.0
+
+
+class Ownership:
+    """Whether this worker owns the account now: it holds partition 0 of ``signals`` (the
+    trading topics are co-partitioned, so it holds all of them) as an active partition."""
+
+    def __init__(self, app: Any, topic: str) -> None:
+        self._app, self._topic = app, topic
+
+    def owns(self) -> bool:
+        """True while the account's partition is assigned here as active."""
+        from faust.types import TP
+
+        assignor = getattr(self._app, "assignor", None)
+        if assignor is None:
+            return False
+        return TP(self._topic, 0) in assignor.assigned_actives()
+
+
+async def follow_ownership(p: Pipeline) -> None:
+    """Run a term each time this worker comes to own the account (until cancelled)."""
+    while True:
+        while not p.ownership.owns():
+            await asyncio.sleep(WATCH_S)
+        log.warning("this worker owns the trading account now")
+        term = asyncio.create_task(run_term(p), name="trading-term")
+        try:
+            while p.ownership.owns() and not term.done():
+                await asyncio.sleep(WATCH_S)
+        finally:
+            p.reconciled.clear()  # no order goes out between terms
+            term.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await term
+        if term.done() and not term.cancelled() and term.exception() is not None:
+            log.error("trading term failed: %r", term.exception())
+        log.warning("this worker no longer owns the trading account")
+
+
+async def run_term(p: Pipeline) -> None:
+    """One term as the owner (see the module docstring)."""
+    from agents.control import restore
+
+    await p.renew_broker()
+    try:
+        await p.tables_ready()
+        restore(p)
+        await reconcile_at_start(p)
+        await pump_updates(p)
+    finally:
+        await p.broker.close()
+
+
+async def pump_updates(p: Pipeline) -> None:
+    """Publish the broker's updates (a message it could not read: dead-lettered)."""
+    while True:
+        try:
+            async for update in p.broker.updates():
+                if isinstance(update, MalformedUpdate):
+                    await dead_letter_update(p, update)
+                else:
+                    await publish_update(p, update)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("order updates from %s failed; resuming", p.broker.name)
+        await asyncio.sleep(1.0)
+
+
+def owner_timer(p: Pipeline, interval_s: float, fn: Callable[[Pipeline], Awaitable[None]]
+                ) -> None:
+    """``await fn(p)`` every ``interval_s`` seconds (Faust's timer; the simulation's fires
+    in event time), on the owner once it has reconciled; failures are logged. 0: never."""
+    if interval_s <= 0:
+        return
+
+    async def tick() -> None:
+        if not (p.ownership.owns() and p.reconciled.is_set()):
+            return
+        try:
+            await fn(p)
+        except Exception as exc:
+            log.warning("%s failed: %s", fn.__name__, exc)
+
+    tick.__name__ = tick.__qualname__ = f"owner_{fn.__name__}"
+    p.app.timer(interval_s)(tick)
+
+
+def register(p: Pipeline) -> None:
+    """The ownership task and the owner's timers."""
+    trading = p.settings.trading
+    p.app.task(follow_ownership_task(p))
+    owner_timer(p, ACCOUNT_REFRESH_S, refresh_account)
+    owner_timer(p, trading.reconcile_s, periodic_reconcile)
+    owner_timer(p, trading.tick_s, send_tick)
+
+
+def follow_ownership_task(p: Pipeline) -> Callable[[], Awaitable[None]]:
+    """The task Faust runs (a named coroutine function)."""
+    async def follow_account_ownership() -> None:
+        await follow_ownership(p)
+    return follow_account_ownership
+
+
+async def refresh_account(p: Pipeline) -> None:
+    """Equity and buying power for sizing (the last figures stay on a failure)."""
+    p.account = await p.broker.account()
+
+
+async def periodic_reconcile(p: Pipeline) -> None:
+    """Executions the book missed, and quantities that differ, from the broker."""
+    p.account = await p.broker.account()
+    counts = await reconcile(p, state_all=False)
+    if counts["mismatched"]:
+        log.warning("periodic reconciliation with %s: %s", p.broker.name, counts)
+
+
+async def send_tick(p: Pipeline) -> None:
+    """The broker's clock onto ``ticks`` (the exits agent checks every position on it)."""
+    at = await p.broker.clock_us()
+    if at > 0:
+        await p.send(p.topics.ticks, "Tick", "clock", {
+            "source": p.broker.name, "event_time": at, "trace": {"tick_out": now_us()}})
