@@ -9,18 +9,30 @@ from the entry order and the reason, so a replay or a second trigger cannot sell
 (:func:`domain.exits.exit_step`: a resting target is cancelled before a stop is sent, or
 when it has rested ``TRADING_EXIT_REPRICE_S`` while the target still holds; an exit that
 ended unfilled is sent again as the next attempt, at the bid).
-Entry orders of this process still open after ``TRADING_ENTRY_TIMEOUT_S`` are cancelled.
+
+The same checks run on every ``Tick`` of the owner's clock (:mod:`agents.owner`), for every
+open position, so a time exit fires at its deadline even when no quote comes: a position
+whose quote is older than ``TRADING_STALE_POSITION_S`` is flagged ``stale`` and an exit
+fired on it goes at market. Entry orders still open ``TRADING_ENTRY_TIMEOUT_S`` after
+their last update are cancelled on the tick. An exit the broker keeps refusing is retried
+with growing pauses, then the position is flagged ``stranded`` and an ``exit_stranded``
+metric tells the operator.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
+from agents.orders import OPEN, submit
+from domain.book import Position
 from domain.exits import (
     CANCEL,
+    STRANDED,
     WAIT,
+    ExitRule,
     Mark,
     PositionState,
     RestingExit,
@@ -31,6 +43,7 @@ from domain.exits import (
     exit_step,
     update_high_water,
 )
+from domain.market_hours import Session
 from domain.orders import OrderRequest, parse_occ
 
 if TYPE_CHECKING:
@@ -40,82 +53,136 @@ log = logging.getLogger(__name__)
 
 
 def register(p: Pipeline) -> None:
-    """Register the exits agent."""
+    """Register the exits agent: on every quote (its underlying's positions) and on every
+    tick of the owner's clock (every position, and the entry timeouts)."""
+
+    async def on_quote(quote: dict[str, Any], received: int) -> None:
+        underlying = quote["underlying"]
+        await check_positions(p, p.open_positions.of(underlying), int(quote["event_time"]),
+                              quote)
+
+    async def on_tick(tick: dict[str, Any], received: int) -> None:
+        now = int(tick["event_time"])
+        await check_positions(p, p.open_positions.all(), now, None)
+        await cancel_stale_entries(p, now)
+
+    stage_agent(p, p.topics.quotes, "exits", "Quote", on_quote)
+    stage_agent(p, p.topics.ticks, "exit-timer", "Tick", on_tick)
+
+
+async def check_positions(p: Pipeline, symbols: list[str], now: int,
+                          quote: dict[str, Any] | None) -> None:
+    """Run the exit rules on each open position of ``symbols`` at ``now``.
+
+    The contract's quote is the one at hand, else the cached one. A quote older than
+    ``TRADING_STALE_POSITION_S`` (or none at all) flags the position ``stale``: the rules
+    still read the last quote, but an exit sent on it goes at market (a limit from a stale
+    quote could miss the close of a same-day contract).
+    """
     tables, rule = p.tables, p.trading_rules.exits
-
-    async def handle(quote: dict[str, Any], received: int) -> None:
-        now, underlying = int(quote["event_time"]), quote["underlying"]
-        session = p.calendar.session_at(now)
-        for symbol in p.open_positions.of(underlying):
-            position = tables.positions.get(symbol)
-            if not position or position.get("qty", 0) <= 0:
-                continue
-            cached = quote if quote["symbol"] == symbol else tables.quotes.get(symbol)
-            if not cached:
-                continue
-            mark = Mark(cached["bid"], cached["ask"])
-            state = update_high_water(PositionState(
-                symbol, int(position["qty"]), float(position["avg_price"]),
-                int(position.get("opened_us") or now), parse_occ(symbol).expiry,
-                str(position.get("entry_order") or symbol),
-                float(position.get("high_mark") or position["avg_price"])), mark)
-            if state.high_water > float(position.get("high_mark") or 0.0):
-                tables.positions[symbol] = {**position, "high_mark": state.high_water}
-            decision = evaluate_exit(state, mark, now, rule, session)
-            if decision is None:
-                continue
-            action, attempt = exit_step(resting_exit(p, position, state.entry_client_order_id),
-                                        decision.reason, now, rule.reprice_after_us)
-            if action == CANCEL:
-                log.info("exit %s: %s fired; cancelling the resting %s first", symbol,
-                         decision.reason, position.get("exit_reason"))
-                await p.broker.cancel(str(position["exit_order"]))
-                continue  # the next quote sends the new exit once the cancel is confirmed
-            if action == WAIT:
-                continue
-            coid = exit_order_id(state.entry_client_order_id, decision.reason, attempt)
-            tables.positions[symbol] = {**tables.positions[symbol], "exit_order": coid,
-                                        "exit_reason": decision.reason, "exit_attempt": attempt,
-                                        "exit_entry": state.entry_client_order_id,
-                                        "exit_sent_us": now}
-            log.info("exit %s x%d: %s (attempt %d)", symbol, decision.qty, decision.detail,
-                     attempt)
-            await close_position(p, coid, symbol, decision.qty,
-                                 exit_limit(decision.reason, mark, rule, attempt),
-                                 decision.reason, now)
-        for coid, meta in list(p.order_meta.items()):
-            if meta.get("intent") != "open" or meta.get("underlying") != underlying:
-                continue
-            why = entry_timed_out(int(meta["event_time"]), now, int(meta["qty"]),
-                                  int(meta.get("filled_qty", 0)), rule)
-            if why is not None:
-                log.info("cancelling entry %s: %s", coid, why)
-                await p.broker.cancel(coid)
-
-    stage_agent(p, p.topics.quotes, "exits", "Quote", handle)
+    session = p.calendar.session_at(now)
+    stale_us = int(p.settings.trading.stale_position_s * 1e6)
+    for symbol in symbols:
+        position = Position.from_record(symbol, tables.positions.get(symbol))
+        if position.qty <= 0:
+            continue
+        cached = quote if quote is not None and quote["symbol"] == symbol \
+            else tables.quotes.get(symbol)
+        stale = cached is None or now - int(cached["event_time"]) > stale_us
+        if stale != position.stale:
+            position = flag(p, position, now, stale=stale)
+        mark = Mark(0.0, 0.0) if cached is None else Mark(cached["bid"], cached["ask"])
+        await check_one(p, position, mark, now, session, rule, market=stale)
 
 
-def resting_exit(p: Pipeline, position: dict[str, Any], entry: str) -> RestingExit | None:
+async def check_one(p: Pipeline, position: Position, mark: Mark, now: int,
+                    session: Session | None, rule: ExitRule, market: bool) -> None:
+    """One position: keep its high-water mark; send, cancel or wait on its exit."""
+    state = update_high_water(PositionState(
+        position.symbol, position.qty, position.avg_price, position.opened_us or now,
+        parse_occ(position.symbol).expiry, position.entry_order or position.symbol,
+        position.high_mark or position.avg_price), mark)
+    if state.high_water > position.high_mark:
+        position = replace(position, high_mark=state.high_water)
+        p.tables.positions[position.symbol] = position.to_record()
+    decision = evaluate_exit(state, mark, now, rule, session)
+    if decision is None:
+        return
+    action, attempt = exit_step(resting_exit(p, position, state.entry_client_order_id),
+                                decision.reason, now, rule.reprice_after_us, rule.max_attempts,
+                                rule.retry_pause_us)
+    if action == CANCEL:
+        log.info("exit %s: %s fired; cancelling the resting %s first", position.symbol,
+                 decision.reason, position.exit_reason)
+        await p.broker.cancel(position.exit_order)
+        return  # the next quote or tick sends the new exit once the cancel is confirmed
+    if action == STRANDED:
+        if not position.stranded:
+            flag(p, position, now, stranded=True)
+            log.error("exit of %s refused %d times: position stranded, the operator must act",
+                      position.symbol, attempt + 1)
+            await p.send(p.topics.metrics, "Metric", position.underlying, {
+                "name": "exit_stranded", "value": float(position.qty),
+                "labels": {"symbol": position.symbol, "reason": decision.reason},
+                "event_time": now, "trace": {}})
+        return
+    if action == WAIT:
+        return
+    coid = exit_order_id(state.entry_client_order_id, decision.reason, attempt)
+    p.tables.positions[position.symbol] = replace(
+        position, exit_order=coid, exit_reason=decision.reason, exit_attempt=attempt,
+        exit_entry=state.entry_client_order_id, exit_sent_us=now).to_record()
+    log.info("exit %s x%d: %s (attempt %d%s)", position.symbol, decision.qty, decision.detail,
+             attempt, ", at market: no fresh quote" if market else "")
+    limit = None if market else exit_limit(decision.reason, mark, rule, attempt)
+    await close_position(p, coid, position.symbol, decision.qty, limit, decision.reason, now)
+
+
+def flag(p: Pipeline, position: Position, now: int, *, stale: bool | None = None,
+         stranded: bool | None = None) -> Position:
+    """Set or clear the position's flags in the table (None: leave it)."""
+    flagged = replace(position, stale=position.stale if stale is None else stale,
+                      stranded=position.stranded if stranded is None else stranded)
+    log.warning("position %s at %d: stale %s, stranded %s", position.symbol, now,
+                flagged.stale, flagged.stranded)
+    p.tables.positions[position.symbol] = flagged.to_record()
+    return flagged
+
+
+async def cancel_stale_entries(p: Pipeline, now: int) -> None:
+    """Entry orders still (partly) unfilled ``TRADING_ENTRY_TIMEOUT_S`` after their last
+    update are cancelled (from the orders table: a new owner knows them too)."""
+    rule = p.trading_rules.exits
+    for coid, order in list(p.tables.orders.items()):
+        if not order or order.get("intent") != "open" or order.get("status") not in OPEN:
+            continue
+        why = entry_timed_out(int(order["event_time"]), now, int(order["qty"]),
+                              int(order.get("filled_qty") or 0), rule)
+        if why is not None:
+            log.info("cancelling entry %s: %s", coid, why)
+            await p.broker.cancel(coid)
+
+
+def resting_exit(p: Pipeline, position: Position, entry: str) -> RestingExit | None:
     """The exit order this position (of this entry) already has, with its last status."""
-    coid = position.get("exit_order")
-    if not coid or position.get("exit_entry") != entry:
+    coid = position.exit_order
+    if not coid or position.exit_entry != entry:
         return None
     known = p.tables.orders.get(coid) or p.order_meta.get(coid) or {}
-    return RestingExit(str(position.get("exit_reason") or ""), str(known.get("status") or ""),
-                       int(position.get("exit_attempt") or 0),
-                       int(position.get("exit_sent_us") or 0))
+    return RestingExit(position.exit_reason, str(known.get("status") or ""),
+                       position.exit_attempt, position.exit_sent_us)
 
 
 async def close_position(p: Pipeline, coid: str, symbol: str, qty: int, limit_price: float | None,
                          reason: str, now: int) -> None:
     """Send a sell-to-close order (limit at ``limit_price``, market when None)."""
     occ = parse_occ(symbol)
-    p.order_meta[coid] = {
+    meta = {
         "client_order_id": coid, "signal_id": "", "underlying": occ.underlying, "symbol": symbol,
         "side": "sell", "option_type": occ.option_type, "strike": occ.strike, "expiry": occ.expiry,
         "qty": qty, "order_type": "limit" if limit_price else "market", "limit_price": limit_price,
         "status": "pending", "reason": reason, "broker": p.broker.name, "intent": "close",
         "filled_qty": 0, "filled_avg_price": 0.0, "broker_order_id": "", "sizing": "",
         "event_time": now, "trace": {}}
-    await p.broker.submit(OrderRequest(coid, symbol, "sell", qty,
-                                       "limit" if limit_price else "market", limit_price, "close"))
+    await submit(p, OrderRequest(coid, symbol, "sell", qty, "limit" if limit_price else "market",
+                                 limit_price, "close"), meta)

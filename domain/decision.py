@@ -88,7 +88,8 @@ def rules_from(settings: Any) -> TradingRules:
                        trailing_stop_pct=t.trailing_stop_pct,
                        time_exit_et=parse_hhmm(t.time_exit_et),
                        entry_timeout_us=int(t.entry_timeout_s * 1e6),
-                       reprice_after_us=int(t.exit_reprice_s * 1e6) or None),
+                       reprice_after_us=int(t.exit_reprice_s * 1e6) or None,
+                       max_attempts=t.exit_max_attempts),
         fee_per_contract=fee,
     )
 

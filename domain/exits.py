@@ -53,6 +53,10 @@ class ExitRule:
         another exit fires.
     tick:
         Price increment, $ (SPY options trade in pennies).
+    max_attempts, retry_pause_us:
+        An exit the broker refused (or whose submit failed) is sent again after a pause
+        that doubles from ``retry_pause_us`` (capped at 60 s), at most ``max_attempts``
+        times in all; then the position is stranded: flagged, and the operator told.
     """
 
     profit_target_pct: float | None = 0.50
@@ -66,6 +70,8 @@ class ExitRule:
     urgent_limit_style: str = "bid"
     tick: float = 0.01
     reprice_after_us: int | None = 60_000_000
+    max_attempts: int = 6
+    retry_pause_us: int = 2_000_000
 
     def __post_init__(self) -> None:
         for style in (self.limit_style, self.urgent_limit_style):
@@ -241,9 +247,11 @@ def entry_timed_out(sent_us: int, now_us: int, qty: int, filled_qty: int,
             f"cancel the remaining {qty - filled_qty} of {qty}")
 
 
-SEND, WAIT, CANCEL = "send", "wait", "cancel"
+SEND, WAIT, CANCEL, STRANDED = "send", "wait", "cancel", "stranded"
 _OPEN_STATUSES = frozenset({"", "pending", "new", "partial_fill"})
-_UNFILLED_DONE = frozenset({"rejected", "canceled", "expired"})
+_REFUSED = frozenset({"rejected", "error"})
+_UNFILLED_DONE = frozenset({"canceled", "expired"}) | _REFUSED
+RETRY_PAUSE_CAP_US = 60_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +265,19 @@ class RestingExit:
     sent_us: int = 0
 
 
+def retry_pause(attempt: int, base_us: int) -> int:
+    """The pause before sending a refused exit again after ``attempt`` (0-based), µs."""
+    return min(base_us * 2 ** min(attempt, 20), RETRY_PAUSE_CAP_US)
+
+
+def rule_attempts_left(resting: RestingExit, max_attempts: int | None) -> int:
+    """Attempts still allowed after ``resting`` (unbounded when ``max_attempts`` is None)."""
+    return 1 if max_attempts is None else max_attempts - (resting.attempt + 1)
+
+
 def exit_step(resting: RestingExit | None, reason: str, now_us: int = 0,
-              reprice_after_us: int | None = None) -> tuple[str, int]:
+              reprice_after_us: int | None = None, max_attempts: int | None = None,
+              retry_pause_us: int = 0) -> tuple[str, int]:
     """What to do with a fired exit, given the exit order the position already has.
 
     Returns ``(action, attempt)``: ``SEND`` (with the attempt number for
@@ -267,11 +286,17 @@ def exit_step(resting: RestingExit | None, reason: str, now_us: int = 0,
     trail or time exit fires, since the broker holds the contracts for the resting sell and
     would refuse a second one; and when the target still holds after it has rested
     ``reprice_after_us`` (sent again at the bid: the market did not come to it). An exit
-    that ended unfilled (rejected, cancelled, expired) is sent again with the next attempt
-    number, so a refused exit never strands a position.
+    that ended unfilled (cancelled, expired) is sent again with the next attempt number. A
+    refused one (rejected, or its submit failed: ``error``) too, after a pause that doubles
+    with each attempt; after ``max_attempts`` it is ``STRANDED`` (the operator must act).
     """
     if resting is None:
         return SEND, 0
+    if resting.status in _REFUSED and rule_attempts_left(resting, max_attempts) <= 0:
+        return STRANDED, resting.attempt
+    if resting.status in _REFUSED and now_us - resting.sent_us < retry_pause(resting.attempt,
+                                                                             retry_pause_us):
+        return WAIT, resting.attempt
     if resting.status in _UNFILLED_DONE:
         return SEND, resting.attempt + 1
     if resting.status in _OPEN_STATUSES and resting.reason == PROFIT_TARGET:

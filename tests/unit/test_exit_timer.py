@@ -1,0 +1,112 @@
+"""Exits that do not wait for quotes: the owner's clock tick fires the time exit and the
+entry timeout even when no quote arrives (the live agents, run by the simulation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.simulated.broker import SimulatedBroker
+from domain.book import Position
+from domain.exits import TIME_EXIT, exit_order_id
+from domain.orders import CANCELED, FILL, OrderRequest
+from streams.settings import SentimentSettings, Settings
+from streams.simulation import Simulation
+from tests.integration.helpers import at
+
+SYMBOL = "SPY261124C00590000"  # expires on the test day, 2026-11-24 (New York = UTC-5)
+
+
+def simulation() -> tuple[Simulation, SimulatedBroker]:
+    settings = Settings(kafka={"bootstrap_servers": "127.0.0.1:1"},  # type: ignore[arg-type]
+                        sentiment=SentimentSettings(_env_file=None, finbert="off",  # type: ignore[call-arg]
+                                                    llm_calls_per_minute=0))
+    broker = SimulatedBroker()
+    return Simulation(settings, broker=broker), broker
+
+
+def tick_handler(sim: Simulation) -> Any:
+    [(stage, _, handler)] = sim._handlers["ticks"]
+    assert stage == "exit-timer"
+    return handler
+
+
+async def hold(sim: Simulation, broker: SimulatedBroker, qty: int, quote_us: int) -> None:
+    """The broker holds ``qty`` calls bought at 1.10, the book says so, and the last quote of
+    the contract is from ``quote_us``."""
+    broker.on_quote(SYMBOL, 1.00, 1.10, 50, 50, quote_us)
+    bought = await broker.submit(OrderRequest("st-entry", SYMBOL, "buy", qty, "limit", 1.10))
+    assert bought.event == FILL
+    sim.tables.positions[SYMBOL] = Position(SYMBOL, "SPY", qty, 1.10, entry_order="st-entry",
+                                            opened_us=quote_us).to_record()
+    sim.open_positions.update("SPY", SYMBOL, qty)
+    sim.tables.quotes[SYMBOL] = {"symbol": SYMBOL, "underlying": "SPY", "bid": 1.00,
+                                 "ask": 1.10, "bid_size": 50, "ask_size": 50,
+                                 "event_time": quote_us}
+
+
+async def test_the_time_exit_fires_on_the_clock_with_no_quote_at_market() -> None:
+    sim, broker = simulation()
+    await hold(sim, broker, 3, at(19, 0))  # 14:00 New York, the last quote of the day
+    await tick_handler(sim)({"source": "simulated", "event_time": at(20, 5), "trace": {}}, 0)
+    assert await broker.order(exit_order_id("st-entry", TIME_EXIT)) is None, "15:05 is too early"
+    await tick_handler(sim)({"source": "simulated", "event_time": at(20, 10), "trace": {}}, 0)
+    sold = await broker.order(exit_order_id("st-entry", TIME_EXIT))
+    assert sold is not None and sold.side == "sell" and sold.qty == 3
+    assert sold.event == FILL  # at market: it does not wait for a price from a stale quote
+    position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
+    assert position.stale and position.exit_reason == TIME_EXIT
+    assert (await broker.positions()) == []
+
+
+async def test_a_fresh_quote_is_not_flagged_and_its_time_exit_is_a_limit_at_the_bid() -> None:
+    sim, broker = simulation()
+    await hold(sim, broker, 2, at(20, 9, 50))
+    await tick_handler(sim)({"source": "simulated", "event_time": at(20, 10), "trace": {}}, 0)
+    position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
+    assert not position.stale and position.exit_reason == TIME_EXIT
+    sent = sim.order_meta[exit_order_id("st-entry", TIME_EXIT)]
+    assert sent["order_type"] == "limit" and sent["limit_price"] == 1.00
+
+
+async def test_an_unfilled_entry_is_cancelled_on_the_clock_with_no_quote() -> None:
+    sim, broker = simulation()
+    broker.on_quote(SYMBOL, 1.00, 1.10, 50, 50, at(15, 0))
+    resting = await broker.submit(OrderRequest("st-rest", SYMBOL, "buy", 2, "limit", 0.50))
+    sim.tables.orders["st-rest"] = {"client_order_id": "st-rest", "intent": "open",
+                                    "status": "new", "qty": 2, "filled_qty": 0,
+                                    "event_time": resting.at_us}
+    handler = tick_handler(sim)
+    await handler({"source": "simulated", "event_time": at(15, 0, 30), "trace": {}}, 0)
+    assert (await broker.order("st-rest")).event != CANCELED  # type: ignore[union-attr]
+    await handler({"source": "simulated", "event_time": at(15, 1, 1), "trace": {}}, 0)
+    assert (await broker.order("st-rest")).event == CANCELED  # type: ignore[union-attr]
+
+
+async def test_a_refused_exit_is_retried_with_growing_pauses_then_stranded() -> None:
+    sim, broker = simulation()
+    sim.outcome.records["metrics"], sim.outcome.keys["metrics"] = [], []
+    await hold(sim, broker, 1, at(20, 10))
+    handler = tick_handler(sim)
+
+    async def tick(now: int) -> Position:
+        await handler({"source": "simulated", "event_time": now, "trace": {}}, 0)
+        position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
+        sim.tables.orders[position.exit_order] = {"status": "rejected"}  # the broker's answer
+        return position
+
+    now = at(20, 10)
+    assert (await tick(now)).exit_attempt == 0
+    assert (await tick(now + 1_000_000)).exit_attempt == 0, "sent again without a pause"
+    assert (await tick(now + 2_000_000)).exit_attempt == 1
+    assert (await tick(now + 5_000_000)).exit_attempt == 1, "the pause did not grow"
+    assert (await tick(now + 6_000_000)).exit_attempt == 2
+    for attempt in range(3, 6):
+        now += 70_000_000  # past the longest pause
+        assert (await tick(now)).exit_attempt == attempt
+    assert sim.outcome.records["metrics"] == []
+    stranded = await tick(now + 70_000_000)
+    assert stranded.stranded and stranded.exit_attempt == 5
+    [metric] = sim.outcome.records["metrics"]
+    assert metric["name"] == "exit_stranded" and metric["labels"]["symbol"] == SYMBOL
+    await tick(now + 140_000_000)
+    assert len(sim.outcome.records["metrics"]) == 1, "the operator is told once"
