@@ -220,3 +220,20 @@ def effective_limits(base: RiskLimits, state: ControlState) -> RiskLimits:
         target, _, factor = LIMITS[name]
         fields[target] = round(value * factor) if factor != 1 and isinstance(value, float) else value
     return replace(base, **fields)
+
+
+def state_params(state: ControlState) -> dict[str, str]:
+    """The state as a ``Control`` record's string params (``paused``, ``killed``,
+    ``limit.<name>``): what the account's owner publishes once it has applied a command."""
+    record = state.to_record()
+    params = {"paused": str(state.paused).lower(), "killed": str(state.killed).lower()}
+    params.update({f"limit.{k}": str(v) for k, v in record["limits"].items()})
+    return params
+
+
+def state_from_params(params: Mapping[str, str]) -> ControlState:
+    """Back from :func:`state_params` (limits validated again: raises :class:`ControlError`)."""
+    limits = {k.removeprefix("limit."): v for k, v in params.items() if k.startswith("limit.")}
+    return ControlState.from_record({"paused": params.get("paused") == "true",
+                                     "killed": params.get("killed") == "true",
+                                     "limits": limits})

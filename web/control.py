@@ -1,9 +1,10 @@
 """Operator commands from the dashboard: checked here, then written to ``control``.
 
-The dashboard only writes ``Control`` records; the worker's control agent applies them.
-A command is checked against the same rules first (:func:`domain.control.apply_command`
-on the control state replayed from the topic), so a bad one gets a 400 at once instead of
-a dead letter later. The record is the audit trail: who (``actor``: the operator's name
+The dashboard only writes ``Control`` records; the account owner's control agent applies
+them and publishes the state it then holds on ``switches`` (what the dashboard shows). A
+command is checked against the same rules first (:func:`domain.control.apply_command` on
+the state the owner last confirmed), so a bad one gets a 400 at once instead of a dead
+letter later. The record is the audit trail: who (``actor``: the operator's name
 as given, their address and ``web``), when (``trace.web_out``, wall clock; ``event_time``
 is the pipeline's clock so that a replayed day stays in its own time) and what
 (``command`` and ``params``, with the ``reason``).

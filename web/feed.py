@@ -1,9 +1,10 @@
 """The Kafka side of the dashboard: a reader thread and a probe thread around a :class:`Feed`.
 
 The reader assigns itself every partition of the run's topics (no consumer group: the
-dashboard commits nothing and owns no state), from the start of ``control`` (the control
-state is its replay) and from the last ``WEB_REPLAY_RECORDS`` records of the others, then
-follows them. Topics that do not exist yet are looked for again until they do.
+dashboard commits nothing and owns no state), from the start of ``control`` and
+``switches`` (the commands sent, and the owner's answer to each: see :mod:`web.commands`)
+and from the last ``WEB_REPLAY_RECORDS`` records of the others, then follows them. Topics
+that do not exist yet are looked for again until they do.
 The probe asks the broker whether it answers and how far the worker's consumer group
 lags (end offsets minus its committed offsets; Faust commits every
 ``STREAM_COMMIT_INTERVAL_S``, so the lag moves in those steps).
@@ -28,7 +29,7 @@ from streams.trace import now_us
 from web.hub import Feed
 
 log = logging.getLogger(__name__)
-FULL_REPLAY = frozenset({"control"})
+FULL_REPLAY = frozenset({"control", "switches"})
 
 
 class KafkaFeed(Feed):

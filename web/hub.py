@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.control import ControlState
 from streams.settings import WebSettings
 from streams.trace import now_us
 from web import report
@@ -71,8 +72,8 @@ class Feed:
                 for event in events:
                     self.buffer.add(event)
                     queued = True
-                if topic == "control":
-                    self._next_status_us = 0  # the operator wants to see it at once
+                if topic in ("control", "switches"):
+                    self._next_status_us = 0  # sent, or applied by the owner: shown at once
                     queued = True
         if queued:
             self.ready.set()
@@ -154,10 +155,11 @@ class Feed:
                          "coalesced": self.buffer.coalesced}
             return report.metrics(self.view, now_us(), self.web.latency_budget_ms, dashboard)
 
-    def control_state(self) -> tuple[Any, int]:
-        """The control state as replayed from the topic, and the pipeline's clock (µs)."""
+    def control_state(self) -> tuple[ControlState, int]:
+        """The control state the owner last confirmed (the default one before any owner
+        has: commands are checked against it), and the pipeline's clock (µs)."""
         with self.lock:
-            return self.view.control, self.view.clock_us
+            return self.view.commands.state or ControlState(), self.view.clock_us
 
     # lifecycle (the Kafka feed reads the topics in threads) ------------------------------
     def start(self) -> None:

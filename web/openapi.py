@@ -59,7 +59,9 @@ def spec(version: str = "0.1.0") -> dict[str, Any]:
                                 "a batch {items, dropped}."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": {
-            "/api/status": _get("Components, broker connection, worker lag, trading paused or not", _OBJ),
+            "/api/status": _get("Components, broker connection, worker lag, trading paused or not as the "
+                                "account's owner confirmed it, and the commands sent (pending, "
+                                "applied or refused)", _OBJ),
             "/api/positions": _get("Positions with mark and P&L, and totals", _OBJ),
             "/api/signals": _get("Recent signals (newest first) with their reasons and outcomes",
                                  {"type": "array", "items": _OBJ}, _LIMIT),
@@ -74,7 +76,8 @@ def spec(version: str = "0.1.0") -> dict[str, Any]:
                 "requestBody": {"required": True,
                                 "content": {"application/json": {"schema": CONTROL_BODY}}},
                 "responses": {
-                    "202": {"description": "written to the control topic (the record is returned)",
+                    "202": {"description": "written to the control topic (the record is returned); "
+                                           "pending until the account's owner applies it",
                             "content": {"application/json": {"schema": _OBJ}}},
                     "400": _ERROR, "401": _UNAUTHORIZED,
                     "403": {**_ERROR, "description": "control is off (no token set) or origin refused"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from web.commands import PENDING
 from web.view import DashboardView
 
 STALE_S = 30.0  # the worker and ingest publish metrics every 10 s
@@ -57,13 +58,21 @@ def components(view: DashboardView, health: dict[str, Any], now_us: int) -> list
 
 
 def trading(view: DashboardView) -> dict[str, Any]:
-    """Paused or not, killed or not, limit overrides and the recent commands (the audit)."""
-    state = view.control
-    return {"paused": state.paused, "killed": state.killed,
-            "entries_allowed": not (state.paused or state.killed),
-            "limits": state.to_record()["limits"],
-            "last_command": view.audit[-1] if view.audit else None,
-            "recent_commands": list(reversed(view.audit))[:10]}
+    """The switches and limits as the account's owner last confirmed them (all None and
+    ``confirmed`` false until an owner has), which owner and when, and the commands sent:
+    pending until the owner applies or refuses them (the audit)."""
+    trail = view.commands
+    state = trail.state
+    rows = trail.entries()
+    return {"confirmed": state is not None,
+            "paused": None if state is None else state.paused,
+            "killed": None if state is None else state.killed,
+            "entries_allowed": None if state is None else not (state.paused or state.killed),
+            "limits": None if state is None else state.to_record()["limits"],
+            "owner": dict(trail.owner) if trail.owner else None,
+            "last_command": rows[-1] if rows else None,
+            "recent_commands": rows[::-1][:10],
+            "pending": [e for e in reversed(rows) if e["status"] == PENDING][:10]}
 
 
 def status(view: DashboardView, health: dict[str, Any], now_us: int,

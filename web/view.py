@@ -2,9 +2,10 @@
 
 :meth:`DashboardView.apply` takes one decoded record of one topic (and the wall-clock µs
 it was read at) and returns the Socket.IO events it causes. The view owns no trading
-state: the control state is a replay of the ``control`` topic through the worker's own
-:func:`domain.control.apply_command`, positions are the book agent's ``positions``
-records marked at the latest quote mid.
+state: the switches and limits shown are those the account's owner last published on
+``switches`` (commands on ``control`` are only the audit of what was sent: see
+:mod:`web.commands`), positions are the book agent's ``positions`` records marked at the
+latest quote mid.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any
 
-from domain.control import ControlError, ControlState, apply_command
 from domain.latency import stage_latencies
 from domain.positions import unrealized
+from web.commands import CommandTrail
 from web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event
 from web.stats import LatencyWindow, RateMeter
 
@@ -71,8 +72,7 @@ class DashboardView:
         self.marks: dict[str, float] = {}
         self.sentiment: dict[str, deque[dict[str, Any]]] = {}
         self.latency_points: deque[dict[str, Any]] = deque(maxlen=history)
-        self.control = ControlState()
-        self.audit: deque[dict[str, Any]] = deque(maxlen=history)
+        self.commands = CommandTrail(history)  # the owner's state and the commands sent
         self.metrics: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
         self.component_seen: dict[str, int] = {}
         self.topic_seen: dict[str, int] = {}
@@ -176,13 +176,11 @@ class DashboardView:
                 "pnl": round(p["realized_pnl"] + open_pnl, 2)}
 
     def _on_control(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
-        entry = {"command": r["command"], "actor": r["actor"], "params": dict(r["params"]),
-                 "t": _ms(r["event_time"]), "at": _ms(origin), "accepted": True, "error": None}
-        try:
-            self.control, _ = apply_command(self.control, r["command"], r["params"])
-        except ControlError as exc:
-            entry.update(accepted=False, error=str(exc))
-        self.audit.append(entry)
+        self.commands.sent(r, origin)  # what was sent: pending until the owner answers
+        return []
+
+    def _on_switches(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
+        self.commands.answered(r, origin)  # an invalid state raises: counted, nothing changed
         return []
 
     def _on_metrics(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:

@@ -1,9 +1,11 @@
 """The dashboard in headless Chromium (Debian's), on a real pipeline: Kafka, the worker,
 a replayed market day and ``stocktracker web`` as its own process.
 
-The page shows the signals and trades as the worker makes them; the kill switch (with its
-confirmation) writes a ``kill`` to the ``control`` topic, ``/api/status`` reports trading
-stopped, and the next signal's order is refused (kill switch). A screenshot goes to
+The page shows the signals and trades as the worker makes them, and the trading state the
+account's owner confirmed on ``switches``; the kill switch (with its confirmation) writes a
+``kill`` to the ``control`` topic, the owner applies it, the page and ``/api/status`` report
+trading stopped as confirmed by that owner, and the next signal's order is refused (kill
+switch). A screenshot goes to
 ``docs/dashboard.png``.
 """
 
@@ -68,7 +70,7 @@ def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: P
     pipeline_run.worker_env.update({  # exits wide apart: the operator closes the position
         "SENTIMENT_FINBERT": "off", "TRADING_PROFIT_TARGET_PCT": "100",
         "TRADING_STOP_LOSS_PCT": "0.99", "TRADING_TRAILING_STOP_PCT": "0.99"})
-    pipeline_run.monitor.keep = (*pipeline_run.monitor.keep, "control")
+    pipeline_run.monitor.keep = (*pipeline_run.monitor.keep, "control", "switches")
     try:
         yield pipeline_run
     finally:
@@ -144,19 +146,32 @@ def test_the_dashboard_follows_the_pipeline_and_its_kill_switch_stops_trading(
             expect(page.locator("#trades tbody")).to_contain_text(entry["symbol"])
             expect(page.locator("#positions tbody")).to_contain_text(entry["symbol"])
             phase.join(60)
+            # the state shown is the one the owner said it restored on taking the account
+            expect(page.locator("#trading-state")).to_have_text("trading: ACTIVE")
+            expect(page.locator("#owner-state")).to_contain_text("on taking over")
 
             # the kill switch asks first, then stops trading
             page.click("#btn-kill")
             page.wait_for_selector("#confirm-dialog[open]")
             page.click("#confirm-yes")
-            expect(page.locator("#trading-state")).to_contain_text("KILLED")
+            expect(page.locator("#trading-state")).to_contain_text("KILLED")  # once the owner says so
             kill = eventually(lambda: [c for c in run.records("control") if c["command"] == "kill"])[0]
             assert kill["actor"] == f"{OPERATOR}@127.0.0.1 via web"
             assert kill["trace"]["web_out"] > 0 and kill["event_time"] > 0
+            applied = eventually(lambda: [s for s in run.records("switches")
+                                          if s["params"].get("applied") == "kill"])[0]
+            assert applied["params"]["killed"] == "true" and applied["params"]["accepted"] == "true"
+            assert applied["params"]["by"] == kill["actor"] and applied["event_time"] == kill["event_time"]
+            expect(page.locator("#owner-state")).to_contain_text(
+                f"confirmed by {applied['actor']}")
+            expect(page.locator("#owner-state")).to_contain_text(f"after kill by {kill['actor']}")
+            expect(page.locator("#pending-commands")).to_have_text("none")
             status = _status(dashboard)
             assert status is not None
             assert status["trading"]["killed"] and not status["trading"]["entries_allowed"]
+            assert status["trading"]["confirmed"] and status["trading"]["owner"]["actor"] == applied["actor"]
             assert status["trading"]["last_command"]["actor"] == kill["actor"]
+            assert status["trading"]["last_command"]["status"] == "applied"
             assert {c["name"]: c["state"] for c in status["components"]}["kafka"] == "up"
             assert status["worker"]["members"] == 1 and status["worker"]["lag"] is not None
 

@@ -101,7 +101,8 @@ def test_status_positions_signals_orders_and_metrics_show_the_pipeline(
     positions = client.get("/api/positions", headers=AUTH).json
     assert positions["open"] == 1 and positions["positions"][0]["qty"] == 2
     status = client.get("/api/status", headers=AUTH).json
-    assert status["trading"] == {**status["trading"], "paused": False, "entries_allowed": True}
+    assert status["trading"] == {**status["trading"], "confirmed": False, "paused": None,
+                                 "entries_allowed": None, "owner": None}  # no owner has said
     assert {c["name"] for c in status["components"]} >= {"kafka", "worker", "dashboard feed"}
     assert status["topics"]["signals"]["records"] == 3 and "worker" in status and "broker" in status
     metrics = client.get("/api/metrics", headers=AUTH).json
@@ -128,8 +129,16 @@ def test_a_command_is_written_with_who_when_and_what(app: tuple[Flask, Feed, Lis
     assert record["params"] == {"reason": "FOMC in 5 min"} and record["event_time"] == r.T0 + 7
     assert record["trace"]["web_out"] >= record["trace"]["web_in"] > 0
     r.CODEC.encode("Control", record)  # a valid Control record
-    status = flask_app.test_client().get("/api/status", headers=AUTH).json["trading"]
-    assert status["paused"] and status["last_command"]["actor"] == "alice@127.0.0.1 via web"
+    sent = flask_app.test_client().get("/api/status", headers=AUTH).json["trading"]
+    assert sent["paused"] is None and not sent["confirmed"]  # sent is not applied
+    assert sent["last_command"]["actor"] == "alice@127.0.0.1 via web"
+    assert sent["last_command"]["status"] == "pending" and sent["pending"] == [sent["last_command"]]
+    feed.ingest("switches", r.switches("pause", by=record["actor"], at=record["event_time"], paused=True))
+    applied = flask_app.test_client().get("/api/status", headers=AUTH).json["trading"]
+    assert applied["paused"] is True and applied["entries_allowed"] is False and applied["confirmed"]
+    assert applied["owner"]["actor"] == "owner worker-1" and applied["owner"]["by"] == record["actor"]
+    assert applied["owner"]["t"] == (r.T0 + 7) // 1000 and applied["owner"]["at"] > 0
+    assert applied["last_command"]["status"] == "applied" and applied["pending"] == []
 
 
 def test_limits_are_sent_as_strings_and_checked_first(client: FlaskClient,
@@ -138,8 +147,14 @@ def test_limits_are_sent_as_strings_and_checked_first(client: FlaskClient,
                      json={"command": "set_limits", "params": {"max_daily_loss": 500, "reset": True}})
     assert ok.status_code == 202
     assert ok.json["record"]["params"] == {"max_daily_loss": "500", "reset": "true"}
+    assert client.get("/api/status", headers=AUTH).json["trading"]["limits"] is None
+    feed = app[1]
+    feed.ingest("switches", r.switches("set_limits", at=ok.json["record"]["event_time"],
+                                       by=ok.json["record"]["actor"], max_daily_loss=500.0))
     status = client.get("/api/status", headers=AUTH).json["trading"]
     assert status["limits"] == {"max_daily_loss": 500.0}
+    assert status["recent_commands"][0]["command"] == "set_limits"
+    assert status["recent_commands"][0]["status"] == "applied"
 
 
 @pytest.mark.parametrize(("body", "message"), [

@@ -70,12 +70,16 @@ def test_a_new_browser_gets_a_snapshot_of_every_event() -> None:
     feed.ingest("fills", r.fill())
     feed.ingest("positions", r.position())
     feed.ingest("control", r.control("pause"))
+    feed.ingest("switches", r.switches("pause", paused=True))
+    feed.ingest("control", r.control("kill", at=r.T0 + 1))  # not applied yet
     got = received(connect(app))
     assert set(got) == set(EVENTS)
     assert all(batch[0]["snapshot"] for batch in got.values())
     assert got["signal_generated"][0]["items"][0]["id"] == "SPY:bullish:1"
     assert got["sentiment_update"][0]["items"][0]["ticker"] == "SPY"
-    assert got["system_status"][0]["items"][0]["trading"]["paused"]
+    trading = got["system_status"][0]["items"][0]["trading"]
+    assert trading["paused"] is True and trading["killed"] is False
+    assert [c["command"] for c in trading["pending"]] == ["kill"]
     assert "aggregate" in got["latency_metrics"][0]["items"][-1]["rolling"]
 
 
@@ -133,7 +137,7 @@ def test_record_to_emit_latency_is_measured_from_the_trace() -> None:
     assert emit["n"] == 1 and 0 <= emit["p99"] < 1000
 
 
-def test_status_and_latency_are_sent_on_their_period_and_at_once_after_a_command() -> None:
+def test_status_is_sent_on_its_period_and_at_once_when_a_command_is_sent_and_applied() -> None:
     app, feed = make(status_interval_s=3600)
     client = connect(app)
     client.get_received()
@@ -143,8 +147,17 @@ def test_status_and_latency_are_sent_on_their_period_and_at_once_after_a_command
     assert received(client) == {}
     feed.ingest("control", r.control("kill"))
     flush(app)
-    [status] = received(client)["system_status"]
-    assert status["items"][0]["trading"]["killed"]
+    [sent] = received(client)["system_status"]
+    trading = sent["items"][0]["trading"]
+    assert trading["killed"] is None and not trading["confirmed"]  # sent, not applied
+    assert trading["pending"][0]["command"] == "kill"
+    feed.ingest("switches", r.switches("kill", killed=True))
+    flush(app)
+    [applied] = received(client)["system_status"]
+    trading = applied["items"][0]["trading"]
+    assert trading["killed"] is True and trading["confirmed"] and trading["pending"] == []
+    assert trading["owner"]["actor"] == "owner worker-1"
+    assert trading["last_command"]["status"] == "applied"
 
 
 def test_a_quiet_stream_goes_out_at_once_and_a_busy_one_waits_for_the_interval() -> None:

@@ -55,20 +55,116 @@ def test_positions_are_marked_at_the_latest_quote_mid() -> None:
     assert totals["open"] == 1 and totals["pnl"] == {"realized": -1.3, "unrealized": 60.0, "total": 58.7}
 
 
-def test_control_state_is_the_replay_of_the_control_topic() -> None:
+ALICE, BOB = "alice@127.0.0.1 via web", "bob@10.0.0.2 via web"
+
+
+def test_before_any_owner_answers_the_state_is_unknown_and_a_command_only_pending() -> None:
     view = DashboardView()
-    view.apply("control", r.control("pause", reason="news"), now_us())
-    assert report.trading(view)["paused"] and not report.trading(view)["entries_allowed"]
-    view.apply("control", r.control("set_limits", max_daily_loss="500"), now_us())
-    view.apply("control", r.control("set_limits", bogus="1"), now_us())  # the worker dead-letters it
+    view.apply("control", r.control("kill", flatten="true"), now_us())
+    t = report.trading(view)
+    assert not t["confirmed"] and t["owner"] is None
+    assert t["paused"] is None and t["killed"] is None and t["entries_allowed"] is None
+    assert t["limits"] is None
+    assert [(c["command"], c["status"], c["accepted"]) for c in t["pending"]] == [("kill", "pending", None)]
+    assert t["last_command"]["actor"] == ALICE and t["last_command"]["params"] == {"flatten": "true"}
+
+
+def test_a_kill_sent_but_never_applied_leaves_the_owner_s_state_shown() -> None:
+    view = DashboardView()
+    view.apply("switches", r.switches("restore", by="owner", at=r.T0 - 60_000_000), now_us())
     view.apply("control", r.control("kill"), now_us())
     t = report.trading(view)
-    assert t["killed"] and t["paused"] and t["limits"] == {"max_daily_loss": 500.0}
-    refused = t["recent_commands"][1]
-    assert refused["command"] == "set_limits" and not refused["accepted"] and "bogus" in refused["error"]
-    assert t["last_command"]["actor"] == "alice@127.0.0.1 via web"
-    view.apply("control", r.control("resume"), now_us())
-    assert report.trading(view)["entries_allowed"]
+    assert t["confirmed"] and t["killed"] is False and t["entries_allowed"] is True
+    assert t["owner"]["actor"] == "owner worker-1" and t["owner"]["applied"] == "restore"
+    assert [c["command"] for c in t["pending"]] == ["kill"]
+    assert t["last_command"]["status"] == "pending" and t["last_command"]["owner"] is None
+
+
+def test_the_owner_s_answer_confirms_the_command_it_names_and_no_other() -> None:
+    view = DashboardView()
+    view.apply("switches", r.switches("restore", by="owner", at=r.T0 - 60_000_000), now_us())
+    view.apply("control", r.control("kill", actor=ALICE, at=r.T0), now_us())
+    view.apply("control", r.control("kill", actor=BOB, at=r.T0), now_us())
+    view.apply("switches", r.switches("kill", by=BOB, at=r.T0, killed=True), now_us())
+    t = report.trading(view)
+    assert t["killed"] is True and t["entries_allowed"] is False
+    assert t["owner"] == {**t["owner"], "actor": "owner worker-1", "applied": "kill", "by": BOB,
+                          "accepted": True, "error": None, "t": r.T0 // 1000}
+    status = {c["actor"]: (c["status"], c["owner"]) for c in t["recent_commands"] if c["command"] == "kill"}
+    assert status == {BOB: ("applied", "owner worker-1"), ALICE: ("pending", None)}
+    assert [c["actor"] for c in t["pending"]] == [ALICE]
+
+
+def test_a_refused_command_shows_refused_with_the_owner_s_reason_and_keeps_the_state() -> None:
+    view = DashboardView()
+    view.apply("control", r.control("set_limits", at=r.T0, max_daily_loss="500"), now_us())
+    view.apply("switches", r.switches("set_limits", at=r.T0, max_daily_loss=500.0), now_us())
+    view.apply("control", r.control("set_limits", at=r.T0 + 1, bogus="1"), now_us())
+    view.apply("switches", r.switches("set_limits", at=r.T0 + 1, max_daily_loss=500.0,
+                                      error="unknown limit 'bogus'"), now_us())
+    t = report.trading(view)
+    assert t["limits"] == {"max_daily_loss": 500.0} and t["pending"] == []
+    refused, applied = t["recent_commands"]
+    assert refused["params"] == {"bogus": "1"} and refused["status"] == "refused"
+    assert refused["accepted"] is False and refused["error"] == "unknown limit 'bogus'"
+    assert applied["status"] == "applied" and applied["accepted"] is True
+    assert t["owner"]["accepted"] is False and t["owner"]["error"] == "unknown limit 'bogus'"
+
+
+def test_a_restore_by_a_new_owner_shows_that_owner_s_state_and_a_row_of_its_own() -> None:
+    view = DashboardView()
+    view.apply("control", r.control("kill", at=r.T0), now_us())
+    view.apply("switches", r.switches("kill", at=r.T0, killed=True), now_us())
+    view.apply("switches", r.switches("restore", by="owner", at=r.T0 + 5_000_000, paused=True,
+                                      owner="owner worker-2", max_daily_loss=250.0), now_us())
+    t = report.trading(view)
+    assert (t["paused"], t["killed"], t["limits"]) == (True, False, {"max_daily_loss": 250.0})
+    assert t["owner"]["actor"] == "owner worker-2" and t["owner"]["applied"] == "restore"
+    restore = t["last_command"]
+    assert restore["command"] == "restore" and restore["actor"] == "owner worker-2"
+    assert restore["status"] == "applied" and restore["params"] == {
+        "paused": "true", "killed": "false", "limit.max_daily_loss": "250.0"}
+    assert [c["command"] for c in t["recent_commands"]] == ["restore", "kill"]
+
+
+def test_an_answer_read_before_its_command_settles_it_when_the_command_comes() -> None:
+    view = DashboardView()  # control and switches are read side by side, in no set order
+    view.apply("switches", r.switches("pause", at=r.T0, paused=True), now_us())
+    view.apply("switches", r.switches("pause", at=r.T0, paused=True), now_us())
+    assert report.trading(view)["paused"] is True and report.trading(view)["recent_commands"] == []
+    for _ in range(3):  # the same command twice at the same pipeline time, then a third
+        view.apply("control", r.control("pause", at=r.T0), now_us())
+    t = report.trading(view)
+    assert [c["status"] for c in t["recent_commands"]] == ["pending", "applied", "applied"]
+
+
+def test_an_answer_that_does_not_say_whose_settles_the_latest_pending_of_its_command() -> None:
+    view = DashboardView()
+    view.apply("control", r.control("pause", actor=ALICE, at=r.T0), now_us())
+    view.apply("control", r.control("pause", actor=BOB, at=r.T0 + 1), now_us())
+    answer = r.switches("pause", at=r.T0 + 1, paused=True)
+    del answer["params"]["by"]
+    view.apply("switches", answer, now_us())
+    t = report.trading(view)
+    assert {c["actor"]: c["status"] for c in t["recent_commands"]} == {BOB: "applied", ALICE: "pending"}
+
+
+def test_an_invalid_limit_from_the_owner_is_a_dashboard_failure_and_changes_nothing() -> None:
+    from streams.settings import WebSettings
+    from web.hub import Feed
+
+    feed = Feed(WebSettings())
+    feed.ingest("switches", r.switches("restore", by="owner", at=r.T0, max_daily_loss=500.0))
+    feed.ingest("control", r.control("kill", at=r.T0 + 1))
+    feed.ingest("switches", r.switches("kill", at=r.T0 + 1, killed=True, max_daily_loss=float("nan")))
+    t = feed.status()["trading"]
+    assert t["killed"] is False and t["limits"] == {"max_daily_loss": 500.0}
+    assert t["owner"]["applied"] == "restore" and [c["command"] for c in t["pending"]] == ["kill"]
+    errors = feed.metrics()["errors"]
+    assert errors["deadletter"] == {"dashboard": 1}
+    assert errors["recent"][0]["topic"] == "switches" and "finite number" in errors["recent"][0]["reason"]
+    state, _ = feed.control_state()
+    assert state.killed is False and state.limits == {"max_daily_loss": 500.0}
 
 
 def test_latency_per_stage_from_traces_and_orders_counted_once() -> None:

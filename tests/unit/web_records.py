@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from domain.control import ControlState, state_params
 from schemas.codec import SingleObjectCodec
 from streams.settings import Settings, WebSettings
 from streams.trace import now_us
@@ -90,6 +91,20 @@ def control(command: str, actor: str = "alice@127.0.0.1 via web", at: int = T0,
             **params: str) -> dict[str, Any]:
     return _avro("Control", {"command": command, "actor": actor, "params": params,
                              "event_time": at, "trace": {"web_out": now_us()}})
+
+
+def switches(applied: str, by: str = "alice@127.0.0.1 via web", at: int = T0, *,
+             paused: bool = False, killed: bool = False, owner: str = "owner worker-1",
+             error: str | None = None, **limits: float) -> dict[str, Any]:
+    """What the account's owner publishes on ``switches`` after applying (or refusing, with
+    ``error``) the command ``applied`` sent by ``by`` at ``at``: its whole state, made by the
+    worker's own :func:`domain.control.state_params`."""
+    params = {**state_params(ControlState(paused, killed, limits)),
+              "applied": applied, "by": by, "accepted": "false" if error else "true"}
+    if error:
+        params["error"] = error
+    return _avro("Control", {"command": "state", "actor": owner, "params": params,
+                             "event_time": at, "trace": {"control_out": now_us()}})
 
 
 def metric(name: str, value: float, **labels: str) -> dict[str, Any]:

@@ -177,13 +177,12 @@ function renderPositions() {
   $("pnl").textContent = `P&L today $${fmt(total)} (${open.length} open)`;
 }
 
+const describe = (c) => `${c.command} ${Object.entries(c.params || {}).map(([k, v]) => `${k}=${v}`).join(" ")}`.trim();
+
 function renderStatus() {
   const s = state.status;
   const t = s.trading;
-  const label = t.killed ? "KILLED" : t.paused ? "PAUSED" : "ACTIVE";
-  const badge = $("trading-state");
-  badge.textContent = `trading: ${label}`;
-  badge.className = `badge ${t.entries_allowed ? "on" : "off"}`;
+  renderTrading(t);
   $("clock").textContent = s.pipeline_clock ? new Date(s.pipeline_clock).toISOString().replace("T", " ").slice(0, 19) + "Z" : "-";
   fillTable("components", s.components, (tr, c) => {
     cell(tr, c.name); cell(tr, c.state, `st-${c.state.replace(" ", "-")}`); cell(tr, c.detail);
@@ -191,10 +190,38 @@ function renderStatus() {
   const w = s.worker;
   $("lag").textContent = `worker group ${w.group || "?"}: ${w.state}, lag ${w.lag === null ? "?" : w.lag} records`;
   fillTable("audit", t.recent_commands || [], (tr, c) => {
-    cell(tr, time(c.at)); cell(tr, c.actor);
-    const params = Object.entries(c.params || {}).map(([k, v]) => `${k}=${v}`).join(" ");
-    cell(tr, `${c.command} ${params}`); cell(tr, c.accepted ? "" : `refused: ${c.error}`, "down");
+    cell(tr, time(c.at)); cell(tr, c.actor); cell(tr, describe(c));
+    const verdict = {pending: "sent, pending", applied: `applied by ${c.owner}`, refused: `refused: ${c.error || "?"}`}[c.status];
+    cell(tr, verdict || c.status, `st-${c.status}`);
   });
+}
+
+// the switches shown are the owner's (from `switches`), never what was sent
+function renderTrading(t) {
+  const badge = $("trading-state");
+  const owner = $("owner-state");
+  if (!t.confirmed) {
+    badge.textContent = "trading: not confirmed by the owner yet";
+    badge.className = "badge unknown";
+    owner.textContent = "not confirmed by the owner yet: no worker has said which state it applies";
+    owner.className = "st-pending";
+    $("owner-limits").textContent = "";
+  } else {
+    const label = t.killed ? "KILLED" : t.paused ? "PAUSED" : "ACTIVE";
+    badge.textContent = `trading: ${label}`;
+    badge.className = `badge ${t.entries_allowed ? "on" : "off"}`;
+    const o = t.owner;
+    const after = o.applied === "restore" ? "on taking over" : `after ${o.applied} by ${o.by}${o.accepted ? "" : " (refused)"}`;
+    owner.textContent = `${label}, confirmed by ${o.actor} at ${time(o.at)} ${after}`;
+    owner.className = t.entries_allowed ? "up" : "down";
+    const limits = Object.entries(t.limits || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+    $("owner-limits").textContent = limits ? `limit overrides: ${limits}` : "no limit overrides";
+  }
+  const pending = t.pending || [];
+  const list = $("pending-commands");
+  list.textContent = pending.length ? pending.map((c) => `${describe(c)} by ${c.actor} at ${time(c.at)}`).join("; ") : "none";
+  list.className = pending.length ? "st-pending" : "muted";
+  if (pending.length && t.confirmed) badge.textContent += ` (${pending.length} pending)`;
 }
 
 function chart(el, title, series, yRange) {
@@ -264,7 +291,8 @@ async function send(command, params) {
       body: JSON.stringify(payload),
     });
     const answer = await res.json();
-    result.textContent = res.ok ? `${command} sent (${answer.record.actor})` : `${command} refused: ${answer.error}`;
+    result.textContent = res.ok ? `${command} sent (${answer.record.actor}): pending until the owner applies it` :
+      `${command} refused: ${answer.error}`;
     result.className = res.ok ? "up" : "down";
   } catch (err) {
     result.textContent = `${command} failed: ${err}`;
