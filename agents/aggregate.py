@@ -9,10 +9,10 @@ from domain.aggregate import ScoreItem, merge, stats
 from streams.trace import stamped
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the aggregate agent."""
     hopping, tumbling = p.tables.hopping, p.tables.tumbling
     hop_window = hopping.table.window

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -12,14 +12,13 @@ from schemas.codec import DecodeError
 from streams.trace import now_us
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost, Handler
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], int], Awaitable[None]]
 
 
-def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name: str,
+def stage_agent(pipeline: AgentHost, topic: faust.TopicT, stage: str, record_name: str,
                 handler: Handler, concurrency: int = 1) -> Any:
     """Register an agent named ``stage`` over ``topic`` that calls ``handler(record, received_us)``.
 
@@ -37,9 +36,8 @@ def stage_agent(pipeline: Pipeline, topic: faust.TopicT, stage: str, record_name
                 advance(int(record.get("event_time") or 0))
             await inner(record, received)
 
-    add_stage = getattr(pipeline, "add_stage", None)
-    if add_stage is not None:  # a simulation drives the handlers itself (streams/simulation.py)
-        return add_stage(topic, stage, record_name, handler)
+    if pipeline.add_stage(topic, stage, record_name, handler):
+        return None  # a simulation drives the handlers itself (streams/simulation.py)
     topic_name = topic.get_topic_name()
 
     async def agent(stream: faust.StreamT) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from domain.book import Fill, Position, apply
 from streams.trace import stamped
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class OpenPositions:
             held.discard(symbol)
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the book agent; the open-position index is shared with the exits agent."""
     tables = p.tables
     p.open_positions = OpenPositions(tables.positions)

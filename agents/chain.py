@@ -20,12 +20,12 @@ from connectors.broker import ChainSource
 from domain.contracts import NEW_YORK
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 
 
-async def refresh(p: Pipeline, source: ChainSource, underlying: str) -> int:
+async def refresh(p: AgentHost, source: ChainSource, underlying: str) -> int:
     """Fetch and publish one underlying's quote and chain; returns the contracts published.
 
     The expiry asked for is the New York date of the underlying's quote: the session the
@@ -45,7 +45,7 @@ async def refresh(p: Pipeline, source: ChainSource, underlying: str) -> int:
     return len(chain)
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the refresh task when the pipeline has a chain source."""
     source: ChainSource | None = getattr(p, "chain_source", None)
     if source is None:
@@ -61,7 +61,7 @@ def register(p: Pipeline) -> None:
             await source.close()
 
 
-async def refresh_forever(p: Pipeline, source: ChainSource, tickers: tuple[str, ...],
+async def refresh_forever(p: AgentHost, source: ChainSource, tickers: tuple[str, ...],
                           interval: float) -> None:
     """Refresh every ticker's chain, then wait ``interval`` seconds; until cancelled."""
     while True:

@@ -25,24 +25,31 @@ from domain.control import (
     ControlError,
     ControlState,
     apply_command,
+    state_params,
 )
+from streams.trace import now_us
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 KEY = "operator"
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the control agent."""
     table = p.tables.control
 
     async def handle(command: dict[str, Any], received: int) -> None:
         current = current_state(p)
-        new, actions = apply_command(current, command["command"], command["params"])  # raises: dead letter
+        try:
+            new, actions = apply_command(current, command["command"], command["params"])
+        except ControlError as exc:
+            await publish_state(p, current, command, str(exc))
+            raise  # and dead-lettered
         p.control.state = new
         table[KEY] = p.control.record = new.to_record()
+        await publish_state(p, new, command)
         log.warning("control %s by %s: %s -> %s", command["command"], command["actor"],
                     command["params"], new.to_record())
         if CANCEL_ENTRIES in actions:
@@ -58,7 +65,7 @@ def register(p: Pipeline) -> None:
     stage_agent(p, p.topics.control, "control", "Control", handle)
 
 
-async def close_held(p: Pipeline, symbol: str | None, command: dict[str, Any]) -> int:
+async def close_held(p: AgentHost, symbol: str | None, command: dict[str, Any]) -> int:
     """Sell to close what the broker holds of ``symbol`` (everything when None), after
     cancelling the resting exits on it; returns how many positions were closed."""
     for order in await p.broker.open_orders():
@@ -78,7 +85,7 @@ async def close_held(p: Pipeline, symbol: str | None, command: dict[str, Any]) -
     return closed
 
 
-def current_state(p: Pipeline) -> ControlState:
+def current_state(p: AgentHost) -> ControlState:
     """The switches and limits as the control table holds them (the owner's state: the
     control topic and table have one partition, so every command reaches the owner).
 
@@ -99,6 +106,24 @@ def current_state(p: Pipeline) -> ControlState:
     return state
 
 
-def restore(p: Pipeline) -> None:
-    """Load the last control state from the table (on becoming the owner, before trading)."""
-    current_state(p)
+async def publish_state(p: AgentHost, state: ControlState, command: dict[str, Any],
+                        error: str = "") -> None:
+    """The switches as the owner holds them, on ``switches``: what the dashboard shows
+    (not the command as it was sent). ``command`` is what was applied (or refused)."""
+    params = {**state_params(state), "applied": str(command["command"]),
+              "by": str(command["actor"]), "accepted": "false" if error else "true"}
+    if error:
+        params["error"] = error[:500]
+    await p.send(p.topics.switches, "Control", KEY, {
+        "command": "state", "actor": f"owner {p.worker_id}", "params": params,
+        "event_time": int(command["event_time"]), "trace": {"control_out": now_us()}})
+
+
+async def restore(p: AgentHost) -> None:
+    """Load the last control state from the table (on becoming the owner, before trading)
+    and say which it is on ``switches``."""
+    from agents.orders import broker_clock
+
+    state = current_state(p)
+    at = await broker_clock(p)
+    await publish_state(p, state, {"command": "restore", "actor": "owner", "event_time": at})

@@ -20,12 +20,13 @@ from agents.orders import submit
 from domain.book import day_pnl
 from domain.contracts import ChainQuote
 from domain.decision import Book, decide
+from domain.order_record import OrderRecord
 from domain.orders import OrderRequest
 from domain.positions import unrealized
 from streams.trace import stamped
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def client_order_id(signal_id: str) -> str:
     return "st-" + hashlib.sha256(signal_id.encode()).hexdigest()[:24]
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the execute agent."""
     tables = p.tables
 
@@ -56,38 +57,31 @@ def register(p: Pipeline) -> None:
             chain=chain, book=book_of(p, underlying, session.day.isoformat() if session else ""),
             session=session,
             account=p.account, rules=p.trading_rules, control=current_state(p))
-        order: dict[str, Any] = {
-            "client_order_id": coid, "signal_id": signal["id"], "underlying": underlying,
-            "symbol": decision.symbol, "side": "buy", "option_type": decision.option_type,
-            "strike": decision.strike, "expiry": decision.expiry, "qty": decision.qty,
-            "order_type": p.trading_rules.order_type, "limit_price": decision.limit_price,
-            "status": "rejected", "reason": "; ".join(decision.reasons) or None,
-            "broker": p.broker.name, "intent": "open", "filled_qty": 0,
-            "filled_avg_price": 0.0, "broker_order_id": "", "sizing": decision.sizing,
-            "event_time": now, "trace": stamped(signal["trace"], "execute", received),
-        }
+        order = OrderRecord.entry(
+            coid, signal["id"], underlying, decision.symbol, decision.option_type,
+            decision.strike, decision.expiry, decision.qty, p.trading_rules.order_type,
+            decision.limit_price, p.broker.name, decision.sizing, now,
+            stamped(signal["trace"], "execute", received), decision.reasons)
+        tables.orders[coid] = order.table_record()
         if not decision.ok:
-            tables.orders[coid] = order
-            await p.send(p.topics.orders, "Order", underlying, order)
+            await p.send(p.topics.orders, "Order", underlying, order.to_record())
             return
         risk = tables.risk_state[underlying]
         tables.risk_state[underlying] = {**risk, "recent": [*decision.recent_orders_us, now]}
-        tables.orders[coid] = {k: v for k, v in order.items() if k != "trace"} | \
-            {"status": "pending", "reason": None}
         await submit(p, OrderRequest(coid, decision.symbol, "buy", decision.qty,
                                      p.trading_rules.order_type, decision.limit_price, "open"),
-                     {**order, "status": "pending", "reason": None})
+                     order)
 
     stage_agent(p, p.topics.signals, "execute", "Signal", handle)
 
 
-def mark_of(p: Pipeline, symbol: str, position: dict[str, Any]) -> float:
+def mark_of(p: AgentHost, symbol: str, position: dict[str, Any]) -> float:
     """The contract's mid from the quote table (its average price when none is cached)."""
     quote = p.tables.quotes.get(symbol)
     return (quote["bid"] + quote["ask"]) / 2 if quote else float(position["avg_price"])
 
 
-def book_of(p: Pipeline, underlying: str, day: str) -> Book:
+def book_of(p: AgentHost, underlying: str, day: str) -> Book:
     """What the risk checks need to know of the positions, from the tables; the day's P&L
     is ``day``'s realised P&L (ISO date, as the book agent keys it) plus open positions'
     unrealised P&L at the cached mids. The trading tables live on the owner's one

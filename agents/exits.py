@@ -44,15 +44,16 @@ from domain.exits import (
     update_high_water,
 )
 from domain.market_hours import Session
+from domain.order_record import OrderRecord
 from domain.orders import OrderRequest, parse_occ
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the exits agent: on every quote (its underlying's positions) and on every
     tick of the owner's clock (every position, and the entry timeouts)."""
 
@@ -70,7 +71,7 @@ def register(p: Pipeline) -> None:
     stage_agent(p, p.topics.ticks, "exit-timer", "Tick", on_tick)
 
 
-async def check_positions(p: Pipeline, symbols: list[str], now: int,
+async def check_positions(p: AgentHost, symbols: list[str], now: int,
                           quote: dict[str, Any] | None) -> None:
     """Run the exit rules on each open position of ``symbols`` at ``now``.
 
@@ -95,7 +96,7 @@ async def check_positions(p: Pipeline, symbols: list[str], now: int,
         await check_one(p, position, mark, now, session, rule, market=stale)
 
 
-async def check_one(p: Pipeline, position: Position, mark: Mark, now: int,
+async def check_one(p: AgentHost, position: Position, mark: Mark, now: int,
                     session: Session | None, rule: ExitRule, market: bool) -> None:
     """One position: keep its high-water mark; send, cancel or wait on its exit."""
     state = update_high_water(PositionState(
@@ -138,7 +139,7 @@ async def check_one(p: Pipeline, position: Position, mark: Mark, now: int,
     await close_position(p, coid, position.symbol, decision.qty, limit, decision.reason, now)
 
 
-def flag(p: Pipeline, position: Position, now: int, *, stale: bool | None = None,
+def flag(p: AgentHost, position: Position, now: int, *, stale: bool | None = None,
          stranded: bool | None = None) -> Position:
     """Set or clear the position's flags in the table (None: leave it)."""
     flagged = replace(position, stale=position.stale if stale is None else stale,
@@ -149,7 +150,7 @@ def flag(p: Pipeline, position: Position, now: int, *, stale: bool | None = None
     return flagged
 
 
-async def cancel_stale_entries(p: Pipeline, now: int) -> None:
+async def cancel_stale_entries(p: AgentHost, now: int) -> None:
     """Entry orders still (partly) unfilled ``TRADING_ENTRY_TIMEOUT_S`` after their last
     update are cancelled (from the orders table: a new owner knows them too)."""
     rule = p.trading_rules.exits
@@ -163,26 +164,21 @@ async def cancel_stale_entries(p: Pipeline, now: int) -> None:
             await p.broker.cancel(coid)
 
 
-def resting_exit(p: Pipeline, position: Position, entry: str) -> RestingExit | None:
+def resting_exit(p: AgentHost, position: Position, entry: str) -> RestingExit | None:
     """The exit order this position (of this entry) already has, with its last status."""
     coid = position.exit_order
     if not coid or position.exit_entry != entry:
         return None
-    known = p.tables.orders.get(coid) or p.order_meta.get(coid) or {}
-    return RestingExit(position.exit_reason, str(known.get("status") or ""),
+    stored = p.tables.orders.get(coid)
+    sent = p.order_meta.get(coid)
+    status = str(stored.get("status") or "") if stored else sent.status if sent else ""
+    return RestingExit(position.exit_reason, status,
                        position.exit_attempt, position.exit_sent_us)
 
 
-async def close_position(p: Pipeline, coid: str, symbol: str, qty: int, limit_price: float | None,
+async def close_position(p: AgentHost, coid: str, symbol: str, qty: int, limit_price: float | None,
                          reason: str, now: int) -> None:
     """Send a sell-to-close order (limit at ``limit_price``, market when None)."""
-    occ = parse_occ(symbol)
-    meta = {
-        "client_order_id": coid, "signal_id": "", "underlying": occ.underlying, "symbol": symbol,
-        "side": "sell", "option_type": occ.option_type, "strike": occ.strike, "expiry": occ.expiry,
-        "qty": qty, "order_type": "limit" if limit_price else "market", "limit_price": limit_price,
-        "status": "pending", "reason": reason, "broker": p.broker.name, "intent": "close",
-        "filled_qty": 0, "filled_avg_price": 0.0, "broker_order_id": "", "sizing": "",
-        "event_time": now, "trace": {}}
+    order = OrderRecord.exit(coid, symbol, qty, limit_price, reason, p.broker.name, now)
     await submit(p, OrderRequest(coid, symbol, "sell", qty, "limit" if limit_price else "market",
-                                 limit_price, "close"), meta)
+                                 limit_price, "close"), order)

@@ -9,7 +9,7 @@ from agents.base import stage_agent
 from connectors.simulated.broker import Touch
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
                 "strike", "expiry", "iv", "delta", "open_interest", "volume", "event_time")
@@ -54,7 +54,7 @@ class ChainIndex:
         return out
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the market agent; the index is shared with the execute agent."""
     table = p.tables.quotes
     p.chain_index = ChainIndex(table)

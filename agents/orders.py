@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from domain.book import Fill, Position, seen
+from domain.order_record import OrderRecord
 from domain.orders import (
     FILL,
     PARTIAL_FILL,
@@ -30,87 +31,60 @@ from domain.positions import RECONCILE_PREFIX
 from streams.trace import now_us
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 RECONCILE_RETRY_MAX_S = 30.0  # start-up reconciliation retries back off to this
-STATUS = {"new": "new", "partial_fill": "partial_fill", "fill": "filled", "canceled": "canceled",
-          "rejected": "rejected", "expired": "expired"}
 
 
 OPEN = frozenset({"pending", "new", "partial_fill"})
 """Statuses of an order the broker may still fill."""
 
 
-async def submit(p: Pipeline, request: OrderRequest, meta: dict[str, Any]) -> None:
+async def submit(p: AgentHost, request: OrderRequest, order: OrderRecord) -> None:
     """Send an order. A submit that raises (the broker unreachable after its retries)
     publishes the ``Order`` with status ``error`` and the reason, and clears its pending
     state: never a pending order without a record. (Should the broker have taken it after
     all, its updates still arrive, and the deterministic id keeps it single.)"""
-    p.order_meta[request.client_order_id] = meta
+    p.order_meta[request.client_order_id] = order
     try:
         await p.broker.submit(request)
     except Exception as exc:
         p.order_meta.pop(request.client_order_id, None)
-        reason = f"submit failed: {type(exc).__name__}: {exc}"[:500]
-        log.error("order %s: %s", request.client_order_id, reason)
-        record = {**meta, "status": "error", "reason": reason}
-        p.tables.orders[request.client_order_id] = {k: v for k, v in record.items()
-                                                    if k != "trace"}
-        await p.send(p.topics.orders, "Order", str(meta["underlying"]), record)
+        failed = order.failed(f"submit failed: {type(exc).__name__}: {exc}"[:500])
+        log.error("order %s: %s", request.client_order_id, failed.reason)
+        p.tables.orders[request.client_order_id] = failed.table_record()
+        await p.send(p.topics.orders, "Order", failed.underlying, failed.to_record())
 
 
-def order_record(meta: dict[str, Any], update: OrderUpdate, at_us: int) -> dict[str, Any]:
-    """The ``Order`` record of one update, on top of what the order was sent as."""
-    trace = {**meta.get("trace", {}), f"broker_{update.event}": at_us}
-    return {
-        **meta,
-        "status": STATUS.get(update.event, update.event),
-        "reason": update.reason or meta.get("reason"),
-        "filled_qty": update.filled_qty,
-        "filled_avg_price": update.filled_avg_price,
-        "broker_order_id": update.broker_order_id,
-        "event_time": max(int(meta.get("event_time", 0)), update.at_us),
-        "trace": trace,
-    }
+def known_order(p: AgentHost, update: OrderUpdate) -> OrderRecord:
+    """The order an update is about: as this process sent it, as the orders table has it,
+    or made from the update (an order sent before a restart, or by hand)."""
+    sent = p.order_meta.get(update.client_order_id)
+    if sent is not None:
+        return sent
+    stored = p.tables.orders.get(update.client_order_id)
+    return OrderRecord.from_record(stored) if stored else OrderRecord.unknown(update)
 
 
-def meta_for(update: OrderUpdate) -> dict[str, Any]:
-    """What an order unknown to this worker (sent before a restart, or by hand) looks like."""
-    occ = parse_occ(update.symbol)
-    return {"client_order_id": update.client_order_id, "signal_id": "", "underlying": occ.underlying,
-            "symbol": update.symbol, "side": update.side, "option_type": occ.option_type,
-            "strike": occ.strike, "expiry": occ.expiry, "qty": update.qty, "order_type": "limit",
-            "limit_price": None, "status": "", "reason": None, "broker": "", "intent":
-            "open" if update.side == "buy" else "close", "filled_qty": 0, "filled_avg_price": 0.0,
-            "broker_order_id": update.broker_order_id, "sizing": "", "event_time": update.at_us,
-            "trace": {}}
-
-
-async def publish_update(p: Pipeline, update: OrderUpdate) -> None:
+async def publish_update(p: AgentHost, update: OrderUpdate) -> None:
     """Publish one broker update as an ``Order`` (and a ``Fill`` when it filled something).
 
     The fill carries the broker's execution id and the order's cumulative quantity, so the
     book applies it once however often it arrives (:mod:`domain.book`).
     """
-    meta = p.order_meta.get(update.client_order_id) or p.tables.orders.get(update.client_order_id)
-    if not meta:
-        meta = meta_for(update)
-    meta = {**meta, "broker": p.broker.name}
-    at = now_us()
-    record = order_record(meta, update, at)
-    await p.send(p.topics.orders, "Order", record["underlying"], record)
+    order = known_order(p, update).moved(update, p.broker.name, now_us())
+    await p.send(p.topics.orders, "Order", order.underlying, order.to_record())
     if update.event in (FILL, PARTIAL_FILL) and update.last_fill_qty > 0:
-        fill = Fill(update.client_order_id, record["underlying"], update.symbol, update.side,
+        fill = Fill(update.client_order_id, order.underlying, update.symbol, update.side,
                     update.last_fill_qty, update.last_fill_price, update.last_fill_commission,
-                    update.execution_id, update.filled_qty, record["event_time"],
-                    record["trace"])
+                    update.execution_id, update.filled_qty, order.event_time, order.trace)
         await p.send(p.topics.fills, "Fill", fill.underlying, fill.to_record())
     if update.done:
         p.order_meta.pop(update.client_order_id, None)
 
 
-async def dead_letter_update(p: Pipeline, bad: MalformedUpdate) -> None:
+async def dead_letter_update(p: AgentHost, bad: MalformedUpdate) -> None:
     """A broker message that could not be read goes to ``deadletter`` (the adapter polls
     open orders at once, so a fill it hid is still reported)."""
     at = now_us()
@@ -121,7 +95,7 @@ async def dead_letter_update(p: Pipeline, bad: MalformedUpdate) -> None:
         "event_time": await p.broker.clock_us(), "trace": {"orders_in": at}})
 
 
-async def reconcile(p: Pipeline, *, state_all: bool = True) -> dict[str, int]:
+async def reconcile(p: AgentHost, *, state_all: bool = True) -> dict[str, int]:
     """Make the book agree with the broker: its money as well as its quantities.
 
     1. Open orders are published again (the orders table learns their state).
@@ -172,7 +146,7 @@ async def reconcile(p: Pipeline, *, state_all: bool = True) -> dict[str, int]:
     return counts
 
 
-async def broker_clock(p: Pipeline) -> int:
+async def broker_clock(p: AgentHost) -> int:
     """The broker's clock; a simulated broker that has seen no record yet has none, and
     then the book's last fill stands in for it (this machine's clock as a last resort)."""
     at = await p.broker.clock_us()
@@ -193,7 +167,7 @@ def execution_fill(execution: Execution, order: dict[str, Any] | None) -> Fill:
                 execution.cum_qty, execution.at_us, {"reconcile": now_us()})
 
 
-async def reconcile_at_start(p: Pipeline, first_delay_s: float = 1.0) -> dict[str, int]:
+async def reconcile_at_start(p: AgentHost, first_delay_s: float = 1.0) -> dict[str, int]:
     """Reconcile until it succeeds, then let orders go out (``p.reconciled``).
 
     Until then the execute agent holds every signal: no order goes out before the book
@@ -217,10 +191,11 @@ async def reconcile_at_start(p: Pipeline, first_delay_s: float = 1.0) -> dict[st
         return counts
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """The ledger agent (the broker's stream and reconciliation: :mod:`agents.owner`)."""
 
-    async def ledger(order: dict[str, Any], received: int) -> None:
-        p.tables.orders[order["client_order_id"]] = {k: v for k, v in order.items() if k != "trace"}
+    async def ledger(record: dict[str, Any], received: int) -> None:
+        order = OrderRecord.from_record(record)
+        p.tables.orders[order.client_order_id] = order.table_record()
 
     stage_agent(p, p.topics.orders, "ledger", "Order", ledger)

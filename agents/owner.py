@@ -34,7 +34,7 @@ from domain.orders import MalformedUpdate
 from streams.trace import now_us
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 WATCH_S = 0.2
@@ -58,7 +58,7 @@ class Ownership:
         return TP(self._topic, 0) in assignor.assigned_actives()
 
 
-async def follow_ownership(p: Pipeline) -> None:
+async def follow_ownership(p: AgentHost) -> None:
     """Run a term each time this worker comes to own the account (until cancelled)."""
     while True:
         while not p.ownership.owns():
@@ -78,21 +78,21 @@ async def follow_ownership(p: Pipeline) -> None:
         log.warning("this worker no longer owns the trading account")
 
 
-async def run_term(p: Pipeline) -> None:
+async def run_term(p: AgentHost) -> None:
     """One term as the owner (see the module docstring)."""
     from agents.control import restore
 
     await p.renew_broker()
     try:
         await p.tables_ready()
-        restore(p)
+        await restore(p)
         await reconcile_at_start(p)
         await pump_updates(p)
     finally:
         await p.broker.close()
 
 
-async def pump_updates(p: Pipeline) -> None:
+async def pump_updates(p: AgentHost) -> None:
     """Publish the broker's updates (a message it could not read: dead-lettered)."""
     while True:
         try:
@@ -108,7 +108,7 @@ async def pump_updates(p: Pipeline) -> None:
         await asyncio.sleep(1.0)
 
 
-def owner_timer(p: Pipeline, interval_s: float, fn: Callable[[Pipeline], Awaitable[None]]
+def owner_timer(p: AgentHost, interval_s: float, fn: Callable[[AgentHost], Awaitable[None]]
                 ) -> None:
     """``await fn(p)`` every ``interval_s`` seconds (Faust's timer; the simulation's fires
     in event time), on the owner once it has reconciled; failures are logged. 0: never."""
@@ -127,7 +127,7 @@ def owner_timer(p: Pipeline, interval_s: float, fn: Callable[[Pipeline], Awaitab
     p.app.timer(interval_s)(tick)
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """The ownership task and the owner's timers."""
     trading = p.settings.trading
     p.app.task(follow_ownership_task(p))
@@ -136,19 +136,19 @@ def register(p: Pipeline) -> None:
     owner_timer(p, trading.tick_s, send_tick)
 
 
-def follow_ownership_task(p: Pipeline) -> Callable[[], Awaitable[None]]:
+def follow_ownership_task(p: AgentHost) -> Callable[[], Awaitable[None]]:
     """The task Faust runs (a named coroutine function)."""
     async def follow_account_ownership() -> None:
         await follow_ownership(p)
     return follow_account_ownership
 
 
-async def refresh_account(p: Pipeline) -> None:
+async def refresh_account(p: AgentHost) -> None:
     """Equity and buying power for sizing (the last figures stay on a failure)."""
     p.account = await p.broker.account()
 
 
-async def periodic_reconcile(p: Pipeline) -> None:
+async def periodic_reconcile(p: AgentHost) -> None:
     """Executions the book missed, and quantities that differ, from the broker."""
     p.account = await p.broker.account()
     counts = await reconcile(p, state_all=False)
@@ -156,7 +156,7 @@ async def periodic_reconcile(p: Pipeline) -> None:
         log.warning("periodic reconciliation with %s: %s", p.broker.name, counts)
 
 
-async def send_tick(p: Pipeline) -> None:
+async def send_tick(p: AgentHost) -> None:
     """The broker's clock onto ``ticks`` (the exits agent checks every position on it)."""
     at = await p.broker.clock_us()
     if at > 0:

@@ -19,12 +19,12 @@ from domain.tickers import extract_tickers
 from streams.trace import now_us, stamped
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 METRICS_INTERVAL_S = 10.0
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the score agent and its metrics timer."""
     known = frozenset(p.settings.signal.tickers)
     ensemble = p.ensemble

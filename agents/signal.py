@@ -10,10 +10,10 @@ from domain.signals import SignalRule, evaluate
 from streams.trace import stamped
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 
-def register(p: Pipeline) -> None:
+def register(p: AgentHost) -> None:
     """Register the signal agent."""
     sig = p.settings.signal
     rule = SignalRule(sig.bullish_threshold, sig.bearish_threshold, sig.min_confidence,

@@ -18,12 +18,13 @@ import faust
 from agents.owner import Ownership
 from connectors.broker import Broker, ChainSource
 from domain.market_hours import MarketCalendar
+from domain.order_record import OrderRecord
 from domain.orders import Account
 from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
 from streams.brokers import ControlHolder, make_broker, make_chain_source, trading_rules
 from streams.settings import Settings
-from streams.topics import ROLES, Topics
+from streams.topics import Topics
 from streams.trace import now_us
 from tables.definitions import Tables
 
@@ -44,13 +45,11 @@ class Pipeline:
         broker: Broker | None = None,
         chain_source: ChainSource | None = None,
         live: bool = False,
-        role: str = "all",
     ) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         self.settings = settings
-        self.role = role
         kafka, stream = settings.kafka, settings.stream
+        # one id per process: the group's description then tells which worker holds what
+        self.worker_id = f"{stream.app_id}-{socket.gethostname()}-{os.getpid()}"
         self.app = faust.App(
             stream.app_id,
             broker=broker_url or f"kafka://{kafka.bootstrap_servers}",
@@ -67,15 +66,14 @@ class Pipeline:
             table_cleanup_interval=30.0,
             broker_commit_interval=stream.commit_interval_s,
             broker_session_timeout=stream.session_timeout_s,
-            # one id per process: the group's description then tells which worker holds what
-            broker_client_id=f"{stream.app_id}-{role}-{socket.gethostname()}-{os.getpid()}",
+            broker_client_id=self.worker_id,
         )
         self.codec = codec or make_codec(stream.schema_registry_url)
         self.calendar = calendar or MarketCalendar(settings.risk.exchange)
         self.ensemble = ensemble or ensemble_from_settings(settings.sentiment)
         self.topics = Topics.create(self.app, kafka.topic_prefix, kafka.partitions,
                                     kafka.replication)
-        self.tables = Tables.create(self.app, settings, role)
+        self.tables = Tables.create(self.app, settings)
         self.agents: dict[str, Any] = {}
         self.open_positions: Any = None  # set by agents.book
         self.chain_index: Any = None  # set by agents.market
@@ -87,13 +85,17 @@ class Pipeline:
         # Market data for the chain cache (Alpaca's); None: quotes come from the topic only.
         self.chain_source = chain_source or make_chain_source(settings, live=live)
         self.reconciled = asyncio.Event()  # set once the broker's state is in the tables
-        self.order_meta: dict[str, dict[str, Any]] = {}  # orders sent by this process
+        self.order_meta: dict[str, OrderRecord] = {}  # orders sent by this process
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer
         self.trading_rules = trading_rules(settings)
         self.control = ControlHolder()
         from agents import register_all
 
-        register_all(self, role)
+        register_all(self)
+
+    def add_stage(self, topic: Any, stage: str, record_name: str, handler: Any) -> bool:
+        """Stages run as Faust agents (:func:`agents.base.stage_agent` registers them)."""
+        return False
 
     async def renew_broker(self) -> None:
         """A fresh broker client for a new term as the account's owner (the simulated

@@ -30,10 +30,11 @@ from typing import Any
 
 import faust
 
-from connectors.broker import Broker
+from connectors.broker import Broker, ChainSource
 from connectors.replay.source import MalformedPost, ReplayItem, post_record
 from connectors.simulated.broker import SimulatedBroker
 from domain.market_hours import MarketCalendar, Session
+from domain.order_record import OrderRecord
 from domain.orders import Account, parse_occ
 from domain.settlement import settle_expiring
 from schemas.codec import Codec, SingleObjectCodec
@@ -233,12 +234,12 @@ class Simulation:
         self.broker: Broker = broker or SimulatedBroker(
             settings.trading.slippage, settings.trading.commission,
             latency_us=int(settings.trading.sim_latency_ms * 1000))
-        self.chain_source = None
+        self.chain_source: ChainSource | None = None
         self.quote_lookup: Any = None
-        self.role = "all"
+        self.worker_id = "simulation"
         self.ownership = _AlwaysOwner()
         self.reconciled = asyncio.Event()
-        self.order_meta: dict[str, dict[str, Any]] = {}
+        self.order_meta: dict[str, OrderRecord] = {}
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)
         self.trading_rules = trading_rules(settings)
         self.control = ControlHolder()
@@ -251,15 +252,21 @@ class Simulation:
         self._closes = _Closes(self.calendar)
         from agents import register_all
 
-        register_all(self)  # type: ignore[arg-type]  # the agents' view of a pipeline
+        register_all(self)
 
     # ---- what the agents call -------------------------------------------------------------
-    def add_stage(self, topic: SimTopic, stage: str, record_name: str, handler: Handler) -> None:
+    def add_stage(self, topic: SimTopic, stage: str, record_name: str, handler: Handler) -> bool:
         """Take a stage's handler (from :func:`agents.base.stage_agent`)."""
         if stage == "score" and not self.rescore:
-            return
+            return True
         self._handlers.setdefault(topic.name, []).append((stage, record_name, handler))
         self.agents[stage] = handler
+        return True
+
+    async def dead_letter(self, event: Any, stage: str, reason: str) -> None:
+        """Only the Faust path dead-letters events; here a failing record is kept in the
+        outcome's failures (:meth:`_dispatch`)."""
+        self.outcome.failures.append((stage, reason, {}))
 
     async def tables_ready(self, timeout_s: float = 0.0) -> bool:
         """In memory: always."""
@@ -285,6 +292,10 @@ class Simulation:
         tasks = [asyncio.ensure_future(fn()) for fn in self.app.tasks]
         self._due = [0.0] * len(self.app.timers)
         await self._settle()
+        if not self.reconciled.is_set():  # the owner's term runs first; nothing waits on it
+            for task in tasks:
+                task.cancel()
+            raise RuntimeError("the simulation's account did not reconcile before the replay")
         try:
             for item in items:
                 await self._until(item.event_us)

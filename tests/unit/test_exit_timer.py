@@ -65,7 +65,7 @@ async def test_a_fresh_quote_is_not_flagged_and_its_time_exit_is_a_limit_at_the_
     position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
     assert not position.stale and position.exit_reason == TIME_EXIT
     sent = sim.order_meta[exit_order_id("st-entry", TIME_EXIT)]
-    assert sent["order_type"] == "limit" and sent["limit_price"] == 1.00
+    assert sent.order_type == "limit" and sent.limit_price == 1.00
 
 
 async def test_an_unfilled_entry_is_cancelled_on_the_clock_with_no_quote() -> None:

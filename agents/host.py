@@ -1,0 +1,89 @@
+"""What the agents need from whatever runs them: the live :class:`streams.pipeline.Pipeline`
+(Faust on Kafka) and the backtest :class:`streams.simulation.Simulation` (an event-time
+queue) both implement :class:`AgentHost`, so the type checker tells when one falls behind.
+The agents import this protocol, never the pipeline: no import runs back up a floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from connectors.broker import Broker, ChainSource
+from domain.decision import TradingRules
+from domain.market_hours import MarketCalendar
+from domain.order_record import OrderRecord
+from domain.orders import Account
+from schemas.codec import Codec
+from sentiment.ensemble import Ensemble
+from streams.brokers import ControlHolder
+from streams.settings import Settings
+
+Handler = Callable[[dict[str, Any], int], Awaitable[None]]
+
+
+class Owner(Protocol):
+    """Whether this process owns the trading account now."""
+
+    def owns(self) -> bool:
+        """True while it does."""
+        ...
+
+
+class AgentHost(Protocol):
+    """The app, topics, tables, broker and shared objects the agents use.
+
+    Shared state between agents lives in tables, or in one named object each:
+    ``open_positions`` (book -> exits), ``chain_index`` and ``quote_lookup`` (market ->
+    execute, the simulated broker), ``order_meta`` (orders this process sent),
+    ``account`` (the broker's figures for sizing), ``control`` (the last valid switches
+    read from the control table), ``reconciled`` (set while orders may go out).
+    """
+
+    settings: Settings
+    app: Any
+    codec: Codec
+    calendar: MarketCalendar
+    ensemble: Ensemble
+    topics: Any
+    tables: Any
+    agents: dict[str, Any]
+    broker: Broker
+    chain_source: ChainSource | None
+    open_positions: Any
+    chain_index: Any
+    quote_lookup: Any
+    order_meta: dict[str, OrderRecord]
+    account: Account
+    trading_rules: TradingRules
+    control: ControlHolder
+    reconciled: asyncio.Event
+    worker_id: str
+
+    @property
+    def ownership(self) -> Owner:
+        """Whether this process owns the account now."""
+        ...
+
+    async def send(self, topic: Any, record_name: str, key: str,
+                   record: dict[str, Any]) -> None:
+        """Encode ``record`` and send it keyed by ``key`` at its event time."""
+        ...
+
+    async def dead_letter(self, event: Any, stage: str, reason: str) -> None:
+        """Send an event's original bytes to ``deadletter`` with why it failed."""
+        ...
+
+    async def tables_ready(self, timeout_s: float = 15.0) -> bool:
+        """Wait (bounded) until the tables hold what their changelogs say."""
+        ...
+
+    async def renew_broker(self) -> None:
+        """A fresh broker client for a new term as the account's owner."""
+        ...
+
+    def add_stage(self, topic: Any, stage: str, record_name: str, handler: Handler) -> bool:
+        """Take a stage's handler to run it (True: taken, as the simulation does), or leave
+        it to :func:`agents.base.stage_agent` to register with Faust (False)."""
+        ...
