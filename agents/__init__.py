@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streams.pipeline import Pipeline
+    from agents.host import AgentHost
 
 
-def register_all(pipeline: Pipeline, role: str = "all") -> None:
-    """Register the agents of ``role`` (``score``, ``trade`` or ``all``) on the pipeline's app."""
+def register_all(pipeline: AgentHost) -> None:
+    """Register every agent on the pipeline's app (every worker runs all of them: see
+    docs/architecture.md, "Workers and ownership")."""
     from agents import (
         aggregate,
         book,
@@ -24,8 +25,6 @@ def register_all(pipeline: Pipeline, role: str = "all") -> None:
         signal,
     )
 
-    scoring = (score, aggregate, signal)
-    trading = (market, chain, execute, orders, book, exits, control, owner)
-    chosen = {"score": scoring, "trade": trading}.get(role, scoring + trading)
-    for module in chosen:
+    for module in (score, aggregate, signal, market, chain, execute, orders, book, exits,
+                   control, owner):
         module.register(pipeline)

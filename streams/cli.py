@@ -65,11 +65,7 @@ def kafka_status() -> None:
 @click.option("--loglevel", default="warning", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
 @click.option("--live", is_flag=True,
               help="Trade the LIVE Alpaca account (also needs TRADING_MODE=live).")
-@click.option("--role", type=click.Choice(["all", "score", "trade"]), default="all",
-              show_default=True, envvar="STOCKTRACKER_ROLE",
-              help="score: scoring, windows, signals (run any number); trade: the account's "
-                   "agents (one owns it at a time, the next is its standby); all: both.")
-def worker(loglevel: str, live: bool, role: str) -> None:
+def worker(loglevel: str, live: bool) -> None:
     """Run a Faust worker (docs/architecture.md, "Workers and ownership")."""
     from streams.brokers import LiveTradingRefused, check_live
     from streams.worker import run_worker
@@ -79,7 +75,7 @@ def worker(loglevel: str, live: bool, role: str) -> None:
         check_live(settings, live)
     except LiveTradingRefused as exc:
         raise click.ClickException(str(exc)) from exc
-    run_worker(settings, loglevel, live=live, role=role)
+    run_worker(settings, loglevel, live=live)
 
 
 @main.command()

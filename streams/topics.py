@@ -20,19 +20,15 @@ RECORDS: dict[str, str] = {
     "metrics": "Metric",
     "deadletter": "DeadLetter",
     "ticks": "Tick",
+    "switches": "Control",
 }
 
 ACCOUNT_TOPICS = frozenset({"signals", "quotes", "orders", "fills", "positions", "control",
-                            "ticks"})
-"""The trading role's topics. Each has one partition: the worker that Kafka's group
+                            "ticks", "switches"})
+"""The trading topics. Each has one partition: the worker that Kafka's group
 assignment gives that partition owns the account (its orders, positions, risk state,
 switches and the broker's stream), and no other worker can act for it. Scoring topics
 have ``KAFKA_PARTITIONS`` and scale across workers."""
-
-ROLES = ("all", "score", "trade")
-"""``stocktracker worker --role``: scoring (score, aggregate, signal), trading (the
-account's agents: market, chain, execute, orders, book, exits, control), or both."""
-
 
 def partitions_of(name: str, partitions: int) -> int:
     """Partitions of the topic ``name`` (short name) given ``KAFKA_PARTITIONS``."""
@@ -60,6 +56,7 @@ class Topics:
     metrics: faust.TopicT
     deadletter: faust.TopicT
     ticks: faust.TopicT
+    switches: faust.TopicT
 
     @classmethod
     def create(cls, app: faust.App, prefix: str, partitions: int, replicas: int) -> Topics:

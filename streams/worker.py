@@ -8,8 +8,7 @@ from streams.pipeline import Pipeline
 from streams.settings import Settings
 
 
-def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False,
-               role: str = "all") -> None:
+def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False) -> None:
     """Run the worker until SIGTERM/SIGINT (Faust stops it gracefully, flushing tables)."""
     from faust.worker import Worker
 
@@ -18,7 +17,7 @@ def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False
     kafka = settings.kafka
     ensure_topics(kafka.bootstrap_servers, kafka.topic_prefix, kafka.partitions,
                   kafka.replication)
-    pipeline = Pipeline(settings, live=live, role=role)
+    pipeline = Pipeline(settings, live=live)
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = Worker(pipeline.app, loglevel=loglevel, quiet=True)
     # Faust's start-up spinner sets the root logger to DEBUG (it turns on every record) and

@@ -101,13 +101,13 @@ class Run:
         assert wait_for_group(self.settings.kafka.bootstrap_servers,
                               self.settings.stream.app_id, 90), self.log_tail()
 
-    def spawn(self, name: str, role: str = "all") -> subprocess.Popen[bytes]:
-        """Start one more worker process ``name`` (its own data dir and log; ``role`` as
-        ``stocktracker worker --role``); it is stopped by :meth:`close`."""
+    def spawn(self, name: str) -> subprocess.Popen[bytes]:
+        """Start one more worker process ``name`` (its own data dir and log); it is stopped
+        by :meth:`close`."""
         proc = start_worker(self.settings, self.settings.kafka.topic_prefix,
                             self.settings.stream.app_id, self.workdir / name,
                             self.workdir / f"{name}.log",
-                            {**self.worker_env, "STOCKTRACKER_ROLE": role})
+                            self.worker_env)
         self.others[name] = proc
         return proc
 

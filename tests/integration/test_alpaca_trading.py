@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,7 +92,8 @@ def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: P
         pipeline_run.close()
 
 
-def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -> None:
+def enter(run: Run, alpaca: AlpacaServer) -> tuple[Market, dict[str, Any]]:
+    """Quote the market, start the worker, and buy on a bullish burst; the filled entry."""
     market = Market(alpaca, trading_day())
     market.quote(SPOT)
     run.start_worker()
@@ -99,7 +101,11 @@ def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -
     eventually(lambda: alpaca.count("GET", "/v1beta1/options/snapshots/SPY") >= 2, timeout=60)
     for n in range(5):
         run.send("posts", "Post", f"a-{n}", post(f"a-{n}", f"author{n}", BULLISH, market.now_us()))
-    entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
+    return market, eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
+
+
+def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -> None:
+    market, entry = enter(run, alpaca)
     assert entry["broker"] == "alpaca" and entry["broker_order_id"]
     assert entry["option_type"] == "call" and entry["expiry"] == market.day.isoformat()
     assert entry["filled_qty"] == entry["qty"] >= 1
@@ -123,3 +129,42 @@ def test_entry_restart_and_exit_through_alpaca(run: Run, alpaca: AlpacaServer) -
     eventually(lambda: entry["symbol"] not in alpaca.account.positions
                or alpaca.account.positions[entry["symbol"]][0] == 0)
     assert alpaca.order_count() == 2
+
+
+def alpaca_pnl(server: AlpacaServer, symbol: str) -> float:
+    """Realised P&L of a closed round trip at Alpaca, from its FILL activities (no
+    commission on options)."""
+    with server._lock:
+        fills = [f for f in server.account.fills if f["symbol"] == symbol]
+    signed = sum(float(f["price"]) * int(f["qty"]) * (1 if f["side"] == "sell" else -1)
+                 for f in fills)
+    return signed * 100
+
+
+def test_kill_9_after_fills_and_a_fill_made_while_dead_book_equals_alpaca(
+        run: Run, alpaca: AlpacaServer) -> None:
+    run.worker_env["STREAM_COMMIT_INTERVAL_S"] = "60"  # every fill is delivered again
+    market, entry = enter(run, alpaca)
+    symbol = entry["symbol"]
+    eventually(lambda: [p for p in run.records("positions") if p["symbol"] == symbol])
+    run.kill_worker()  # right after the buy's fill
+
+    run.start_worker()
+    alpaca.replay(entry["client_order_id"])  # Alpaca sends the same fill again, same ids
+    market.quote(SPOT + 3)  # the profit target rests at Alpaca
+    eventually(lambda: run.orders(intent="close", status="new"), timeout=60)
+    run.kill_worker()  # the exit rests; the worker dies
+    market.quote(SPOT + 3.5)  # and the exit fills at Alpaca while no worker runs
+    eventually(lambda: alpaca.account.positions.get(symbol, (0,))[0] == 0, timeout=30)
+
+    run.start_worker()  # reconciliation books the fill it never saw, with its money
+    closed = eventually(lambda: [p for p in run.records("positions")
+                                 if p["symbol"] == symbol and p["qty"] == 0], timeout=60)[-1]
+    broker_pnl = alpaca_pnl(alpaca, symbol)
+    assert broker_pnl > 0
+    assert round(closed["realized_pnl"], 2) == round(broker_pnl, 2), \
+        f"book {closed['realized_pnl']:.2f} != Alpaca {broker_pnl:.2f}"
+    assert alpaca.order_count() == 2  # one entry, one exit: nothing sent twice
+    later = [p for p in run.records("positions") if p["symbol"] == symbol]
+    later = later[later.index(closed):]  # restated by fills delivered again: never moved
+    assert {(p["qty"], round(p["realized_pnl"], 2)) for p in later} == {(0, round(broker_pnl, 2))}

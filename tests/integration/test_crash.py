@@ -98,7 +98,7 @@ def test_the_standby_takes_over_a_killed_owner_and_obeys_the_kill_switch(run: Ru
     assert run.worker is not None
     first = run.worker.pid
     assert run.owner_pid() == first
-    standby = run.spawn("standby")  # a second worker of every role: it scores too
+    standby = run.spawn("standby")  # a second worker: it scores too, and holds the standby
     assert eventually(lambda: len(members(run)) == 2 and run.owner_pid() == first, timeout=90)
     control(run, "kill", at(14, 59), reason="before the failover")
     quotes(run, at(15, 0), 590.0)
