@@ -59,6 +59,7 @@ bench: jars
 	$(PY) bench/dashboard.py --json bench-dashboard.json
 	$(PY) bench/execution.py --json bench-execution.json
 	$(PY) bench/backtest.py --json bench-backtest.json
+	$(PY) bench/chaos.py --json bench-chaos.json
 
 kafka-up: jars
 	$(VENV)/bin/stocktracker kafka up

@@ -65,7 +65,7 @@ async def refresh_forever(p: AgentHost, source: ChainSource, tickers: tuple[str,
                           interval: float) -> None:
     """Refresh every ticker's chain, then wait ``interval`` seconds; until cancelled."""
     while True:
-        for underlying in tickers:
+        for underlying in tickers if p.ownership.owns() else ():  # the owner's cache only
             try:
                 count = await refresh(p, source, underlying)
                 log.info("chain of %s: %d contracts", underlying, count)

@@ -52,6 +52,8 @@ def register(p: AgentHost) -> None:
         await publish_state(p, new, command)
         log.warning("control %s by %s: %s -> %s", command["command"], command["actor"],
                     command["params"], new.to_record())
+        if actions:  # orders go to the broker only once the owner has reconciled
+            await p.reconciled.wait()
         if CANCEL_ENTRIES in actions:
             for order in await p.broker.open_orders():
                 if order.side == "buy":

@@ -58,11 +58,15 @@ def register(p: AgentHost) -> None:
     tick of the owner's clock (every position, and the entry timeouts)."""
 
     async def on_quote(quote: dict[str, Any], received: int) -> None:
+        if not p.reconciled.is_set():  # a new owner sends nothing before it has reconciled
+            return
         underlying = quote["underlying"]
         await check_positions(p, p.open_positions.of(underlying), int(quote["event_time"]),
                               quote)
 
     async def on_tick(tick: dict[str, Any], received: int) -> None:
+        if not p.reconciled.is_set():
+            return
         now = int(tick["event_time"])
         await check_positions(p, p.open_positions.all(), now, None)
         await cancel_stale_entries(p, now)

@@ -138,7 +138,7 @@ async def reconcile(p: AgentHost, *, state_all: bool = True) -> dict[str, int]:
         if not (state_all or mismatch):
             continue
         occ = parse_occ(symbol)
-        statement = f"{RECONCILE_PREFIX}{symbol}:{at}"
+        statement = f"{RECONCILE_PREFIX}{symbol}:{at}:{now_us()}"  # once each, even at one clock
         await p.send(p.topics.fills, "Fill", occ.underlying, Fill(
             statement, occ.underlying, symbol, "buy", broker_qty,
             held[symbol].avg_entry_price if symbol in held else 0.0, 0.0, statement, 0, at,

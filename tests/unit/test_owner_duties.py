@@ -1,5 +1,7 @@
-"""Exits that do not wait for quotes: the owner's clock tick fires the time exit and the
-entry timeout even when no quote arrives (the live agents, run by the simulation)."""
+"""What the account's owner does with no record to drive it, through the live agents run by
+the simulation: the clock tick fires the time exit and the entry timeout when no quote
+arrives, a refused exit backs off then strands, nothing goes out before reconciliation, and
+reconciliation books the executions the book missed, with their money."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ def simulation() -> tuple[Simulation, SimulatedBroker]:
                         sentiment=SentimentSettings(_env_file=None, finbert="off",  # type: ignore[call-arg]
                                                     llm_calls_per_minute=0))
     broker = SimulatedBroker()
-    return Simulation(settings, broker=broker), broker
+    sim = Simulation(settings, broker=broker)
+    sim.reconciled.set()  # as the owner's term does once the book agrees with the broker
+    return sim, broker
 
 
 def tick_handler(sim: Simulation) -> Any:
@@ -56,6 +60,17 @@ async def test_the_time_exit_fires_on_the_clock_with_no_quote_at_market() -> Non
     position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
     assert position.stale and position.exit_reason == TIME_EXIT
     assert (await broker.positions()) == []
+
+
+async def test_a_new_owner_sends_no_exit_before_it_has_reconciled() -> None:
+    sim, broker = simulation()
+    await hold(sim, broker, 3, at(19, 0))
+    sim.reconciled.clear()
+    await tick_handler(sim)({"source": "simulated", "event_time": at(20, 10), "trace": {}}, 0)
+    assert await broker.order(exit_order_id("st-entry", TIME_EXIT)) is None
+    sim.reconciled.set()
+    await tick_handler(sim)({"source": "simulated", "event_time": at(20, 10, 1), "trace": {}}, 0)
+    assert await broker.order(exit_order_id("st-entry", TIME_EXIT)) is not None
 
 
 async def test_a_fresh_quote_is_not_flagged_and_its_time_exit_is_a_limit_at_the_bid() -> None:
@@ -110,3 +125,28 @@ async def test_a_refused_exit_is_retried_with_growing_pauses_then_stranded() -> 
     assert metric["name"] == "exit_stranded" and metric["labels"]["symbol"] == SYMBOL
     await tick(now + 140_000_000)
     assert len(sim.outcome.records["metrics"]) == 1, "the operator is told once"
+
+
+async def test_reconciliation_books_the_executions_the_book_missed_with_their_money() -> None:
+    from agents.orders import reconcile
+
+    sim, broker = simulation()
+    broker.advance(at(15, 0))
+    broker.on_quote(SYMBOL, 1.00, 1.10, 50, 50, at(15, 0))
+    await broker.submit(OrderRequest("st-missed", SYMBOL, "buy", 3, "limit", 1.10))
+    broker.advance(at(15, 5))
+    broker.on_quote(SYMBOL, 1.60, 1.70, 50, 50, at(15, 5))
+    await broker.submit(OrderRequest("sx-missed", SYMBOL, "sell", 3, "limit", 1.60, "close"))
+    # the worker died before publishing any of it: its updates are lost, the book knows nothing
+    while not broker._updates.empty():
+        broker._updates.get_nowait()
+    counts = await reconcile(sim)
+    sim._due = [0.0] * len(sim.app.timers)  # as run() sets them: timers from here on
+    await sim._until(None)
+    assert counts["executions"] == 2
+    position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
+    assert position.qty == 0
+    assert round(position.realized_pnl, 2) == round(broker.cash - 100_000.0, 2) == 146.10
+    assert round(position.commission, 2) == 3.90
+    assert position.day == "2026-11-24", "reconciliation must carry the broker's session day"
+    assert (await reconcile(sim))["executions"] == 0, "executions the book has are not sent again"
