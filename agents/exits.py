@@ -16,7 +16,8 @@ whose quote is older than ``TRADING_STALE_POSITION_S`` is flagged ``stale`` and 
 fired on it goes at market. Entry orders still open ``TRADING_ENTRY_TIMEOUT_S`` after
 their last update are cancelled on the tick. An exit the broker keeps refusing is retried
 with growing pauses, then the position is flagged ``stranded`` and an ``exit_stranded``
-metric tells the operator.
+metric tells the operator. A position turning stale (or fresh again) publishes a
+``position_stale`` metric (1 or 0) too.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
         stale = cached is None or now - int(cached["event_time"]) > stale_us
         if stale != position.stale:
             position = flag(p, position, now, stale=stale)
+            await p.send(p.topics.metrics, "Metric", position.underlying, {
+                "name": "position_stale", "value": 1.0 if stale else 0.0,
+                "labels": {"symbol": symbol}, "event_time": now, "trace": {}})
         mark = Mark(0.0, 0.0) if cached is None else Mark(cached["bid"], cached["ask"])
         await check_one(p, position, mark, now, session, rule, market=stale)
 

@@ -50,6 +50,7 @@ async def hold(sim: Simulation, broker: SimulatedBroker, qty: int, quote_us: int
 
 async def test_the_time_exit_fires_on_the_clock_with_no_quote_at_market() -> None:
     sim, broker = simulation()
+    sim.outcome.records["metrics"], sim.outcome.keys["metrics"] = [], []
     await hold(sim, broker, 3, at(19, 0))  # 14:00 New York, the last quote of the day
     await tick_handler(sim)({"source": "simulated", "event_time": at(20, 5), "trace": {}}, 0)
     assert await broker.order(exit_order_id("st-entry", TIME_EXIT)) is None, "15:05 is too early"
@@ -59,6 +60,8 @@ async def test_the_time_exit_fires_on_the_clock_with_no_quote_at_market() -> Non
     assert sold.event == FILL  # at market: it does not wait for a price from a stale quote
     position = Position.from_record(SYMBOL, sim.tables.positions.get(SYMBOL))
     assert position.stale and position.exit_reason == TIME_EXIT
+    [stale] = [m for m in sim.outcome.records["metrics"] if m["name"] == "position_stale"]
+    assert stale["value"] == 1.0 and stale["labels"] == {"symbol": SYMBOL}
     assert (await broker.positions()) == []
 
 
@@ -118,13 +121,16 @@ async def test_a_refused_exit_is_retried_with_growing_pauses_then_stranded() -> 
     for attempt in range(3, 6):
         now += 70_000_000  # past the longest pause
         assert (await tick(now)).exit_attempt == attempt
-    assert sim.outcome.records["metrics"] == []
+    def told() -> list[dict[str, Any]]:
+        return [m for m in sim.outcome.records["metrics"] if m["name"] == "exit_stranded"]
+
+    assert told() == []
     stranded = await tick(now + 70_000_000)
     assert stranded.stranded and stranded.exit_attempt == 5
-    [metric] = sim.outcome.records["metrics"]
-    assert metric["name"] == "exit_stranded" and metric["labels"]["symbol"] == SYMBOL
+    [metric] = told()
+    assert metric["labels"]["symbol"] == SYMBOL
     await tick(now + 140_000_000)
-    assert len(sim.outcome.records["metrics"]) == 1, "the operator is told once"
+    assert len(told()) == 1, "the operator is told once"
 
 
 async def test_reconciliation_books_the_executions_the_book_missed_with_their_money() -> None:
