@@ -5,10 +5,8 @@
 
 What runs
     A throwaway Kafka broker (:mod:`streams.kafka_local`), the run's topics and four
-    workers of one app. Where ``stocktracker worker --role`` exists: ``score-1`` and
-    ``score-2`` (``--role score``), ``trade-1`` and ``trade-2`` (``--role trade``: one owns
-    the account, the other is its standby); else ``worker-1`` to ``worker-4``, alike: each
-    scores, one owns the account, one holds its standby replicas. The broker is the
+    workers of one app, ``worker-1`` to ``worker-4``, alike: each scores, one owns the
+    account, one holds its standby replicas. The broker is the
     simulated one, its account kept in Kafka (``TRADING_BROKER=simulated``, the default),
     or the local Alpaca server in this process, reached through alpaca-py.
 
@@ -304,12 +302,8 @@ def pid_of(client_id: object) -> int:
 
 
 def worker_roles() -> dict[str, str]:
-    """Two scoring and two trading workers where ``stocktracker worker --role`` exists;
-    else four workers alike (each scores; one owns the account, the others stand by)."""
-    from streams.cli import worker
-
-    if any(param.name == "role" for param in worker.params):
-        return {"score-1": "score", "score-2": "score", "trade-1": "trade", "trade-2": "trade"}
+    """Four workers alike: each scores; one owns the account, one holds its standby
+    (workers cannot be split by role: docs/architecture.md, "Workers and ownership")."""
     return {f"worker-{n}": "all" for n in range(1, 5)}
 
 
