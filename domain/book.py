@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from domain.positions import RECONCILE_PREFIX, apply_fill
+from domain.positions import RECONCILE_PREFIX, apply_fill, apply_fill_record
 
 MAX_IDS = 512
 """Execution ids (and orders) a position remembers. A 0DTE contract lives one session, so
@@ -192,7 +192,7 @@ def apply(position: Position, fill: Fill, day: str) -> Applied:
         commission = fill.commission * qty / fill.qty
     before = {"qty": position.qty, "avg_price": position.avg_price,
               "realized_pnl": position.realized_pnl}
-    after = _statement(before, fill) if fill.is_statement else \
+    after = apply_fill_record(before, fill.to_record()) if fill.is_statement else \
         apply_fill(before, fill.side, qty, fill.price, commission)
     realized = float(after["realized_pnl"]) - position.realized_pnl
     moved = abs(int(after["qty"]) - position.qty) if fill.is_statement else qty
@@ -203,15 +203,6 @@ def apply(position: Position, fill: Fill, day: str) -> Applied:
                   underlying=fill.underlying or position.underlying,
                   last_us=max(position.last_us, fill.event_time))
     return Applied(_remember(new, fill, seen), moved, realized, False)
-
-
-def _statement(before: dict[str, Any], fill: Fill) -> dict[str, Any]:
-    diff = fill.qty - int(before["qty"])
-    if diff > 0:
-        return apply_fill(before, "buy", diff, fill.price, 0.0)
-    if diff < 0:
-        return apply_fill(before, "sell", -diff, float(before["avg_price"]), 0.0)
-    return before
 
 
 def _opened(position: Position, fill: Fill, qty: int, avg_price: float) -> Position:
