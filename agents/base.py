@@ -27,13 +27,13 @@ def stage_agent(pipeline: AgentHost, topic: faust.TopicT, stage: str, record_nam
     With ``concurrency`` > 1, that many records are handled at once (order across them is
     not kept; only for stages without tables).
     """
-    if hasattr(pipeline.broker, "advance"):  # the simulated broker keeps the stream's time
+    if pipeline.broker.market_feed() is not None:  # the simulated broker keeps stream time
         inner = handler
 
         async def handler(record: dict[str, Any], received: int) -> None:
-            advance = getattr(pipeline.broker, "advance", None)  # the term's broker
-            if advance is not None:
-                advance(int(record.get("event_time") or 0))
+            feed = pipeline.broker.market_feed()  # the term's broker
+            if feed is not None:
+                feed.advance(int(record.get("event_time") or 0))
             await inner(record, received)
 
     if pipeline.add_stage(topic, stage, record_name, handler):

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
-from connectors.simulated.broker import Touch
+from domain.fills import Touch
 
 if TYPE_CHECKING:
     from agents.host import AgentHost
@@ -59,8 +59,9 @@ def register(p: AgentHost) -> None:
     table = p.tables.quotes
     p.chain_index = ChainIndex(table)
     p.quote_lookup = lambda symbol: touch_of(table.get(symbol))
-    if hasattr(p.broker, "quote_source"):  # the simulated broker, after a restart
-        p.broker.quote_source = p.quote_lookup
+    feed = p.broker.market_feed()
+    if feed is not None:  # the simulated broker, after a restart
+        feed.use_quotes(p.quote_lookup)
 
     async def handle(quote: dict[str, Any], received: int) -> None:
         symbol = quote["symbol"]
@@ -69,9 +70,9 @@ def register(p: AgentHost) -> None:
             return  # an out-of-order older quote never overwrites a newer one
         table[symbol] = {k: quote.get(k) for k in QUOTE_FIELDS}
         p.chain_index.add(quote["underlying"], symbol)
-        on_quote = getattr(p.broker, "on_quote", None)  # the simulated broker fills from quotes
-        if on_quote is not None:
-            on_quote(symbol, quote["bid"], quote["ask"], quote["bid_size"], quote["ask_size"],
+        feed = p.broker.market_feed()  # the simulated broker fills from quotes
+        if feed is not None:
+            feed.on_quote(symbol, quote["bid"], quote["ask"], quote["bid_size"], quote["ask_size"],
                      quote["event_time"])
 
     stage_agent(p, p.topics.quotes, "market", "Quote", handle)

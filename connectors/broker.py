@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any, Protocol
 
 from domain.contracts import ChainQuote
+from domain.fills import Touch
 from domain.orders import (
     Account,
     BrokerPosition,
@@ -19,6 +20,33 @@ from domain.orders import (
 
 class BrokerError(RuntimeError):
     """The broker could not be reached or refused in a way a retry will not fix."""
+
+
+class MarketFeed(Protocol):
+    """What a broker that fills from the worker's own quotes (the simulated one) takes from
+    the pipeline. A venue with its own market (Alpaca) has none: see
+    :meth:`Broker.market_feed`."""
+
+    def advance(self, at_us: int) -> None:
+        """The pipeline has read a record of event time ``at_us`` (the broker's clock)."""
+        ...
+
+    def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
+                 at_us: int) -> list[OrderUpdate]:
+        """A quote arrived; fill what it can fill. Returns the updates it caused."""
+        ...
+
+    def use_quotes(self, lookup: Callable[[str], Touch | None]) -> None:
+        """Where to find a contract's quote not seen since start (the quote table)."""
+        ...
+
+    def settle(self, symbol: str, qty: int, price: float) -> None:
+        """Expiry: ``qty`` contracts leave the account at ``price`` (intrinsic value)."""
+        ...
+
+    def drained(self) -> bool:
+        """True when every update it made has been read from :meth:`Broker.updates`."""
+        ...
 
 
 class Broker(Protocol):
@@ -77,6 +105,11 @@ class Broker(Protocol):
 
     async def close(self) -> None:
         """Release connections and stop the update stream."""
+        ...
+
+    def market_feed(self) -> MarketFeed | None:
+        """The hooks through which this broker sees the worker's quotes and stream time
+        (it fills from them), or None when the venue has its own market data."""
         ...
 
 

@@ -6,6 +6,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Touch:
+    """The last quote of one contract: what a simulated order fills against."""
+
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+    at_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class SimFill:
     """A simulated execution."""
 

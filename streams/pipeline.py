@@ -104,8 +104,9 @@ class Pipeline:
             return
         await self.broker.close()
         self.broker = make_broker(self.settings, live=self._live)
-        if self.quote_lookup is not None and hasattr(self.broker, "quote_source"):
-            self.broker.quote_source = self.quote_lookup
+        feed = self.broker.market_feed()
+        if self.quote_lookup is not None and feed is not None:
+            feed.use_quotes(self.quote_lookup)
 
     async def tables_ready(self, timeout_s: float = 15.0) -> bool:
         """Wait (at most ``timeout_s``) until the tables hold what their changelogs say.

@@ -370,9 +370,9 @@ class Simulation:
         """Let the tasks (the broker's update pump) run until they wait for input."""
         for _ in range(4):
             await asyncio.sleep(0)
-        updates = getattr(self.broker, "_updates", None)
+        feed = self.broker.market_feed()
         for _ in range(10_000):
-            if updates is None or updates.empty():
+            if feed is None or feed.drained():
                 return
             await asyncio.sleep(0)
         raise RuntimeError("the broker's updates are not being read (the orders task stopped)")
@@ -388,9 +388,9 @@ class Simulation:
         last = {u: (q["bid"] + q["ask"]) / 2 for u in {parse_occ(s).underlying for s in held}
                 if (q := self.tables.quotes.get(u))}
         for fill in settle_expiring(held, last, day, close_us):
-            settle = getattr(self.broker, "settle", None)
-            if settle is not None:
-                settle(fill["symbol"], fill["qty"], fill["price"])
+            feed = self.broker.market_feed()
+            if feed is not None:
+                feed.settle(fill["symbol"], fill["qty"], fill["price"])
             await self.send(self.topics.fills, "Fill", fill["underlying"], fill)
 
 

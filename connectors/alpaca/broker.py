@@ -490,7 +490,12 @@ class AlpacaBroker:
         for name in SDK_LOGGERS:
             logging.getLogger(name).removeFilter(self._mask)
 
+    def market_feed(self) -> None:
+        """None: Alpaca fills against its own market, not the worker's quotes."""
+        return None
+
     # ---- state --------------------------------------------------------------------------------
+
     def known(self, client_order_id: str) -> OrderUpdate | None:
         """The last state reported for an order (no request)."""
         return self._known.get(client_order_id)

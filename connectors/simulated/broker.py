@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from connectors.broker import BrokerError
 from connectors.simulated.journal import Journal, JournalError, Resting, SimState
-from domain.fills import simulate_fill
+from domain.fills import Touch, simulate_fill
 from domain.orders import (
     CANCELED,
     FILL,
@@ -45,17 +45,6 @@ from domain.orders import (
     OrderUpdate,
 )
 from domain.positions import MULTIPLIER
-
-
-@dataclass(frozen=True, slots=True)
-class Touch:
-    """The last quote of one contract."""
-
-    bid: float
-    ask: float
-    bid_size: int
-    ask_size: int
-    at_us: int
 
 
 class SimulatedBroker:
@@ -201,6 +190,18 @@ class SimulatedBroker:
         state.positions[symbol] = BrokerPosition(symbol, left, held.avg_entry_price if left else 0.0)
         state.cash += price * qty * MULTIPLIER
         self._commit()
+
+    def market_feed(self) -> SimulatedBroker:
+        """Itself: it fills from the quotes and stream time the pipeline gives it."""
+        return self
+
+    def use_quotes(self, lookup: Callable[[str], Touch | None]) -> None:
+        """Where to find a quote not seen since start (the worker's quote table)."""
+        self.quote_source = lookup
+
+    def drained(self) -> bool:
+        """True when every update it made has been read from :meth:`updates`."""
+        return self._updates.empty()
 
     def known(self, client_order_id: str) -> bool:
         """True if the broker has seen this client order id."""

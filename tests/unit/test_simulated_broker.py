@@ -107,7 +107,7 @@ async def test_sell_to_close_books_the_proceeds() -> None:
 
 
 async def test_quote_source_serves_a_restarted_broker() -> None:
-    from connectors.simulated.broker import Touch
+    from domain.fills import Touch
 
     broker = SimulatedBroker()
     broker.quote_source = lambda s: Touch(1.0, 1.05, 10, 10, 5_000) if s == SYM else None
