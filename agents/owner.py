@@ -12,7 +12,8 @@ clock ticks) must run there only too: this task watches the assignment and runs 
 2. the tables recovered (a standby's replicas are hot, so this is quick);
 3. the operator's switches restored from the control table;
 4. reconciliation (executions, then quantities) until it succeeds: only then may orders go;
-5. the broker's updates published. Timers on the owner (once reconciled): the account
+5. the broker's updates published (after a drop of the broker's stream, the gap is
+   reconciled at once). Timers on the owner (once reconciled): the account
    refreshed, a reconciliation every ``TRADING_RECONCILE_S``, and a ``Tick`` every
    ``TRADING_TICK_S`` so exits fire at their deadline without quotes.
 
@@ -30,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from agents.orders import dead_letter_update, publish_update, reconcile, reconcile_at_start
-from domain.orders import MalformedUpdate
+from domain.orders import MalformedUpdate, StreamResumed
 from streams.trace import now_us
 
 if TYPE_CHECKING:
@@ -93,12 +94,15 @@ async def run_term(p: AgentHost) -> None:
 
 
 async def pump_updates(p: AgentHost) -> None:
-    """Publish the broker's updates (a message it could not read: dead-lettered)."""
+    """Publish the broker's updates (a message it could not read: dead-lettered; the stream
+    back from a drop: the gap reconciled)."""
     while True:
         try:
             async for update in p.broker.updates():
                 if isinstance(update, MalformedUpdate):
                     await dead_letter_update(p, update)
+                elif isinstance(update, StreamResumed):
+                    await reconcile_gap(p, update)
                 else:
                     await publish_update(p, update)
         except asyncio.CancelledError:
@@ -106,6 +110,19 @@ async def pump_updates(p: AgentHost) -> None:
         except Exception:
             log.exception("order updates from %s failed; resuming", p.broker.name)
         await asyncio.sleep(1.0)
+
+
+async def reconcile_gap(p: AgentHost, resumed: StreamResumed) -> None:
+    """The broker's stream was down ``resumed.down_s``: apply the executions the book
+    missed meanwhile (a failure is left to the periodic reconciliation)."""
+    try:
+        counts = await reconcile(p, state_all=False)
+    except Exception as exc:
+        log.warning("reconciling a %.1f s stream gap with %s failed: %s", resumed.down_s,
+                    p.broker.name, exc)
+        return
+    log.info("stream of %s back after %.1f s; reconciled: %s", p.broker.name, resumed.down_s,
+             counts)
 
 
 def owner_timer(p: AgentHost, interval_s: float, fn: Callable[[AgentHost], Awaitable[None]]

@@ -15,6 +15,7 @@ from domain.orders import (
     MalformedUpdate,
     OrderRequest,
     OrderUpdate,
+    StreamResumed,
 )
 
 
@@ -97,10 +98,11 @@ class Broker(Protocol):
         they land on the broker's session day, not the machine's)."""
         ...
 
-    def updates(self) -> AsyncIterator[OrderUpdate | MalformedUpdate]:
+    def updates(self) -> AsyncIterator[OrderUpdate | MalformedUpdate | StreamResumed]:
         """Order life-cycle events as they happen (a stream, with polling after a drop); a
         message that cannot be read is a :class:`MalformedUpdate`, never silently dropped,
-        and makes the adapter poll open orders at once."""
+        and makes the adapter poll open orders at once; a :class:`StreamResumed` after the
+        stream came back from a drop (the owner reconciles the gap)."""
         ...
 
     async def close(self) -> None:

@@ -147,6 +147,14 @@ class MalformedUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamResumed:
+    """The broker's update stream is back after a drop: what it missed in the gap is
+    reconciled from the broker's executions (polling finds orders, not execution ids)."""
+
+    down_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerPosition:
     """A position as the broker holds it (for reconciliation)."""
 

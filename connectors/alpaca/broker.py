@@ -19,7 +19,9 @@ Submitting is idempotent on ``client_order_id``:
 Updates come from the trade-updates websocket (``TradingStream``, whose run loop is driven
 as a task of ours). While it is down (and until it first connects) the orders not yet done
 are polled every ``poll_interval_s``; on every (re)connection they are polled once more, to
-catch what happened in the gap. Each state is reported once: a state is news only when it
+catch what happened in the gap, and after a drop :meth:`AlpacaBroker.updates` yields a
+:class:`StreamResumed` so the owner reconciles the gap's executions (a fill found by polling
+has no execution id). Each state is reported once: a state is news only when it
 is further along than the last one reported (more filled, or done), and
 ``(client_order_id, event, filled_qty)`` is never reported twice (see
 :func:`connectors.alpaca.convert.progress`), so a fill Alpaca sends again (it does, with
@@ -69,6 +71,7 @@ from domain.orders import (
     MalformedUpdate,
     OrderRequest,
     OrderUpdate,
+    StreamResumed,
 )
 from streams.settings import AlpacaSettings, Settings
 
@@ -308,7 +311,8 @@ class AlpacaBroker:
         self._known: dict[str, OrderUpdate] = {}
         self._seen: set[tuple[str, str, int]] = set()
         self._unsure: set[str] = set()  # submits that failed ambiguously: found by polling
-        self._queue: asyncio.Queue[OrderUpdate | MalformedUpdate | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[OrderUpdate | MalformedUpdate | StreamResumed | None] = \
+            asyncio.Queue()
         self._client_ids: dict[str, str] = {}  # broker order id -> client order id
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -316,6 +320,7 @@ class AlpacaBroker:
         self._catch_up = False
         self._closed = False
         self.stream_drops = 0
+        self._down_since: float | None = None  # monotonic time of the last drop
         self.polls = 0
 
     @classmethod
@@ -460,10 +465,11 @@ class AlpacaBroker:
             raise BrokerError("Alpaca answered the clock request with no clock")
         return convert.micros(clock.timestamp)
 
-    async def updates(self) -> AsyncIterator[OrderUpdate | MalformedUpdate]:
-        """Every order event once, in the order seen, and every trade-updates message that
-        could not be read as a :class:`MalformedUpdate`; starts the stream (and the
-        polling) on the first call; ends after :meth:`close`."""
+    async def updates(self) -> AsyncIterator[OrderUpdate | MalformedUpdate | StreamResumed]:
+        """Every order event once, in the order seen, every trade-updates message that
+        could not be read as a :class:`MalformedUpdate`, and a :class:`StreamResumed` each
+        time the stream is back from a drop; starts the stream (and the polling) on the
+        first call; ends after :meth:`close`."""
         self._start()
         while True:
             update = await self._queue.get()
@@ -635,10 +641,15 @@ class AlpacaBroker:
         self._connected = True
         self._catch_up = True
         self._wake.set()
+        if self._down_since is not None:  # back from a drop: the owner reconciles the gap
+            down_s = time.monotonic() - self._down_since
+            self._down_since = None
+            self._queue.put_nowait(StreamResumed(round(down_s, 3)))
 
     def _stream_down(self) -> None:
         if self._connected and not self._closed:
             self.stream_drops += 1
+            self._down_since = time.monotonic()
             log.warning("Alpaca trade updates dropped; polling open orders every %.1fs",
                         self.poll_interval_s)
         self._connected = False

@@ -20,7 +20,14 @@ from connectors.alpaca.broker import AlpacaBroker, MissingKeys
 from connectors.alpaca.limiter import RateLimiter
 from connectors.broker import Broker, BrokerError
 from connectors.simulated.alpaca_server import GARBLES, AlpacaServer, PaperAccount, serve_in_thread
-from domain.orders import BrokerPosition, Execution, MalformedUpdate, OrderRequest, OrderUpdate
+from domain.orders import (
+    BrokerPosition,
+    Execution,
+    MalformedUpdate,
+    OrderRequest,
+    OrderUpdate,
+    StreamResumed,
+)
 from streams.settings import AlpacaSettings, Settings
 
 KEY, SECRET = "PKLOCALTESTKEY01", "sk-local-very-secret-0123456789"
@@ -81,12 +88,15 @@ class Collector:
         self.broker = broker
         self.events: list[OrderUpdate] = []
         self.malformed: list[MalformedUpdate] = []
+        self.resumed: list[StreamResumed] = []
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         async for update in self.broker.updates():
             if isinstance(update, MalformedUpdate):
                 self.malformed.append(update)
+            elif isinstance(update, StreamResumed):
+                self.resumed.append(update)
             else:
                 self.events.append(update)
 
@@ -350,6 +360,8 @@ async def test_stream_drop_falls_back_to_polling_without_duplicates(
     assert live.of("w1") == [("new", 0), ("partial_fill", 2), ("fill", 3)]
     assert len(live.keys()) == len(set(live.keys()))
     assert server.stream_connections >= 2
+    [resumed] = live.resumed  # the owner reconciles the gap's executions on this
+    assert resumed.down_s > 0
 
 
 async def test_fills_in_a_short_gap_are_caught_up_on_reconnect(
@@ -364,6 +376,7 @@ async def test_fills_in_a_short_gap_are_caught_up_on_reconnect(
     await until(lambda: server.subscribers == 1)
     await asyncio.sleep(0.3)
     assert live.of("g1") == [("new", 0), ("fill", 2)]
+    assert len(live.resumed) == 1
 
 
 # ---- restart, account, settings ----------------------------------------------------------------
