@@ -23,6 +23,7 @@ from domain.decision import Book, decide
 from domain.order_record import OrderRecord
 from domain.orders import OrderRequest
 from domain.positions import unrealized
+from domain.risk import RiskMemory
 from streams.trace import stamped
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ def register(p: AgentHost) -> None:
         if not decision.ok:
             await p.send(p.topics.orders, "Order", underlying, order.to_record())
             return
-        risk = tables.risk_state[underlying]
-        tables.risk_state[underlying] = {**risk, "recent": [*decision.recent_orders_us, now]}
+        kept = RiskMemory((*decision.recent_orders_us, now))  # the decision pruned the old
+        tables.risk_state[underlying] = kept.to_record()
         await submit(p, OrderRequest(coid, decision.symbol, "buy", decision.qty,
                                      p.trading_rules.order_type, decision.limit_price, "open"),
                      order)
@@ -87,7 +88,7 @@ def book_of(p: AgentHost, underlying: str, day: str) -> Book:
     unrealised P&L at the cached mids. The trading tables live on the owner's one
     partition, so these sums cover the whole account."""
     positions = [(s, pos) for s, pos in p.tables.positions.items() if pos.get("qty")]
-    risk = p.tables.risk_state[underlying]
+    memory = RiskMemory.from_record(p.tables.risk_state.get(underlying))
     return Book(
         position_contracts=sum(int(pos["qty"]) for _, pos in positions
                                if pos.get("underlying") == underlying),
@@ -97,5 +98,5 @@ def book_of(p: AgentHost, underlying: str, day: str) -> Book:
         total_premium=sum(pos["qty"] * pos["avg_price"] * 100 for _, pos in positions),
         day_pnl=day_pnl(p.tables.positions, day)
         + sum(unrealized(pos, mark_of(p, s, pos)) for s, pos in positions),
-        recent_orders_us=tuple(risk.get("recent", ())),
+        recent_orders_us=memory.recent_orders_us,
     )

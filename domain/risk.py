@@ -8,7 +8,7 @@ decision time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -371,3 +371,41 @@ def check(
 def prune_recent(recent_us: tuple[int, ...] | list[int], now_us: int) -> list[int]:
     """Keep the order times of the last minute (the circuit breaker's memory)."""
     return [t for t in recent_us if now_us - MINUTE_US < t <= now_us]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskMemory:
+    """What the risk checks remember between orders of one underlying (the ``risk_state``
+    table, on the owner's partition): the times of its recent opening orders, µs, for the
+    circuit breaker. Parsed once where it is read (:meth:`from_record`)."""
+
+    recent_orders_us: tuple[int, ...] = ()
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, object] | None) -> RiskMemory:
+        """The memory from its table record (None or empty: nothing remembered).
+
+        Raises
+        ------
+        ValueError
+            When a remembered time is not a whole number of µs: the entry is refused
+            (dead-lettered with the reason) rather than checked against a memory that
+            cannot be read.
+        """
+        if not record:
+            return cls()
+        raw = record.get("recent") or ()
+        if not isinstance(raw, list | tuple):
+            raise ValueError(f"risk state: 'recent' is not a list: {raw!r}"[:200])
+        times: list[int] = []
+        for value in raw:
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or value != value or value in (float("inf"), float("-inf")) \
+                    or int(value) != value:
+                raise ValueError(f"risk state: an order time is not µs: {value!r}"[:200])
+            times.append(int(value))
+        return cls(tuple(times))
+
+    def to_record(self) -> dict[str, object]:
+        """The table record (the key ``recent`` is what older changelogs hold too)."""
+        return {"recent": list(self.recent_orders_us)}

@@ -18,6 +18,7 @@ from domain.risk import (
     MINUTE_US,
     OrderIntent,
     RiskLimits,
+    RiskMemory,
     RiskState,
     check,
     ny_clock,
@@ -180,3 +181,17 @@ def test_clock_helpers() -> None:
 def test_prune_recent_keeps_the_last_minute() -> None:
     assert prune_recent((NOW - MINUTE_US, NOW - 59_000_000, NOW, NOW + 1), NOW) == [
         NOW - 59_000_000, NOW]
+
+
+# ---- the risk memory (the risk_state table) ----------------------------------------------------
+def test_risk_memory_round_trips_and_reads_nothing_as_empty() -> None:
+    memory = RiskMemory((1_000_000, 2_000_000))
+    assert RiskMemory.from_record(memory.to_record()) == memory
+    assert RiskMemory.from_record(None) == RiskMemory.from_record({}) == RiskMemory()
+    assert RiskMemory.from_record({"recent": [3.0e6]}).recent_orders_us == (3_000_000,)
+
+
+@pytest.mark.parametrize("recent", [[float("nan")], [float("inf")], ["12"], [1.5], [True], "12"])
+def test_an_unreadable_risk_memory_is_refused_not_ignored(recent: object) -> None:
+    with pytest.raises(ValueError, match="risk state"):
+        RiskMemory.from_record({"recent": recent})
