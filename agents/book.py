@@ -6,12 +6,14 @@ changes nothing. A ``reconcile:`` fill states the broker's quantity rather than 
 (:mod:`agents.orders`). Keeps the positions table (per contract: underlying, qty, average
 price, realised P&L, commission, the session day's realised P&L, high-water mark of the
 mark for the trailing stop, entry order, the executions applied), one write per fill, and
-publishes ``positions``.
+publishes ``positions`` (:func:`publish_position`; the exits agent publishes through it too
+when it flags a position ``stale`` or ``stranded``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
@@ -61,6 +63,26 @@ class OpenPositions:
             held.discard(symbol)
 
 
+def position_record(position: Position, mark: float, event_time: int,
+                    trace: Mapping[str, int]) -> dict[str, Any]:
+    """The ``Position`` record of ``positions``: the book's state of the contract, its mark
+    and its flags, so the dashboard shows what the exits agent knows."""
+    return {"underlying": position.underlying, "symbol": position.symbol, "qty": position.qty,
+            "avg_price": position.avg_price, "realized_pnl": position.realized_pnl,
+            "mark": mark, "stale": position.stale, "stranded": position.stranded,
+            "event_time": event_time, "trace": dict(trace)}
+
+
+async def publish_position(p: AgentHost, position: Position, event_time: int,
+                           trace: Mapping[str, int], fallback_mark: float) -> None:
+    """Publish ``position`` on ``positions``, marked at its contract's cached quote mid
+    (``fallback_mark`` when there is no quote)."""
+    quote = p.tables.quotes.get(position.symbol)
+    mark = (quote["bid"] + quote["ask"]) / 2 if quote else fallback_mark
+    await p.send(p.topics.positions, "Position", position.underlying,
+                 position_record(position, mark, event_time, trace))
+
+
 def register(p: AgentHost) -> None:
     """Register the book agent; the open-position index is shared with the exits agent."""
     tables = p.tables
@@ -79,12 +101,7 @@ def register(p: AgentHost) -> None:
         else:
             tables.positions[fill.symbol] = position.to_record()  # one write: the whole effect
             p.open_positions.update(position.underlying, fill.symbol, position.qty)
-        quote = tables.quotes.get(fill.symbol)
-        mark = (quote["bid"] + quote["ask"]) / 2 if quote else fill.price
-        await p.send(p.topics.positions, "Position", position.underlying, {
-            "underlying": position.underlying, "symbol": fill.symbol, "qty": position.qty,
-            "avg_price": position.avg_price, "realized_pnl": position.realized_pnl,
-            "mark": mark, "event_time": fill.event_time,
-            "trace": stamped(dict(fill.trace), "book", received)})
+        await publish_position(p, position, fill.event_time,
+                               stamped(dict(fill.trace), "book", received), fill.price)
 
     stage_agent(p, p.topics.fills, "book", "Fill", handle)

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
+from agents.book import publish_position
 from agents.orders import OPEN, submit
 from domain.book import Position
 from domain.exits import (
@@ -96,7 +97,7 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
             else tables.quotes.get(symbol)
         stale = cached is None or now - int(cached["event_time"]) > stale_us
         if stale != position.stale:
-            position = flag(p, position, now, stale=stale)
+            position = await flag(p, position, now, stale=stale)
             await p.send(p.topics.metrics, "Metric", position.underlying, {
                 "name": "position_stale", "value": 1.0 if stale else 0.0,
                 "labels": {"symbol": symbol}, "event_time": now, "trace": {}})
@@ -127,7 +128,7 @@ async def check_one(p: AgentHost, position: Position, mark: Mark, now: int,
         return  # the next quote or tick sends the new exit once the cancel is confirmed
     if action == STRANDED:
         if not position.stranded:
-            flag(p, position, now, stranded=True)
+            await flag(p, position, now, stranded=True)
             log.error("exit of %s refused %d times: position stranded, the operator must act",
                       position.symbol, attempt + 1)
             await p.send(p.topics.metrics, "Metric", position.underlying, {
@@ -147,14 +148,17 @@ async def check_one(p: AgentHost, position: Position, mark: Mark, now: int,
     await close_position(p, coid, position.symbol, decision.qty, limit, decision.reason, now)
 
 
-def flag(p: AgentHost, position: Position, now: int, *, stale: bool | None = None,
-         stranded: bool | None = None) -> Position:
-    """Set or clear the position's flags in the table (None: leave it)."""
+async def flag(p: AgentHost, position: Position, now: int, *, stale: bool | None = None,
+               stranded: bool | None = None) -> Position:
+    """Set or clear the position's flags in the table (None: leave it), and publish the
+    position at ``now`` so the dashboard shows them (marked at its cached quote, else at
+    its average price)."""
     flagged = replace(position, stale=position.stale if stale is None else stale,
                       stranded=position.stranded if stranded is None else stranded)
     log.warning("position %s at %d: stale %s, stranded %s", position.symbol, now,
                 flagged.stale, flagged.stranded)
     p.tables.positions[position.symbol] = flagged.to_record()
+    await publish_position(p, flagged, now, {}, flagged.avg_price)
     return flagged
 
 

@@ -5,7 +5,8 @@ it was read at) and returns the Socket.IO events it causes. The view owns no tra
 state: the switches and limits shown are those the account's owner last published on
 ``switches`` (commands on ``control`` are only the audit of what was sent: see
 :mod:`web.commands`), positions are the book agent's ``positions`` records marked at the
-latest quote mid.
+latest quote mid, with the exits agent's flags (``stale``: no fresh quote; ``stranded``: its
+exit was refused too often, the operator must act).
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ class DashboardView:
         return [Event(TRADE, None, fill, origin)]
 
     def _on_positions(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
-        position = {k: r[k] for k in ("underlying", "symbol", "qty", "avg_price", "realized_pnl")}
+        position = {k: r[k] for k in ("underlying", "symbol", "qty", "avg_price", "realized_pnl",
+                                      "stale", "stranded")}
         position["t"] = _ms(r["event_time"])
         self.marks.setdefault(r["symbol"], r["mark"])
         self.positions[r["symbol"]] = position

@@ -6,12 +6,15 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from agents.book import position_record
+from domain.book import Position
 from schemas.codec import (
     SCHEMA_DIR,
     DecodeError,
@@ -82,6 +85,34 @@ def test_old_records_decode_after_a_backward_compatible_change(tmp_path: Path) -
     shutil.rmtree(new_dir / "history")
     with pytest.raises(DecodeError, match="unknown schema fingerprint"):
         SingleObjectCodec(SchemaSet(new_dir)).decode("post", old_bytes)
+
+
+SYMBOL = "SPY261124C00590000"
+
+
+def test_a_position_record_carries_its_flags_through_the_codec() -> None:
+    codec = SingleObjectCodec()
+    position = Position(SYMBOL, "SPY", 3, 1.1, realized_pnl=-1.95, stranded=True)
+    record = position_record(position, 1.05, 7, {"book_out": 9})
+    decoded = codec.decode("position", codec.encode("position", record))
+    assert decoded == {**record, "stale": False, "stranded": True}
+    stale = position_record(replace(position, stale=True, stranded=False), 1.05, 7, {})
+    assert codec.decode("position", codec.encode("position", stale))["stale"] is True
+
+
+def test_a_position_written_before_the_flags_decodes_with_both_false(tmp_path: Path) -> None:
+    v1 = tmp_path / "v1"
+    shutil.copytree(SCHEMA_DIR, v1, ignore=shutil.ignore_patterns("*.py", "__pycache__",
+                                                                   "history"))
+    shutil.copy(SCHEMA_DIR / "history" / "position.v1.avsc", v1 / "position.avsc")
+    old = SingleObjectCodec(SchemaSet(v1))
+    assert "stale" not in {f["name"] for f in old.schemas.schema("position")["fields"]}
+    old_bytes = old.encode("position", {"underlying": "SPY", "symbol": SYMBOL, "qty": 2,
+                                        "avg_price": 1.25, "realized_pnl": -1.3, "mark": 1.3,
+                                        "event_time": 7, "trace": {"book_out": 9}})
+    decoded = SingleObjectCodec().decode("position", old_bytes)
+    assert decoded["stale"] is False and decoded["stranded"] is False
+    assert decoded["qty"] == 2 and decoded["mark"] == 1.3 and decoded["trace"] == {"book_out": 9}
 
 
 class _Registry(BaseHTTPRequestHandler):

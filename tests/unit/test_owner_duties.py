@@ -65,6 +65,25 @@ async def test_the_time_exit_fires_on_the_clock_with_no_quote_at_market() -> Non
     assert (await broker.positions()) == []
 
 
+async def test_a_position_turning_stale_and_fresh_again_is_published_for_the_dashboard() -> None:
+    sim, broker = simulation()
+    await hold(sim, broker, 3, at(19, 0))
+    await tick_handler(sim)({"source": "simulated", "event_time": at(19, 0, 20), "trace": {}}, 0)
+    assert sim.outcome.records["positions"] == [], "a fresh quote changes no flag"
+    await tick_handler(sim)({"source": "simulated", "event_time": at(19, 1), "trace": {}}, 0)
+    [stale] = sim.outcome.records["positions"]
+    assert stale["stale"] and not stale["stranded"]
+    assert (stale["symbol"], stale["qty"], stale["avg_price"]) == (SYMBOL, 3, 1.10)
+    assert stale["mark"] == 1.05 and stale["event_time"] == at(19, 1)  # the cached quote's mid
+    assert sim.outcome.keys["positions"] == ["SPY"]
+    sim.tables.quotes[SYMBOL] = {**sim.tables.quotes[SYMBOL], "bid": 1.20, "ask": 1.30,
+                                 "event_time": at(19, 1, 30)}
+    await tick_handler(sim)({"source": "simulated", "event_time": at(19, 1, 40), "trace": {}}, 0)
+    fresh = sim.outcome.records["positions"][-1]
+    assert len(sim.outcome.records["positions"]) == 2
+    assert not fresh["stale"] and fresh["mark"] == 1.25
+
+
 async def test_a_new_owner_sends_no_exit_before_it_has_reconciled() -> None:
     sim, broker = simulation()
     await hold(sim, broker, 3, at(19, 0))
@@ -129,8 +148,12 @@ async def test_a_refused_exit_is_retried_with_growing_pauses_then_stranded() -> 
     assert stranded.stranded and stranded.exit_attempt == 5
     [metric] = told()
     assert metric["labels"]["symbol"] == SYMBOL
+    [shown] = [r for r in sim.outcome.records["positions"] if r["stranded"]]  # the dashboard's
+    assert shown["symbol"] == SYMBOL and shown["qty"] == 1 and shown["stale"]  # no quote since
+    assert shown["event_time"] == now + 70_000_000
     await tick(now + 140_000_000)
     assert len(told()) == 1, "the operator is told once"
+    assert len([r for r in sim.outcome.records["positions"] if r["stranded"]]) == 1
 
 
 async def test_reconciliation_books_the_executions_the_book_missed_with_their_money() -> None:

@@ -100,6 +100,11 @@ def test_status_positions_signals_orders_and_metrics_show_the_pipeline(
     assert client.get("/api/orders", headers=AUTH).json[0]["client_order_id"] == "st-2"
     positions = client.get("/api/positions", headers=AUTH).json
     assert positions["open"] == 1 and positions["positions"][0]["qty"] == 2
+    assert positions["positions"][0]["stale"] is False
+    assert positions["positions"][0]["stranded"] is False
+    feed.ingest("positions", r.position(stranded=True))
+    [row] = client.get("/api/positions", headers=AUTH).json["positions"]
+    assert row["stranded"] is True and row["stale"] is False
     status = client.get("/api/status", headers=AUTH).json
     assert status["trading"] == {**status["trading"], "confirmed": False, "paused": None,
                                  "entries_allowed": None, "owner": None}  # no owner has said

@@ -55,6 +55,22 @@ def test_positions_are_marked_at_the_latest_quote_mid() -> None:
     assert totals["open"] == 1 and totals["pnl"] == {"realized": -1.3, "unrealized": 60.0, "total": 58.7}
 
 
+def test_a_position_shows_its_flags_on_new_marks_until_a_record_clears_them() -> None:
+    view = DashboardView()
+    view.apply("positions", r.position(), now_us())
+    view.apply("positions", r.position(symbol="SPY261124P00580000", qty=1, stranded=True,
+                                       stale=True), now_us())
+    [marked] = view.apply("quotes", r.quote(symbol="SPY261124P00580000"), now_us())
+    assert marked.payload["stranded"] and marked.payload["stale"]  # a new mark keeps them
+    rows = {p["symbol"]: p for p in report.positions(view)["positions"]}
+    assert (rows["SPY261124C00590000"]["stale"], rows["SPY261124C00590000"]["stranded"]) \
+        == (False, False)
+    assert rows["SPY261124P00580000"]["stranded"] and rows["SPY261124P00580000"]["stale"]
+    [cleared] = view.apply("positions", r.position(symbol="SPY261124P00580000", qty=1,
+                                                   stranded=True), now_us())
+    assert cleared.payload["stranded"] and not cleared.payload["stale"]
+
+
 ALICE, BOB = "alice@127.0.0.1 via web", "bob@10.0.0.2 via web"
 
 

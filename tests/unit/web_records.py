@@ -72,10 +72,12 @@ def fill(coid: str = "st-1", side: str = "buy", price: float = 1.25, qty: int = 
 
 
 def position(qty: int = 2, avg: float = 1.25, realized: float = -1.3, mark: float = 1.25,
-             symbol: str = "SPY261124C00590000", at: int = T0) -> dict[str, Any]:
+             symbol: str = "SPY261124C00590000", at: int = T0, *, stale: bool = False,
+             stranded: bool = False) -> dict[str, Any]:
     return _avro("Position", {
         "underlying": "SPY", "symbol": symbol, "qty": qty, "avg_price": avg,
-        "realized_pnl": realized, "mark": mark, "event_time": at, "trace": trace("book")})
+        "realized_pnl": realized, "mark": mark, "stale": stale, "stranded": stranded,
+        "event_time": at, "trace": trace("book")})
 
 
 def quote(symbol: str = "SPY261124C00590000", bid: float = 1.5, ask: float = 1.6,

@@ -154,13 +154,33 @@ function renderTrades() {
   });
 }
 
+// the exits agent's flags on a position: its quote is stale (exits go at market), or its
+// exit was refused too often (stranded: the operator must act)
+const FLAGS = {
+  stale: "no fresh quote: an exit goes at market",
+  stranded: "exit refused too often: the operator must act",
+};
+
+function flags(td, p) {
+  Object.entries(FLAGS).forEach(([name, why]) => {
+    if (!p[name]) return;
+    const badge = document.createElement("span");
+    badge.className = `badge flag-${name}`;
+    badge.textContent = name;
+    badge.title = why;
+    td.appendChild(badge);
+  });
+}
+
 function renderPositions() {
   const all = Array.from(state.positions.values());
   const open = all.filter((p) => p.qty !== 0);
   const closed = all.filter((p) => p.qty === 0);
   fillTable("positions", open.concat(closed), (tr, p) => {
     if (p.qty === 0) tr.className = "closed";
-    cell(tr, p.symbol); cell(tr, p.qty); cell(tr, fmt(p.avg_price)); cell(tr, fmt(p.mark));
+    else if (p.stranded) tr.className = "stranded";
+    cell(tr, p.symbol); flags(cell(tr, "", "flags"), p);
+    cell(tr, p.qty); cell(tr, fmt(p.avg_price)); cell(tr, fmt(p.mark));
     cell(tr, fmt(p.unrealized_pnl), p.unrealized_pnl >= 0 ? "up" : "down");
     cell(tr, fmt(p.realized_pnl), p.realized_pnl >= 0 ? "up" : "down");
     const action = cell(tr, "");
@@ -174,7 +194,8 @@ function renderPositions() {
     }
   });
   const total = all.reduce((a, p) => a + p.realized_pnl + p.unrealized_pnl, 0);
-  $("pnl").textContent = `P&L today $${fmt(total)} (${open.length} open)`;
+  const stranded = open.filter((p) => p.stranded).length;
+  $("pnl").textContent = `P&L today $${fmt(total)} (${open.length} open${stranded ? `, ${stranded} stranded` : ""})`;
 }
 
 const describe = (c) => `${c.command} ${Object.entries(c.params || {}).map(([k, v]) => `${k}=${v}`).join(" ")}`.trim();
