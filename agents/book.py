@@ -31,7 +31,7 @@ class OpenPositions:
     not scan the whole positions table (closed contracts stay in it) on every quote.
 
     The table (changelogged) is the truth; this index is rebuilt from it on first use after
-    a start and then kept by the book agent.
+    a start or a new term (:meth:`reset`) and then kept by the book agent.
     """
 
     def __init__(self, positions_table: Any) -> None:
@@ -53,6 +53,10 @@ class OpenPositions:
     def all(self) -> list[str]:
         """Every open contract (sorted)."""
         return sorted(s for held in self._index().values() for s in held)
+
+    def reset(self) -> None:
+        """Forget: the table may have moved on without this process (another owner's term)."""
+        self._open = None
 
     def update(self, underlying: str, symbol: str, qty: int) -> None:
         """Record a position's new quantity."""

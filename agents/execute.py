@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from agents.control import current_state
-from agents.orders import submit
+from agents.orders import store_order, submit
 from domain.book import day_pnl
 from domain.contracts import ChainQuote
 from domain.decision import Book, decide
@@ -63,7 +63,7 @@ def register(p: AgentHost) -> None:
             decision.strike, decision.expiry, decision.qty, p.trading_rules.order_type,
             decision.limit_price, p.broker.name, decision.sizing, now,
             stamped(signal["trace"], "execute", received), decision.reasons)
-        tables.orders[coid] = order.table_record()
+        store_order(p, order)
         if not decision.ok:
             await p.send(p.topics.orders, "Order", underlying, order.to_record())
             return

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from agents.book import publish_position
-from agents.orders import OPEN, submit
+from agents.orders import is_open_entry, submit
 from domain.book import Position
 from domain.exits import (
     CANCEL,
@@ -164,10 +164,12 @@ async def flag(p: AgentHost, position: Position, now: int, *, stale: bool | None
 
 async def cancel_stale_entries(p: AgentHost, now: int) -> None:
     """Entry orders still (partly) unfilled ``TRADING_ENTRY_TIMEOUT_S`` after their last
-    update are cancelled (from the orders table: a new owner knows them too)."""
+    update are cancelled (from the orders table, through its open-entries index: a new owner
+    knows them too)."""
     rule = p.trading_rules.exits
-    for coid, order in list(p.tables.orders.items()):
-        if not order or order.get("intent") != "open" or order.get("status") not in OPEN:
+    for coid in p.open_entries.all():
+        order = p.tables.orders.get(coid)
+        if not is_open_entry(order):
             continue
         why = entry_timed_out(int(order["event_time"]), now, int(order["qty"]),
                               int(order.get("filled_qty") or 0), rule)

@@ -35,10 +35,11 @@ class AgentHost(Protocol):
     """The app, topics, tables, broker and shared objects the agents use.
 
     Shared state between agents lives in tables, or in one named object each:
-    ``open_positions`` (book -> exits), ``chain_index`` and ``quote_lookup`` (market ->
-    execute, the simulated broker), ``order_meta`` (orders this process sent),
-    ``account`` (the broker's figures for sizing), ``control`` (the last valid switches
-    read from the control table), ``reconciled`` (set while orders may go out).
+    ``open_positions`` (book -> exits), ``open_entries`` (orders -> exits), ``chain_index``
+    and ``quote_lookup`` (market -> execute, the simulated broker), ``order_meta`` (orders
+    this process sent), ``account`` (the broker's figures for sizing), ``control`` (the
+    last valid switches read from the control table), ``reconciled`` (set while orders may
+    go out). The indexes are rebuilt from their tables at each term as the owner.
     """
 
     settings: Settings
@@ -52,6 +53,7 @@ class AgentHost(Protocol):
     broker: Broker
     chain_source: ChainSource | None
     open_positions: Any
+    open_entries: Any
     chain_index: Any
     quote_lookup: Any
     order_meta: dict[str, OrderRecord]

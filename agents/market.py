@@ -35,6 +35,11 @@ class ChainIndex:
         self._symbols: dict[str, set[str]] = defaultdict(set)
         self._built = False
 
+    def reset(self) -> None:
+        """Forget: the table may have moved on without this process (another owner's term)."""
+        self._symbols.clear()
+        self._built = False
+
     def add(self, underlying: str, symbol: str) -> None:
         """Remember that ``symbol`` belongs to ``underlying``'s chain."""
         self._symbols[underlying].add(symbol)

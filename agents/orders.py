@@ -41,6 +41,53 @@ OPEN = frozenset({"pending", "new", "partial_fill"})
 """Statuses of an order the broker may still fill."""
 
 
+class OpenEntries:
+    """Which entry orders the broker may still fill, so the exits agent's timer (every
+    ``TRADING_TICK_S``) does not scan the whole orders table (every order of the session
+    stays in it) to find the ones to time out.
+
+    The table (changelogged) is the truth; this index is built from it on first use after
+    a start or a new term (:meth:`reset`), then kept by :func:`store_order`.
+    """
+
+    def __init__(self, orders_table: Any) -> None:
+        self._table = orders_table
+        self._open: set[str] | None = None
+
+    def _index(self) -> set[str]:
+        if self._open is None:
+            self._open = {coid for coid, record in self._table.items() if is_open_entry(record)}
+        return self._open
+
+    def all(self) -> list[str]:
+        """The open entry orders' client ids (sorted: the same order every time)."""
+        return sorted(self._index())
+
+    def update(self, client_order_id: str, record: dict[str, Any] | None) -> None:
+        """Record an order's new state."""
+        if is_open_entry(record):
+            self._index().add(client_order_id)
+        else:
+            self._index().discard(client_order_id)
+
+    def reset(self) -> None:
+        """Forget: the table may have moved on without this process (another owner's term)."""
+        self._open = None
+
+
+def is_open_entry(record: dict[str, Any] | None) -> bool:
+    """True for an opening order the broker may still fill."""
+    return record is not None and record.get("intent") == "open" \
+        and record.get("status") in OPEN
+
+
+def store_order(p: AgentHost, order: OrderRecord) -> None:
+    """Write an order's state to the orders table (and the open-entries index)."""
+    record = order.table_record()
+    p.tables.orders[order.client_order_id] = record
+    p.open_entries.update(order.client_order_id, record)
+
+
 async def submit(p: AgentHost, request: OrderRequest, order: OrderRecord) -> None:
     """Send an order. A submit that raises (the broker unreachable after its retries)
     publishes the ``Order`` with status ``error`` and the reason, and clears its pending
@@ -53,7 +100,7 @@ async def submit(p: AgentHost, request: OrderRequest, order: OrderRecord) -> Non
         p.order_meta.pop(request.client_order_id, None)
         failed = order.failed(f"submit failed: {type(exc).__name__}: {exc}"[:500])
         log.error("order %s: %s", request.client_order_id, failed.reason)
-        p.tables.orders[request.client_order_id] = failed.table_record()
+        store_order(p, failed)
         await p.send(p.topics.orders, "Order", failed.underlying, failed.to_record())
 
 
@@ -192,10 +239,11 @@ async def reconcile_at_start(p: AgentHost, first_delay_s: float = 1.0) -> dict[s
 
 
 def register(p: AgentHost) -> None:
-    """The ledger agent (the broker's stream and reconciliation: :mod:`agents.owner`)."""
+    """The ledger agent (the broker's stream and reconciliation: :mod:`agents.owner`); the
+    open-entries index is shared with the execute and exits agents."""
+    p.open_entries = OpenEntries(p.tables.orders)
 
     async def ledger(record: dict[str, Any], received: int) -> None:
-        order = OrderRecord.from_record(record)
-        p.tables.orders[order.client_order_id] = order.table_record()
+        store_order(p, OrderRecord.from_record(record))
 
     stage_agent(p, p.topics.orders, "ledger", "Order", ledger)

@@ -9,7 +9,8 @@ clock ticks) must run there only too: this task watches the assignment and runs 
 
 1. a fresh broker client (the simulated broker reloads its account from Kafka, which the
    previous owner may have changed);
-2. the tables recovered (a standby's replicas are hot, so this is quick);
+2. the tables recovered (a standby's replicas are hot, so this is quick), and the indexes
+   over them rebuilt (another owner may have changed them meanwhile);
 3. the operator's switches restored from the control table;
 4. reconciliation (executions, then quantities) until it succeeds: only then may orders go;
 5. the broker's updates published (after a drop of the broker's stream, the gap is
@@ -86,11 +87,22 @@ async def run_term(p: AgentHost) -> None:
     await p.renew_broker()
     try:
         await p.tables_ready()
+        forget_indexes(p)
         await restore(p)
         await reconcile_at_start(p)
+        with contextlib.suppress(Exception):  # the timer sends the next one anyway
+            await send_tick(p)  # the exits check at once what the last owner left
         await pump_updates(p)
     finally:
         await p.broker.close()
+
+
+def forget_indexes(p: AgentHost) -> None:
+    """The in-memory indexes over the trading tables are rebuilt from the tables: while
+    another worker owned the account, they changed through the changelog only."""
+    for index in (p.open_positions, p.open_entries, p.chain_index):
+        if index is not None:
+            index.reset()
 
 
 async def pump_updates(p: AgentHost) -> None:

@@ -24,6 +24,7 @@ from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
 from streams.brokers import ControlHolder, make_broker, make_chain_source, trading_rules
 from streams.settings import Settings
+from streams.store import store_url
 from streams.topics import Topics
 from streams.trace import now_us
 from tables.definitions import Tables
@@ -53,7 +54,7 @@ class Pipeline:
         self.app = faust.App(
             stream.app_id,
             broker=broker_url or f"kafka://{kafka.bootstrap_servers}",
-            store=stream.store,
+            store=store_url(stream.store),
             datadir=str(stream.data_dir),
             web_port=stream.web_port,
             web_enabled=False,
@@ -66,6 +67,8 @@ class Pipeline:
             table_cleanup_interval=30.0,
             broker_commit_interval=stream.commit_interval_s,
             broker_session_timeout=stream.session_timeout_s,
+            # a rebalance (a dead owner's session expired) is learnt at the next heartbeat
+            broker_heartbeat_interval=min(3.0, stream.session_timeout_s / 10),
             broker_client_id=self.worker_id,
         )
         self.codec = codec or make_codec(stream.schema_registry_url)
@@ -76,6 +79,7 @@ class Pipeline:
         self.tables = Tables.create(self.app, settings)
         self.agents: dict[str, Any] = {}
         self.open_positions: Any = None  # set by agents.book
+        self.open_entries: Any = None  # set by agents.orders
         self.chain_index: Any = None  # set by agents.market
         self.quote_lookup: Any = None  # set by agents.market: the quote table as a Touch
         self._live = live

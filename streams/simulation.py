@@ -230,6 +230,7 @@ class Simulation:
         self.tables = SimTables.create(settings, self.clock)
         self.agents: dict[str, Any] = {}
         self.open_positions: Any = None  # set by agents.book
+        self.open_entries: Any = None  # set by agents.orders
         self.chain_index: Any = None
         self.broker: Broker = broker or SimulatedBroker(
             settings.trading.slippage, settings.trading.commission,
