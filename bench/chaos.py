@@ -126,7 +126,7 @@ def chaos_run(cfg: KafkaLocalConfig, workdir: Path, args: argparse.Namespace) ->
             account = alpaca_account(server) if server else simulated_account(run)
             book = table_state(cfg.bootstrap, f"{run.settings.stream.app_id}-positions-changelog")
             return Outcome(chaos, account, book, figures(chaos, account, book, feeder.sent_posts),
-                           unsettled, diagnose(chaos, account, book))
+                           unsettled, diagnose(chaos, account, book, feeder.sent_posts))
         finally:
             feeder.stop.set()
             for proc in chaos.procs.values():

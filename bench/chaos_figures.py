@@ -38,7 +38,7 @@ from typing import Any
 from agents.execute import client_order_id
 from bench.chaos_account import Account, broker_realized
 from bench.chaos_day import ROUNDS, round_of
-from bench.chaos_kafka import changelog, stamp
+from bench.chaos_kafka import changelog, lost_posts, stamp
 from bench.chaos_kills import Chaos, Death, Switch
 from domain.latency import percentile
 from domain.orders import Execution
@@ -157,7 +157,8 @@ class Outcome:
     notes: list[str]  # what explains the figures (:func:`diagnose`)
 
 
-def diagnose(chaos: Chaos, account: Account, book: dict[str, Any]) -> list[str]:
+def diagnose(chaos: Chaos, account: Account, book: dict[str, Any],
+             sent_posts: list[str]) -> list[str]:
     """What a non-zero figure or an unsettled run needs explained: actions skipped, workers
     that died or left the group by themselves, executions the book forgot, fills
     reconciliation kept sending again, rounds that made no signal and why."""
@@ -171,6 +172,9 @@ def diagnose(chaos: Chaos, account: Account, book: dict[str, Any]) -> list[str]:
         notes.append(f"reconciliation published {len(again)} fills again that were on the topic "
                      f"already ({', '.join(ids[:6])}{' ...' if len(ids) > 6 else ''}), the last "
                      f"at {datetime.fromtimestamp(max(map(stamp, again)) / 1e6, UTC):%H:%M:%S}")
+    unscored = set(sent_posts) - {s["post_id"] for s in chaos.run.monitor.records["scores"]}
+    if unscored:
+        notes += lost_posts(chaos.run, unscored)
     return notes + silent_rounds(chaos.run)
 
 

@@ -16,31 +16,8 @@ from tests.integration.helpers import Run
 def changelog(bootstrap: str, topic: str) -> list[tuple[Any, Any]]:
     """Every record of a table's changelog, each partition in order (Faust writes JSON keys
     and values; None is a deletion)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"chaos-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    records: list[tuple[Any, Any]] = []
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions or {}
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                for p in partitions}
-        left = {p for p, (low, high) in ends.items() if high > low}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in left])
-        while left:
-            msg = consumer.poll(10)
-            error = msg.error() if msg is not None else None
-            if msg is None or (error is not None and error.code() != KafkaError._PARTITION_EOF):
-                raise RuntimeError(f"{topic} not read to its end: {error}")
-            value = msg.value()
-            if error is None:
-                records.append((json.loads(msg.key() or b"null"),
-                                json.loads(value) if value else None))
-            if error is not None or (msg.offset() or 0) >= ends[msg.partition() or 0][1] - 1:
-                left.discard(msg.partition() or 0)
-    finally:
-        consumer.close()
-    return records
+    return [(json.loads(key or "null"), json.loads(value) if value else None)
+            for _, _, key, value in read_topic(bootstrap, topic)]
 
 
 def table_state(bootstrap: str, topic: str) -> dict[str, Any]:
@@ -91,3 +68,59 @@ def pid_of(client_id: object) -> int:
 def stamp(record: dict[str, Any]) -> int:
     """When its producer emitted a record: its latest trace stamp (µs, wall clock)."""
     return max((int(v) for v in (record.get("trace") or {}).values()), default=0)
+
+
+def lost_posts(run: Run, ids: set[str]) -> list[str]:
+    """Where each post of ``ids`` is, read from Kafka itself (not the monitor): its partition
+    and offset on ``posts``, the app's committed offset there, and whether ``scores`` holds
+    a score of it."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    prefix, bootstrap = run.settings.kafka.topic_prefix, run.settings.kafka.bootstrap_servers
+    posts, scores = topic_name(prefix, "posts"), topic_name(prefix, "scores")
+    where = {k: (p, o) for p, o, k, _ in read_topic(bootstrap, posts) if k in ids}
+    scored = set()
+    for _, _, _, value in read_topic(bootstrap, scores):
+        record = run.codec.decode("Score", value)
+        if record["post_id"] in ids:
+            scored.add(record["post_id"])
+    group = Consumer({"bootstrap.servers": bootstrap, "group.id": run.settings.stream.app_id,
+                      "enable.auto.commit": False})
+    try:
+        committed = {tp.partition: tp.offset for tp in group.committed(
+            [TopicPartition(posts, p) for p in {p for p, _ in where.values()}], timeout=10)}
+    finally:
+        group.close()
+    return [f"post {pid}: " + (f"{posts}[{where[pid][0]}]@{where[pid][1]}, the app committed "
+                               f"{committed.get(where[pid][0])}" if pid in where else
+                               "not on the posts topic")
+            + (", scored on the topic (the monitor missed it)" if pid in scored else ", no score")
+            for pid in sorted(ids)]
+
+
+def read_topic(bootstrap: str, topic: str) -> list[tuple[int, int, str, bytes]]:
+    """Every record of ``topic``: partition, offset, key (text) and value bytes."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"chaos-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    out: list[tuple[int, int, str, bytes]] = []
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions or {}
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                for p in partitions}
+        left = {p for p, (low, high) in ends.items() if high > low}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in left])
+        while left:
+            msg = consumer.poll(10)
+            error = msg.error() if msg is not None else None
+            if msg is None or (error is not None and error.code() != KafkaError._PARTITION_EOF):
+                raise RuntimeError(f"{topic} not read to its end: {error}")
+            partition, offset = msg.partition() or 0, msg.offset() or 0
+            if error is None:
+                out.append((partition, offset, (msg.key() or b"").decode(), msg.value() or b""))
+            if error is not None or offset >= ends[partition][1] - 1:
+                left.discard(partition)
+    finally:
+        consumer.close()
+    return out
