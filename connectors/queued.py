@@ -1,4 +1,5 @@
-"""What the live sources share: a reader task filling a bounded queue, backoff, secret masking."""
+"""What the live sources share: a reader task filling a bounded queue, health counting,
+backoff, secret masking."""
 
 from __future__ import annotations
 
@@ -24,17 +25,24 @@ class SecretMask(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***``."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if any(s in message for s in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
+            record.msg, record.args = self.mask(message), ()
         return True
 
 
 class QueuedSource:
     """Base of a source whose reader task (:meth:`_run`) puts items into a bounded queue.
+
+    The reader reports what happens through the ``_count_*`` / ``_mark_*`` methods and
+    hands items over with :meth:`_deliver`; they keep ``health`` (secrets masked).
 
     Parameters
     ----------
@@ -62,6 +70,48 @@ class QueuedSource:
         """Read from the service until cancelled (reconnecting with backoff)."""
         raise NotImplementedError
 
+    def _keeps(self, post: RawPost) -> bool:
+        """Whether a post passes the source's own filters (all do unless overridden)."""
+        return True
+
+    # ---- health --------------------------------------------------------------------------
+    async def _deliver(self, item: RawPost | Malformed) -> None:
+        """Count an item and queue it: a malformed payload, or a post :meth:`_keeps` keeps
+        (its receipt is the last post's time); a post it refuses is only counted."""
+        if isinstance(item, Malformed):
+            self.health.malformed += 1
+        elif not self._keeps(item):
+            self.health.filtered += 1
+            return
+        else:
+            self.health.posts += 1
+            self.health.last_post_us = item.received_us
+        await self._queue.put(item)
+
+    def _mark_connected(self) -> None:
+        """The service is answering."""
+        self.health.connected = True
+
+    def _mark_disconnected(self) -> None:
+        """The connection is gone (no error to count: a stop, a restart)."""
+        self.health.connected = False
+
+    def _count_reconnect(self) -> None:
+        self.health.reconnects += 1
+
+    def _count_rate_limit(self) -> None:
+        self.health.rate_limited += 1
+
+    def _count_error(self, reason: str) -> None:
+        """An error the connection survives; ``reason`` becomes ``last_error``, masked."""
+        self.health.errors += 1
+        self.health.last_error = self._masking.mask(reason)
+
+    def _count_lost(self, reason: str) -> None:
+        """An error that cost the connection."""
+        self._mark_disconnected()
+        self._count_error(reason)
+
     async def items(self) -> AsyncIterator[RawPost | Malformed]:
         """What arrives, until :meth:`stop`; the reader starts with the first call."""
         if self._task is None and not self._stopped:
@@ -82,4 +132,4 @@ class QueuedSource:
             self._queue.put_nowait(None)  # wakes a waiting items()
         for name in self._loggers:
             logging.getLogger(name).removeFilter(self._masking)
-        self.health.connected = False
+        self._mark_disconnected()

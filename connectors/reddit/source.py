@@ -201,7 +201,8 @@ class RedditSource(QueuedSource):
                             await self._take(child, skip=first_page)
                             continue
                         # the end of one response
-                        self.health.connected, attempt, first_page = True, 0, False
+                        self._mark_connected()
+                        attempt, first_page = 0, False
                         first_answer.set()
                         idle = 0 if fetched else idle + 1
                         fetched = 0
@@ -214,7 +215,7 @@ class RedditSource(QueuedSource):
                 delay = self._on_error(exc, attempt)
                 attempt += 1
                 await asyncio.sleep(delay)
-                self.health.reconnects += 1
+                self._count_reconnect()
 
     async def _fetch(self, reddit: asyncpraw.Reddit, path: str, *, limit: int,
                      params: dict[str, Any]) -> AsyncIterator[Child]:
@@ -245,26 +246,17 @@ class RedditSource(QueuedSource):
             self._seen.popitem(last=False)
         if skip:
             return
-        received_us = time.time_ns() // 1000
-        item = to_post(child, received_us)
-        if isinstance(item, Malformed):
-            self.health.malformed += 1
-        elif item.likes < self._settings.reddit_min_score:
-            self.health.filtered += 1
-            return
-        else:
-            self.health.posts += 1
-            self.health.last_post_us = received_us
-        await self._queue.put(item)
+        await self._deliver(to_post(child, time.time_ns() // 1000))
+
+    def _keeps(self, post: RawPost) -> bool:
+        return post.likes >= self._settings.reddit_min_score
 
     def _on_error(self, exc: Exception, attempt: int) -> float:
         """Count an error; the wait before the stream restarts."""
-        self.health.connected = False
-        self.health.errors += 1
-        self.health.last_error = f"{type(exc).__name__}: {exc}".replace(self._secret, "***")
+        self._count_lost(f"{type(exc).__name__}: {exc}")
         delay = backoff_delay(attempt, self._backoff_base_s, self._settings.reconnect_max_s)
         if isinstance(exc, TooManyRequests):
-            self.health.rate_limited += 1
+            self._count_rate_limit()
             with contextlib.suppress(TypeError, ValueError):
                 delay = max(delay, float(exc.retry_after))
         log.warning("Reddit: %s (retrying in %.1f s)", self.health.last_error, delay)

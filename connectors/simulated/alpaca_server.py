@@ -44,13 +44,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
-from connectors.simulated.llm_servers import bound_port
-from connectors.simulated.threaded import in_thread
+from connectors.simulated.serving import HOST, LocalServer, in_thread, run_until_killed
 from domain.orders import parse_occ
 
 Json = dict[str, Any]
@@ -580,7 +579,7 @@ def _matches(match: str, method: str, path: str) -> bool:
     return method == kind[0] and path.startswith(kind[1])
 
 
-class AlpacaServer:
+class AlpacaServer(LocalServer):
     """The HTTP and websocket front of a :class:`PaperAccount` on a loopback port.
 
     Use ``async with AlpacaServer() as server`` in a running loop, or
@@ -615,18 +614,12 @@ class AlpacaServer:
         self._sockets: dict[web.WebSocketResponse, asyncio.Queue[bytes]] = {}
         self._closing: set[asyncio.Future[bool]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
 
-    # ---- URLs ---------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """Base URL of the trading and data APIs (``url_override`` of the REST clients)."""
-        return f"http://127.0.0.1:{self.port}"
-
+    # ---- URLs: ``url`` (LocalServer's) serves the trading and data APIs -----------------------
     @property
     def stream_url(self) -> str:
         """The trade-updates websocket (``TradingStream(url_override=...)``)."""
-        return f"ws://127.0.0.1:{self.port}/stream"
+        return f"ws://{HOST}:{self.port}/stream"
 
     # ---- test controls ------------------------------------------------------------------------
     def set_quote(self, symbol: str, bid: float, ask: float, bid_size: int = 10,
@@ -726,8 +719,11 @@ class AlpacaServer:
         return len(self._sockets)
 
     # ---- life ---------------------------------------------------------------------------------
-    async def __aenter__(self) -> AlpacaServer:
+    async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
+        return await super().__aenter__()
+
+    def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/v2/account", self._get_account)
@@ -744,19 +740,13 @@ class AlpacaServer:
         r.add_get("/v1beta1/options/snapshots/{underlying}", self._get_snapshots)
         r.add_get("/v2/stocks/quotes/latest", self._get_stock_quotes)
         r.add_get("/stream", self._stream)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, shutdown_timeout=0.5)
-        await site.start()
-        self.port = bound_port(site)
-        return self
+        return app
 
     async def __aexit__(self, *exc: object) -> None:
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().__aexit__(*exc)
 
     # ---- HTTP -----------------------------------------------------------------------------------
     @web.middleware
@@ -972,15 +962,9 @@ def main() -> None:
     parser.add_argument("--secret", default="test-secret", help="secret key it accepts")
     parser.add_argument("--cash", type=float, default=100_000.0)
     args = parser.parse_args()
-
-    async def run() -> None:
-        async with AlpacaServer(args.key, args.secret, args.cash, args.port) as server:
-            print(f"ALPACA_TRADING_URL={server.url}", flush=True)
-            print(f"ALPACA_DATA_URL={server.url}", flush=True)
-            print(f"ALPACA_STREAM_URL={server.stream_url}", flush=True)
-            await asyncio.Event().wait()
-
-    asyncio.run(run())
+    run_until_killed(AlpacaServer(args.key, args.secret, args.cash, args.port), lambda server: [
+        f"ALPACA_TRADING_URL={server.url}", f"ALPACA_DATA_URL={server.url}",
+        f"ALPACA_STREAM_URL={server.stream_url}"])
 
 
 if __name__ == "__main__":

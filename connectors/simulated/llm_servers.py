@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.simulated.threaded import in_thread
+from connectors.simulated.serving import LocalServer, in_thread, run_until_killed
 from domain.lexicon import LexiconModel
 
 Reading = dict[str, Any]  # {"label", "score", "confidence", "reasoning", ...}
@@ -56,11 +56,11 @@ def post_of(prompt: str) -> str:
 
 
 @dataclass
-class FakeLLMServer:
+class FakeLLMServer(LocalServer):
     """One aiohttp server that serves both APIs on a loopback port.
 
     Use ``async with FakeLLMServer() as server`` inside a running event loop; its
-    ``url`` is the ``base_url`` for both SDKs.
+    ``url`` is the ``base_url`` for both SDKs (``AsyncGroq`` and ``AsyncAnthropic``).
     """
 
     latency_s: float = 0.0
@@ -68,31 +68,16 @@ class FakeLLMServer:
     reader: Callable[[str], Reading] = field(default_factory=lexicon_reader)
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
-    _runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL for ``AsyncGroq`` and ``AsyncAnthropic``."""
-        return f"http://127.0.0.1:{self.port}"
 
     def count(self, path_part: str) -> int:
         """How many requests went to a path containing ``path_part``."""
         return sum(1 for r in self.requests if path_part in r["_path"])
 
-    async def __aenter__(self) -> FakeLLMServer:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/openai/v1/chat/completions", self._groq)
         app.router.add_post("/v1/messages", self._anthropic)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = bound_port(site)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     async def _begin(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
         body = await request.json()
@@ -182,15 +167,6 @@ class FakeLLMServer:
         return response
 
 
-def bound_port(site: web.TCPSite) -> int:
-    """The port a started site listens on (it was asked for port 0: any free one)."""
-    server = site._server
-    sockets = getattr(server, "sockets", None)
-    if not sockets:
-        raise RuntimeError("the site is not listening")
-    return int(sockets[0].getsockname()[1])
-
-
 def serve_in_thread(server: FakeLLMServer | None = None) -> AbstractContextManager[FakeLLMServer]:
     """Run a server on its own event loop in a daemon thread (for sync callers, subprocesses).
 
@@ -240,13 +216,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     args = parser.parse_args()
-
-    async def run() -> None:
-        async with FakeLLMServer(latency_s=args.latency, port=args.port) as server:
-            print(server.url, flush=True)
-            await asyncio.Event().wait()
-
-    asyncio.run(run())
+    run_until_killed(FakeLLMServer(latency_s=args.latency, port=args.port),
+                     lambda server: [server.url])
 
 
 if __name__ == "__main__":

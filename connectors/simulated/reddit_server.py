@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.simulated.serving import LocalServer
+
 Payload = dict[str, Any]
 WINDOW_S = 600
 
@@ -42,7 +44,7 @@ def _base36(number: int) -> str:
 
 
 @dataclass
-class FakeRedditServer:
+class FakeRedditServer(LocalServer):
     """One aiohttp server with Reddit's OAuth and listing endpoints on a loopback port.
 
     Use ``async with FakeRedditServer() as server``; ``server.url`` is both
@@ -61,12 +63,6 @@ class FakeRedditServer:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(36**5))
     _window_start: float = field(default_factory=time.time)
     _used: int = 0
-    _runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL for asyncpraw's ``reddit_url`` and ``oauth_url``."""
-        return f"http://127.0.0.1:{self.port}"
 
     def listings(self, kind: str = "") -> list[Payload]:
         """The listing requests received (``kind``: ``new`` or ``comments``; all if empty)."""
@@ -109,20 +105,11 @@ class FakeRedditServer:
         """Store any child as is (it stays in its listing, like a real post)."""
         self._things.append(child)
 
-    async def __aenter__(self) -> FakeRedditServer:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/v1/access_token", self._token)
         app.router.add_get("/r/{subreddits}/{listing:new|comments}", self._listing)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     # ---- requests ----------------------------------------------------------------------
     def _log(self, request: web.Request, form: Payload | None = None) -> None:

@@ -29,6 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.simulated.serving import LocalServer
+
 Payload = dict[str, Any]
 _DROP = b"__drop__"
 _END = b"__end__"
@@ -43,11 +45,11 @@ def _problem(status: int, title: str) -> Payload:
 
 
 @dataclass
-class FakeXServer:
+class FakeXServer(LocalServer):
     """One aiohttp server with X's filtered-stream endpoints on a loopback port.
 
     Use ``async with FakeXServer() as server``; ``server.url`` is the API host to give the
-    client (``INGEST_X_BASE_URL``).
+    client (``INGEST_X_BASE_URL``; ``https://api.twitter.com`` in production).
     """
 
     bearer_token: str = "local-bearer-token"
@@ -61,12 +63,6 @@ class FakeXServer:
     port: int = 0
     _streams: list[asyncio.Queue[bytes]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_790_000_000_000_000_001))
-    _runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        """The API host for the client (``https://api.twitter.com`` in production)."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def connected(self) -> int:
@@ -135,23 +131,17 @@ class FakeXServer:
             await queue.put(_DROP)
         return len(streams)
 
-    async def __aenter__(self) -> FakeXServer:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/2/tweets/search/stream/rules", self._get_rules)
         app.router.add_post("/2/tweets/search/stream/rules", self._post_rules)
         app.router.add_get("/2/tweets/search/stream", self._stream)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
+        return app
 
     async def __aexit__(self, *exc: object) -> None:
         for queue in list(self._streams):
             queue.put_nowait(_END)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().__aexit__(*exc)
 
     # ---- requests ----------------------------------------------------------------------
     async def _begin(self, request: web.Request, faults: list[str]) -> web.Response | None:

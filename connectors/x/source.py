@@ -33,7 +33,7 @@ from tweepy import StreamRule
 from tweepy.asynchronous import AsyncStreamingClient
 from yarl import URL
 
-from connectors.base import Malformed
+from connectors.base import RawPost
 from connectors.queued import QueuedSource, backoff_delay
 from connectors.x.parsing import StreamNotice, parse_line, rejection
 from connectors.x.rules import ExistingRule, build_rules, diff_rules
@@ -95,10 +95,10 @@ class _StreamClient(AsyncStreamingClient):
         pass
 
     async def on_closed(self, resp: aiohttp.ClientResponse) -> None:
-        self._source._on_lost("stream closed by the server")
+        self._source._count_lost("stream closed by the server")
 
     async def on_connection_error(self) -> None:
-        self._source._on_lost("stream connection error or stall")
+        self._source._count_lost("stream connection error or stall")
 
     async def on_request_error(self, status_code: int) -> None:
         raise _HTTPStatusError(status_code)
@@ -107,7 +107,7 @@ class _StreamClient(AsyncStreamingClient):
         self._source._on_error(exception)
 
     async def on_disconnect(self) -> None:
-        self._source.health.connected = False
+        self._source._mark_disconnected()
 
 
 class XSource(QueuedSource):
@@ -167,7 +167,7 @@ class XSource(QueuedSource):
             finally:
                 client.disconnect()
                 await session.close()
-            self.health.connected = False
+            self._mark_disconnected()
             if self._stopped:
                 return
             await asyncio.sleep(self._next_delay())
@@ -190,36 +190,26 @@ class XSource(QueuedSource):
         if diff.add:
             added = await client.add_rules([StreamRule(value=r.value, tag=r.tag) for r in diff.add])
             for error in added.errors:
-                self.health.errors += 1
-                self.health.last_error = self._mask(f"rule refused: {error.get('title')}: "
-                                                    f"{error.get('value')}")
+                self._count_error(f"rule refused: {error.get('title')}: {error.get('value')}")
         self._rules_synced = True
         log.info("X rules synced: %d added, %d deleted", len(diff.add), len(diff.delete))
 
     # ---- tweepy's hooks ----------------------------------------------------------------
     def _on_connect(self) -> None:
         if self._ever_connected:
-            self.health.reconnects += 1
+            self._count_reconnect()
         self._ever_connected = True
-        self.health.connected = True
+        self._mark_connected()
         self._attempt = 0
 
-    def _on_lost(self, reason: str) -> None:
-        self.health.connected = False
-        self.health.errors += 1
-        self.health.last_error = reason
-
     def _on_error(self, exc: BaseException) -> None:
-        self.health.connected = False
-        self.health.errors += 1
-        reason = str(exc) if isinstance(exc, _HTTPStatusError) else f"{type(exc).__name__}: {exc}"
-        self.health.last_error = self._mask(reason)
+        self._count_lost(str(exc) if isinstance(exc, _HTTPStatusError) else f"{type(exc).__name__}: {exc}")
         log.warning("X stream: %s", self.health.last_error)
 
     async def _on_response(self, session: aiohttp.ClientSession, context: SimpleNamespace,
                            params: aiohttp.TraceRequestEndParams) -> None:
         if params.response.status == 429:
-            self.health.rate_limited += 1
+            self._count_rate_limit()
             reset = params.response.headers.get("x-rate-limit-reset", "")
             self._rate_reset = float(reset) if reset.isdigit() else None
 
@@ -227,21 +217,12 @@ class XSource(QueuedSource):
         received_us = time.time_ns() // 1000
         item = parse_line(line, received_us)
         if isinstance(item, StreamNotice):
-            self.health.errors += 1
-            self.health.last_error = self._mask(item.reason)
+            self._count_error(item.reason)
             return
-        if isinstance(item, Malformed):
-            self.health.malformed += 1
-        elif rejection(item, self._settings) is not None:
-            self.health.filtered += 1
-            return
-        else:
-            self.health.posts += 1
-            self.health.last_post_us = received_us
-        await self._queue.put(item)
+        await self._deliver(item)
 
-    def _mask(self, text: str) -> str:
-        return text.replace(self._token, "***")
+    def _keeps(self, post: RawPost) -> bool:
+        return rejection(post, self._settings) is None
 
 
 def x_source(settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",)) -> XSource | None:
