@@ -24,9 +24,9 @@ from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
 from streams.brokers import ControlHolder, make_broker, make_chain_source, trading_rules
 from streams.settings import Settings
-from streams.store import store_url
 from streams.topics import Topics
 from streams.trace import now_us
+from streams.transport import broker_url as guarded
 from tables.definitions import Tables
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class Pipeline:
         self.worker_id = f"{stream.app_id}-{socket.gethostname()}-{os.getpid()}"
         self.app = faust.App(
             stream.app_id,
-            broker=broker_url or f"kafka://{kafka.bootstrap_servers}",
-            store=store_url(stream.store),
+            broker=guarded(broker_url or f"kafka://{kafka.bootstrap_servers}"),
+            store=stream.store,
             datadir=str(stream.data_dir),
             web_port=stream.web_port,
             web_enabled=False,
