@@ -53,9 +53,9 @@ from bench.chaos_plan import refused, settle, start_all, unleash
 from domain.book import distinct_fills
 from streams import kafka_local
 from streams.kafka_local import KafkaLocalConfig
+from streams.local_run import KEEP, Run
 from streams.producer import RecordProducer
 from streams.settings import KafkaSettings, Settings, StreamSettings
-from tests.integration.helpers import KEEP, Run
 
 BENCH_ENV = {
     "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO", "SIGNAL_COOLDOWN_S": "300",

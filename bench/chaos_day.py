@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.integration.helpers import Run, at, chain, post
+from streams.local_run import Run
+from streams.samples import at, chain, post
 
 SPOT = 590.0
 ROUNDS = 48

@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 
 from bench.chaos_kafka import GroupView, group_view, stamp
 from streams import kafka_local
-from streams.demo import start_worker
 from streams.kafka_local import KafkaLocalConfig
-from tests.integration.helpers import Run
+from streams.local_run import Run, start_worker
 
 ZOMBIE_S = 30.0
 WARM_S = 20.0  # a standby this long in the group has recovered its replicas

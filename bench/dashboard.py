@@ -39,12 +39,12 @@ from werkzeug.serving import make_server
 from domain.latency import summarize
 from schemas.codec import SingleObjectCodec
 from streams import kafka_local
+from streams import samples as rec
 from streams.admin import ensure_topics
 from streams.producer import RecordProducer
 from streams.settings import KafkaSettings, Settings, WebSettings
 from streams.topics import RECORDS, topic_name
 from streams.trace import now_us
-from tests.unit import web_records as rec
 from web.app import create_app
 from web.control import ListWriter
 from web.feed import KafkaFeed

@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.latency import stage_latencies, summarize
 from streams import kafka_local
+from streams.local_run import Run
+from streams.samples import at, chain, post
 from streams.settings import KafkaSettings, Settings, StreamSettings
-from tests.integration.helpers import Run, at, chain, post
 
 GOAL_P99_MS = 50.0
 GOAL_SCORE_RATE = 1000.0

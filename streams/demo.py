@@ -7,10 +7,7 @@ Starts Kafka if none answers, the worker (a subprocess), the replay of a generat
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,6 +23,7 @@ from domain.synthetic import generate_day
 from schemas.codec import make_codec
 from streams import kafka_local
 from streams.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
+from streams.local_run import start_worker, stop_process
 from streams.monitor import Monitor
 from streams.producer import RecordProducer
 from streams.settings import Settings
@@ -42,40 +40,6 @@ class DemoOptions:
     day: date | None = None
     keep_topics: bool = False
     live: bool = True
-
-
-def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
-                 log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start ``stocktracker worker`` as a subprocess for one run."""
-    env = dict(os.environ)
-    env.update({
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "KAFKA_TOPIC_PREFIX": prefix,
-        "KAFKA_PARTITIONS": str(settings.kafka.partitions),
-        "STREAM_APP_ID": app_id,
-        "STREAM_DATA_DIR": str(data_dir),
-        "STREAM_WEB_PORT": str(kafka_local.free_port()),
-    })
-    env.update(extra_env or {})
-    with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
-    """SIGTERM, then SIGKILL if it does not stop in time; False when it had to be killed
-    (a killed worker does not leave its consumer group: its partitions wait for the
-    session timeout)."""
-    if proc.poll() is not None:
-        return True
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-        return False
-    return True
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:

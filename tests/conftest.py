@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,17 +15,6 @@ import pytest
 from streams.settings import KafkaSettings, Settings, StreamSettings
 
 TEST_DAY = "2026-11-24"  # a full session (Tuesday before Thanksgiving)
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Call ``check`` until it returns something truthy; fail with its last value."""
-    deadline = time.monotonic() + timeout
-    value = check()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = check()
-    assert value, f"condition not met within {timeout}s (last: {value!r})"
-    return value
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.helpers import Run
+from streams.local_run import Run
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -22,14 +22,15 @@ import pytest
 from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
 from domain.market_hours import MarketCalendar
 from domain.pricing import bs_price, occ_symbol, year_fraction_us
+from streams.local_run import Run
+from streams.samples import post
 from streams.settings import Settings
-from tests.conftest import eventually
-from tests.integration.helpers import Run, post
+from tests.integration.helpers import BULLISH
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 KEY, SECRET = "PKINTEGRATION01", "integration-secret-0123456789"
-BULLISH = "$SPY breaking out, loading calls 🚀"
 SPOT = 590.0
 
 

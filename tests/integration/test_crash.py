@@ -12,11 +12,12 @@ import pytest
 
 from connectors.simulated.journal import KafkaJournal, SimState
 from domain.book import distinct_fills
+from streams.local_run import Run
+from streams.samples import at
 from streams.settings import Settings
 from streams.topics import topic_name
-from tests.conftest import eventually
-from tests.integration.helpers import Run, at
-from tests.integration.test_trading import burst, control, quotes
+from tests.integration.helpers import burst, control, members, owner_pid, quotes
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 START_CASH = 100_000.0
@@ -97,9 +98,9 @@ def test_the_standby_takes_over_a_killed_owner_and_obeys_the_kill_switch(run: Ru
     run.start_worker()
     assert run.worker is not None
     first = run.worker.pid
-    assert run.owner_pid() == first
+    assert owner_pid(run) == first
     standby = run.spawn("standby")  # a second worker: it scores too, and holds the standby
-    assert eventually(lambda: len(members(run)) == 2 and run.owner_pid() == first, timeout=90)
+    assert eventually(lambda: len(members(run)) == 2 and owner_pid(run) == first, timeout=90)
     control(run, "kill", at(14, 59), reason="before the failover")
     quotes(run, at(15, 0), 590.0)
     burst(run, at(15, 0, 5), "before")
@@ -108,7 +109,7 @@ def test_the_standby_takes_over_a_killed_owner_and_obeys_the_kill_switch(run: Ru
 
     run.kill_worker()  # the owner dies; the standby holds hot replicas of its tables
     killed = time.monotonic()
-    eventually(lambda: run.owner_pid(5) == standby.pid, timeout=90)
+    eventually(lambda: owner_pid(run, 5) == standby.pid, timeout=90)
     quotes(run, at(15, 20), 590.0)
     burst(run, at(15, 20, 5), "after")
     refused = eventually(lambda: run.orders(status="rejected", signal_id=signal_of(run, 1)),
@@ -129,17 +130,6 @@ def test_the_standby_takes_over_a_killed_owner_and_obeys_the_kill_switch(run: Ru
                          timeout=60)[0]
     assert "kill switch" in refused["reason"]
     assert len(run.orders(intent="open", status="filled")) == 1
-
-
-def members(run: Run) -> list[Any]:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": run.settings.kafka.bootstrap_servers})
-    group = run.settings.stream.app_id
-    try:
-        return list(admin.describe_consumer_groups([group])[group].result(5).members)
-    except Exception:
-        return []
 
 
 def signal_of(run: Run, n: int) -> str:

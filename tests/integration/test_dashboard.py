@@ -28,11 +28,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 from connectors.replay.runner import run_replay
 from connectors.simulated.market import day_items
 from domain.synthetic import generate_day
-from streams.demo import stop_process
 from streams.kafka_local import free_port
+from streams.local_run import Run, stop_process
 from streams.settings import Settings
-from tests.conftest import eventually
-from tests.integration.helpers import Run
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

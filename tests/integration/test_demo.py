@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from streams.admin import topics_with_prefix
 from streams.cli import main
-from tests.conftest import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

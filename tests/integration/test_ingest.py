@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,18 +21,11 @@ from streams.admin import delete_topics, ensure_topics, topics_with_prefix
 from streams.monitor import Monitor
 from streams.producer import RecordProducer
 from streams.settings import IngestSettings
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "x-bearer-for-ingest-test"
-
-
-async def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := check()):
-        assert asyncio.get_running_loop().time() < deadline, f"not met in {timeout}s: {value!r}"
-        await asyncio.sleep(0.05)
-    return value
 
 
 class Harness:
@@ -80,8 +73,8 @@ async def test_posts_flow_cleaned_deduplicated_and_ranked(
     stop = asyncio.Event()
     task = asyncio.create_task(h.service.run(stop))
     try:
-        await until(lambda: x.connected)
-        await until(lambda: reddit.listings("comments"))
+        await eventually_async(lambda: x.connected)
+        await eventually_async(lambda: reddit.listings("comments"))
         text = "$SPY calls printing 🚀 https://t.co/abc &amp; more   to come"
         await x.push(x.tweet(text, "trader1", followers=5000, likes=40, cashtags=("SPY",)))
         await x.push(x.tweet(text + " https://t.co/other", "spammer2", followers=10))  # repost
@@ -91,7 +84,7 @@ async def test_posts_flow_cleaned_deduplicated_and_ranked(
                             "Fed tomorrow, loading 0DTE puts", score=120, num_comments=30)
         reddit.comment("options", "Rolling my SPY calls to next week", sub, score=8)
 
-        posts = await until(lambda: _len_at_least(h, 3))
+        posts = await eventually_async(lambda: _len_at_least(h, 3))
         by_source = {p["source"]: p for p in posts}
         tweet = next(p for p in posts if p["source"] == "x")
         assert tweet["id"].startswith("x:") and tweet["author"] == "trader1"
@@ -101,14 +94,15 @@ async def test_posts_flow_cleaned_deduplicated_and_ranked(
         reddit_posts = [p for p in posts if p["source"] == "reddit"]
         assert {p["id"].split("_")[0] for p in reddit_posts} == {"reddit:t3", "reddit:t1"}
         assert "reddit" in by_source and all(p["tickers"] == ["SPY"] for p in reddit_posts)
-        dead = await until(lambda: _now(h, "deadletter"))
+        dead = await eventually_async(lambda: _now(h, "deadletter"))
         assert dead[0]["stage"] == "ingest" and dead[0]["payload"] == b'{"data": {"id": "1", "text":'
-        await until(lambda: h.service.counts["dropped_near_duplicate"]
-                    + h.service.counts["dropped_duplicate"] == 1)
+        await eventually_async(lambda: h.service.counts["dropped_near_duplicate"]
+                               + h.service.counts["dropped_duplicate"] == 1)
         assert h.service.counts["dropped_no_ticker"] == 1
         assert len([p for p in posts if p["source"] == "x"]) == 1
-        metrics = await until(lambda: [m for m in _now(h, "metrics")
-                                       if m["name"] == "source_connected" and m["value"] == 1.0])
+        metrics = await eventually_async(lambda: [m for m in _now(h, "metrics")
+                                                  if m["name"] == "source_connected"
+                                                  and m["value"] == 1.0])
         assert {m["labels"]["source"] for m in metrics} == {"x", "reddit"}
         assert len(h.service.ack_us) >= 3 and all(us > 0 for us in h.service.ack_us)
     finally:
@@ -141,15 +135,15 @@ async def test_a_full_buffer_holds_the_source_back(
     stop = asyncio.Event()
     task = asyncio.create_task(h.service.run(stop))
     try:
-        await until(lambda: x.connected)
+        await eventually_async(lambda: x.connected)
         for i in range(5):
             await x.push(x.tweet(f"$SPY calls number {i} incoming, distinct text {i * 7919}",
                                  f"user{i}", followers=1000, likes=10, cashtags=("SPY",)))
-        await until(lambda: h.service.queue.full())
+        await eventually_async(lambda: h.service.queue.full())
         await asyncio.sleep(0.3)
         assert h.service.queue.qsize() == 1  # bounded: the rest waits upstream
         gate.set()
-        posts = await until(lambda: _len_at_least(h, 5))
+        posts = await eventually_async(lambda: _len_at_least(h, 5))
         assert len({p["id"] for p in posts}) == 5
     finally:
         stop.set()

@@ -6,11 +6,17 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from streams import kafka_local
+from tests.waiting import eventually
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +29,12 @@ def cfg(tmp_path: Path) -> Iterator[kafka_local.KafkaLocalConfig]:
                                          data_dir=tmp_path / "kafka")
     yield config
     kafka_local.down(config)  # never leave a broker behind, whatever the test did
+
+
+def _received(consumer: Consumer) -> tuple[bytes | None, bytes | None] | None:
+    """The next message's key and value; None while there is none yet."""
+    message = consumer.poll(0.5)
+    return None if message is None or message.error() else (message.key(), message.value())
 
 
 def _alive(pid: int) -> bool:
@@ -52,14 +64,7 @@ def test_up_roundtrip_status_down(cfg: kafka_local.KafkaLocalConfig) -> None:
                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     try:
-        deadline = time.monotonic() + 30
-        message = None
-        while message is None and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and message.error():
-                message = None
-        assert message is not None, "no message consumed within 30s"
-        assert (message.key(), message.value()) == (b"k", b"hello kraft")
+        assert eventually(partial(_received, consumer), timeout=30, interval=0) == (b"k", b"hello kraft")
     finally:
         consumer.close()
         del consumer

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from agents.execute import client_order_id
+from streams.local_run import Run
+from streams.samples import at, chain, post
 from streams.settings import Settings
-from tests.conftest import eventually
-from tests.integration.helpers import Run, at, chain, post
+from tests.integration.helpers import BULLISH
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-BULLISH = "$SPY breaking out, loading calls 🚀"
 BEARISH = "$SPY breaking down hard, loading puts 📉"
 
 

@@ -14,8 +14,8 @@ from connectors.replay.recorded import export_range, find_spans, keep_forever, r
 from schemas.codec import SingleObjectCodec
 from streams.admin import delete_topics, ensure_topics
 from streams.producer import RecordProducer
+from streams.samples import at, chain, post
 from streams.topics import topic_name
-from tests.integration.helpers import at, chain, post
 
 pytestmark = pytest.mark.integration
 

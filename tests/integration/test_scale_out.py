@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from streams.admin import partition_holder
+from streams.local_run import Run
+from streams.samples import at, post
 from streams.settings import KafkaSettings, Settings
 from streams.topics import topic_name
-from tests.conftest import eventually
-from tests.integration.helpers import Run, at, post
-from tests.integration.test_crash import members
-from tests.integration.test_trading import quotes
+from tests.integration.helpers import members, quotes
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 BURSTS = [(at(15, 0), "bull", "$SPY breaking out, loading calls 🚀"),

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.simulated.llm_servers import FakeLLMServer, serve_in_thread
+from streams.local_run import Run
+from streams.samples import at, post
 from streams.settings import Settings
-from tests.conftest import eventually
-from tests.integration.helpers import Run, at, post
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

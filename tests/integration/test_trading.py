@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from streams.local_run import Run
+from streams.samples import at
 from streams.settings import Settings
-from tests.conftest import eventually
-from tests.integration.helpers import Run, at, chain, post
+from tests.integration.helpers import burst, control, quotes
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-BULLISH = "$SPY breaking out, loading calls 🚀"
-
 
 @pytest.fixture
 def run(kafka_bootstrap: str, run_settings: Callable[..., Settings],
@@ -26,23 +25,6 @@ def run(kafka_bootstrap: str, run_settings: Callable[..., Settings],
         yield pipeline_run
     finally:
         pipeline_run.close()
-
-
-def burst(run: Run, start_us: int, tag: str, count: int = 5) -> None:
-    for n in range(count):
-        run.send("posts", "Post", f"{tag}-{n}",
-                 post(f"{tag}-{n}", f"{tag}-author{n}", BULLISH, start_us + n * 5_000_000))
-
-
-def quotes(run: Run, event_us: int, spot: float) -> None:
-    for quote in chain(event_us, spot):
-        run.send("quotes", "Quote", "SPY", quote)
-
-
-def control(run: Run, command: str, event_us: int, **params: str) -> None:
-    run.send("control", "Control", "operator", {"command": command, "actor": "test-operator",
-                                                "params": params, "event_time": event_us,
-                                                "trace": {}})
 
 
 def test_profit_target_closes_the_position(run: Run) -> None:

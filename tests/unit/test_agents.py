@@ -13,8 +13,9 @@ from connectors.simulated.broker import SimulatedBroker
 from domain.orders import BrokerPosition
 from schemas.codec import SingleObjectCodec
 from streams.pipeline import Pipeline
+from streams.samples import at, post
 from streams.settings import Settings
-from tests.integration.helpers import at, post
+from tests.waiting import eventually_async
 
 
 class Sink:
@@ -87,8 +88,7 @@ async def test_start_up_reconciliation_is_retried_and_holds_orders_until_it_succ
     broker = UnreachableAtFirst(failures=2)
     pipeline.broker = broker
     attempt = asyncio.ensure_future(reconcile_at_start(pipeline, first_delay_s=0.01))
-    while broker.asked < 2:
-        await asyncio.sleep(0.005)
+    await eventually_async(lambda: broker.asked >= 2, interval=0.005)
     assert not pipeline.reconciled.is_set(), "orders allowed before reconciliation"
     counts = await asyncio.wait_for(attempt, 5)
     assert broker.asked == 3 and pipeline.reconciled.is_set()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,10 +29,12 @@ from domain.orders import (
     StreamResumed,
 )
 from streams.settings import AlpacaSettings, Settings
+from tests.waiting import eventually_async
 
 KEY, SECRET = "PKLOCALTESTKEY01", "sk-local-very-secret-0123456789"
 SYM = "SPY261124C00590000"
 PUT = "SPY261124P00585000"
+WAIT_S = 5.0  # for the local Alpaca server and the adapter to show an effect
 
 
 def buy(coid: str = "o1", qty: int = 2, limit: float | None = 1.10, kind: str = "limit",
@@ -49,18 +51,6 @@ def make(server: AlpacaServer, **kw: Any) -> AlpacaBroker:
                                "backoff_cap_s": 0.05, "timeout_s": 2.0, "max_retries": 3}
     options.update(kw)
     return AlpacaBroker(KEY, SECRET, trading_url=server.url, stream_url=server.stream_url, **options)
-
-
-async def until(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Wait (without blocking the loop) until ``check()`` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
-        await asyncio.sleep(0.02)
 
 
 def us(moment: datetime) -> int:
@@ -104,8 +94,8 @@ class Collector:
         return [(e.event, e.filled_qty) for e in self.events if e.client_order_id == coid]
 
     async def wait(self, coid: str, event: str, timeout: float = 5.0) -> OrderUpdate:
-        await until(lambda: any(e.client_order_id == coid and e.event == event for e in self.events),
-                    timeout)
+        await eventually_async(
+            lambda: any(e.client_order_id == coid and e.event == event for e in self.events), timeout)
         return next(e for e in self.events if e.client_order_id == coid and e.event == event)
 
     def keys(self) -> list[tuple[str, str, int]]:
@@ -129,7 +119,7 @@ async def broker(server: AlpacaServer) -> AsyncIterator[AlpacaBroker]:
 async def live(broker: AlpacaBroker, server: AlpacaServer) -> AsyncIterator[Collector]:
     """A collector on a broker whose stream is connected."""
     collector = Collector(broker)
-    await until(lambda: server.subscribers == 1)
+    await eventually_async(lambda: server.subscribers == 1, timeout=WAIT_S)
     yield collector
     await asyncio.wait_for(broker.close(), 5)
     await asyncio.wait_for(collector.task, 5)
@@ -342,7 +332,7 @@ async def test_stream_drop_falls_back_to_polling_without_duplicates(
     await broker.submit(buy("w1", 3, 1.10))
     await live.wait("w1", "new")
     server.drop_stream(refuse=True)
-    await until(lambda: broker.stream_drops == 1)
+    await eventually_async(lambda: broker.stream_drops == 1, timeout=WAIT_S)
     server.set_quote(SYM, 1.00, 1.10, 10, 2)  # partial fill, not streamed to anyone
     partial = await live.wait("w1", "partial_fill")
     assert (partial.filled_qty, partial.last_fill_qty, partial.last_fill_price) == (2, 2, 1.10)
@@ -351,7 +341,7 @@ async def test_stream_drop_falls_back_to_polling_without_duplicates(
     fill = await live.wait("w1", "fill")
     assert (fill.last_fill_qty, fill.last_fill_price) == (1, 1.09)
     server.allow_stream()
-    await until(lambda: server.subscribers == 1)
+    await eventually_async(lambda: server.subscribers == 1, timeout=WAIT_S)
     # back on the stream: a new order's events arrive, and nothing is repeated
     server.set_quote(SYM, 1.00, 1.05, 10, 10)
     await broker.submit(buy("w2", 1, 1.10))
@@ -373,7 +363,7 @@ async def test_fills_in_a_short_gap_are_caught_up_on_reconnect(
     server.set_quote(SYM, 1.00, 1.10, 10, 10)  # while the client reconnects
     fill = await live.wait("g1", "fill")
     assert fill.last_fill_qty == 2
-    await until(lambda: server.subscribers == 1)
+    await eventually_async(lambda: server.subscribers == 1, timeout=WAIT_S)
     await asyncio.sleep(0.3)
     assert live.of("g1") == [("new", 0), ("fill", 2)]
     assert len(live.resumed) == 1
@@ -393,7 +383,7 @@ async def test_a_new_instance_sees_open_orders_and_positions(server: AlpacaServe
         assert [(o.client_order_id, o.event, o.symbol) for o in opened] == [("h2", "new", PUT)]
         assert await second.positions() == [BrokerPosition(SYM, 2, 1.05)]
         collector = Collector(second)
-        await until(lambda: server.subscribers == 1)
+        await eventually_async(lambda: server.subscribers == 1, timeout=WAIT_S)
         server.set_quote(PUT, 2.00, 2.05, 10, 10)
         fill = await collector.wait("h2", "fill")
         assert fill.last_fill_qty == 1  # the adopted order is followed; its "new" not repeated
@@ -451,7 +441,7 @@ async def test_secrets_never_reach_the_logs(server: AlpacaServer,
     b = make(server)
     try:
         collector = Collector(b)
-        await until(lambda: server.subscribers == 1)
+        await eventually_async(lambda: server.subscribers == 1, timeout=WAIT_S)
         server.set_quote(SYM, 1.00, 1.05, 10, 10)
         await b.submit(buy("z1", 1, 1.10))
         await collector.wait("z1", "fill")

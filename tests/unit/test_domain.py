@@ -15,7 +15,7 @@ from domain.risk import OrderIntent, RiskLimits, RiskState, check
 from domain.signals import SignalRule, evaluate
 from domain.strikes import ChainQuote, choose_contract
 from domain.tickers import extract_tickers
-from tests.integration.helpers import at
+from streams.samples import at
 
 CAL = MarketCalendar()
 

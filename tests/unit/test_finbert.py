@@ -33,6 +33,7 @@ from sentiment.finbert import (
     load_finbert,
 )
 from streams.settings import SentimentSettings
+from tests.waiting import eventually_async
 
 FINBERT_LABELS = {0: "positive", 1: "negative", 2: "neutral"}
 POSTS = {
@@ -344,8 +345,7 @@ async def test_a_caller_that_gave_up_is_not_scored() -> None:
     shout = Shout(gate=gate)
     async with MicroBatcher(shout, batch_max=1, batch_wait_ms=0) as batcher:
         first = asyncio.ensure_future(batcher.score("a"))
-        while not shout.batches:
-            await asyncio.sleep(0.001)
+        await eventually_async(lambda: shout.batches, interval=0.001)
         gone = asyncio.ensure_future(batcher.score("gone"))
         kept = asyncio.ensure_future(batcher.score("kept"))
         await asyncio.sleep(0)

@@ -11,9 +11,9 @@ from connectors.simulated.broker import SimulatedBroker
 from domain.book import Position
 from domain.exits import TIME_EXIT, exit_order_id
 from domain.orders import CANCELED, FILL, OrderRequest
+from streams.samples import at
 from streams.settings import SentimentSettings, Settings
 from streams.simulation import Simulation
-from tests.integration.helpers import at
 
 SYMBOL = "SPY261124C00590000"  # expires on the test day, 2026-11-24 (New York = UTC-5)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,18 +14,10 @@ from connectors.base import Malformed, RawPost
 from connectors.reddit import RedditSource, reddit_source
 from connectors.simulated.reddit_server import FakeRedditServer
 from streams.settings import IngestSettings
+from tests.waiting import eventually_async
 
 SUBREDDITS = ("wallstreetbets", "options", "stocks")
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Await until ``check()`` is truthy (fails with its last value)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
-        await asyncio.sleep(0.02)
-    return value
+WAIT_S = 10.0  # for the local Reddit API and the source to show an effect
 
 
 def settings_for(server: FakeRedditServer, **overrides: Any) -> IngestSettings:
@@ -66,7 +58,7 @@ async def running(server: FakeRedditServer, **overrides: Any) -> AsyncIterator[R
     consumer = asyncio.create_task(consume())
     kinds = ("new", "comments") if source._settings.reddit_comments else ("new",)
     try:
-        await eventually(lambda: all(len(server.listings(k)) >= 2 for k in kinds))
+        await eventually_async(lambda: all(len(server.listings(k)) >= 2 for k in kinds), timeout=WAIT_S)
         yield run
     finally:
         await source.stop()
@@ -108,7 +100,7 @@ async def test_submissions_and_comments_of_several_subreddits_become_raw_posts(
         com = server.comment("stocks", "puts are free money", parent=sub, author="bear",
                              score=3, flair="Bear", created_utc=1_795_530_660.0)
         server.submit("pennystocks", "not one of ours")
-        await eventually(lambda: len(run.posts) == 3)
+        await eventually_async(lambda: len(run.posts) == 3, timeout=WAIT_S)
         assert run.source.health.connected
 
     by_id = {p.id: p for p in run.posts}
@@ -133,7 +125,7 @@ async def test_posts_under_the_minimum_score_are_filtered(server: FakeRedditServ
     async with running(server, reddit_min_score=5, reddit_comments=False) as run:
         server.submit("options", "low", score=1)
         server.submit("options", "high", score=10)
-        await eventually(lambda: run.posts and run.source.health.filtered == 1)
+        await eventually_async(lambda: run.posts and run.source.health.filtered == 1, timeout=WAIT_S)
 
     assert [p.text for p in run.posts] == ["high"]
 
@@ -142,12 +134,12 @@ async def test_rate_limit_headers_and_429_make_the_client_wait(server: FakeReddi
     async with running(server, reddit_comments=False) as run:
         spent = len(server.listings())
         server.faults.append("exhausted")           # 200, but remaining 0 for 1 s
-        await eventually(lambda: len(server.listings()) >= spent + 2)
+        await eventually_async(lambda: len(server.listings()) >= spent + 2, timeout=WAIT_S)
         limited = len(server.listings())
         server.faults.append("429")                 # raises in asyncpraw: counted, resumed
-        await eventually(lambda: len(server.listings()) >= limited + 2)
+        await eventually_async(lambda: len(server.listings()) >= limited + 2, timeout=WAIT_S)
         server.submit("stocks", "after the limits")
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
 
     assert gap_after(server, spent) > 0.9           # asyncprawcore slept until the reset
     assert gap_after(server, limited) > 0.9
@@ -159,9 +151,9 @@ async def test_rate_limit_headers_and_429_make_the_client_wait(server: FakeReddi
 async def test_server_errors_are_retried_then_the_stream_resumes(server: FakeRedditServer) -> None:
     async with running(server, reddit_comments=False) as run:
         server.faults.extend(["500", "500", "500"])  # asyncprawcore retries twice, then raises
-        await eventually(lambda: run.source.health.reconnects == 1)
+        await eventually_async(lambda: run.source.health.reconnects == 1, timeout=WAIT_S)
         server.submit("wallstreetbets", "back online")
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
 
     assert run.source.health.errors == 1
     assert "ServerError" in run.source.health.last_error
@@ -175,11 +167,11 @@ async def test_malformed_children_become_malformed_once_and_the_rest_flows(
         server.add_raw({"kind": "t3", "data": {      # a stored one, in every answer from now on
             "id": "zzz1", "name": "t3_zzz1", "subreddit": "options", "title": "when?",
             "author": "x", "score": 1, "created_utc": "tomorrow", "permalink": "/r/options/"}})
-        await eventually(lambda: len(run.malformed) == 2)
+        await eventually_async(lambda: len(run.malformed) == 2, timeout=WAIT_S)
         server.submit("options", "fine post")
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
         polls = len(server.listings())
-        await eventually(lambda: len(server.listings()) >= polls + 3)
+        await eventually_async(lambda: len(server.listings()) >= polls + 3, timeout=WAIT_S)
 
     assert len(run.malformed) == 2 and run.source.health.malformed == 2
     reasons = sorted(m.reason for m in run.malformed)
@@ -203,7 +195,7 @@ async def test_the_secret_is_never_logged_nor_in_health(caplog: pytest.LogCaptur
         source = RedditSource(settings_for(right, reddit_url=wrong.url, reddit_oauth_url=wrong.url),
                               backoff_base_s=0.05)
         consumer = asyncio.create_task(anext(aiter(source.items()), None))
-        await eventually(lambda: source.health.errors >= 2)
+        await eventually_async(lambda: source.health.errors >= 2, timeout=WAIT_S)
         await source.stop()
         await asyncio.wait_for(consumer, 5)
         secret = right.client_secret

@@ -11,7 +11,7 @@ from agents.owner import pump_updates
 from connectors.simulated.broker import SimulatedBroker
 from domain.book import Position
 from domain.orders import FILL, OrderRequest, OrderUpdate, StreamResumed
-from tests.integration.helpers import at
+from streams.samples import at
 from tests.unit.test_owner_duties import SYMBOL, simulation
 
 

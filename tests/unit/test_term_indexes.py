@@ -11,7 +11,7 @@ from agents.orders import OpenEntries, is_open_entry, store_order
 from agents.owner import run_term
 from domain.book import Position
 from domain.order_record import OrderRecord
-from tests.integration.helpers import at
+from streams.samples import at
 from tests.unit.test_owner_duties import SYMBOL, simulation
 
 

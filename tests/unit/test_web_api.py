@@ -10,13 +10,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pydantic import SecretStr
 
+from streams import samples as r
 from streams.settings import Settings
-from tests.unit import web_records as r
+from tests.web_auth import TOKEN, web_settings
 from web.app import create_app
 from web.control import ListWriter, NotDelivered
 from web.hub import Feed
 
-AUTH = {"Authorization": f"Bearer {r.TOKEN}"}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VIEWS = ("/api/status", "/api/positions", "/api/signals", "/api/orders", "/api/metrics")
 
 
@@ -39,7 +40,7 @@ class Unacknowledged(ListWriter):
 
 def make(settings: Settings | None = None, writer: type[ListWriter] | None = Loopback
          ) -> tuple[Flask, Feed, ListWriter | None]:
-    s = settings or r.settings()
+    s = settings or web_settings()
     feed = Feed(s.web)
     sink = None if writer is None else writer(feed) if writer is Loopback else writer()
     return create_app(s, feed, sink, start_emitter=False), feed, sink
@@ -61,12 +62,12 @@ def test_views_need_the_token(client: FlaskClient, path: str) -> None:
     assert missing.status_code == 401 and "token" in missing.json["error"]
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.get(path, headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
-    assert client.get(path, headers={"Authorization": f"Basic {r.TOKEN}"}).status_code == 401
+    assert client.get(path, headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
     assert client.get(path, headers=AUTH).status_code == 200
 
 
 def test_views_may_be_opened_but_control_still_needs_the_token() -> None:
-    app, _, _ = make(r.settings(read_only_open=True))
+    app, _, _ = make(web_settings(read_only_open=True))
     client = app.test_client()
     assert all(client.get(p).status_code == 200 for p in VIEWS)
     refused = client.post("/api/control", json={"command": "pause"})
@@ -76,10 +77,10 @@ def test_views_may_be_opened_but_control_still_needs_the_token() -> None:
 
 def test_without_a_token_control_is_off_and_views_must_be_opened() -> None:
     with pytest.raises(ValueError, match="WEB_TOKEN"):
-        make(r.settings(token=None))
+        make(web_settings(token=None))
     with pytest.raises(ValueError, match="16 characters"):
-        make(r.settings(token=SecretStr("short")))
-    app, _, _ = make(r.settings(token=None, read_only_open=True))
+        make(web_settings(token=SecretStr("short")))
+    app, _, _ = make(web_settings(token=None, read_only_open=True))
     off = app.test_client().post("/api/control", json={"command": "pause"})
     assert off.status_code == 403 and "control is off" in off.json["error"]
 
@@ -221,7 +222,7 @@ def test_an_unacknowledged_command_is_a_503() -> None:
 
 
 def test_cors_is_limited_to_the_configured_origins() -> None:
-    app, _, writer = make(r.settings(cors_origins="https://ops.example.com, https://backup.example.com/"))
+    app, _, writer = make(web_settings(cors_origins="https://ops.example.com, https://backup.example.com/"))
     client = app.test_client()
     good = client.get("/api/status", headers={**AUTH, "Origin": "https://ops.example.com"})
     assert good.headers["Access-Control-Allow-Origin"] == "https://ops.example.com"
@@ -240,7 +241,7 @@ def test_cors_is_limited_to_the_configured_origins() -> None:
 
 def test_a_wildcard_origin_is_refused_in_settings() -> None:
     with pytest.raises(ValueError, match="name the origins"):
-        r.settings(cors_origins="*")
+        web_settings(cors_origins="*")
 
 
 def test_openapi_describes_every_api_route(client: FlaskClient) -> None:
@@ -258,7 +259,7 @@ def test_no_secret_reaches_the_page_or_the_api(monkeypatch: pytest.MonkeyPatch) 
                "SENTIMENT_GROQ_API_KEY": "gsk-SECRET-3", "INGEST_X_BEARER_TOKEN": "x-SECRET-4"}
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
-    app, feed, _ = make(Settings(web=r.settings().web))
+    app, feed, _ = make(Settings(web=web_settings().web))
     assert Settings().alpaca.api_key is not None  # the secrets are in these settings
     feed.ingest("signals", r.signal())
     client = app.test_client()
@@ -268,7 +269,7 @@ def test_no_secret_reaches_the_page_or_the_api(monkeypatch: pytest.MonkeyPatch) 
     assert pages[0].status_code == 200 and b"KILL SWITCH" in pages[0].data
     for page in pages:
         text = page.get_data(as_text=True)
-        for secret in [r.TOKEN, *secrets.values()]:
+        for secret in [TOKEN, *secrets.values()]:
             assert secret not in text, f"{secret} leaked by {page.request.path}"
 
 

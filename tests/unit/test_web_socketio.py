@@ -17,9 +17,10 @@ from flask import Flask
 from flask_socketio import SocketIO, SocketIOTestClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from streams import samples as r
 from streams.kafka_local import free_port
-from tests.conftest import eventually
-from tests.unit import web_records as r
+from tests.waiting import eventually
+from tests.web_auth import TOKEN, web_settings
 from web.app import create_app
 from web.control import ListWriter
 from web.events import EVENTS
@@ -28,12 +29,12 @@ from web.sockets import Emitter
 
 
 def make(**web: Any) -> tuple[Flask, Feed]:
-    settings = r.settings(**web)
+    settings = web_settings(**web)
     feed = Feed(settings.web)
     return create_app(settings, feed, ListWriter(), start_emitter=False), feed
 
 
-def connect(app: Flask, token: str | None = r.TOKEN) -> SocketIOTestClient:
+def connect(app: Flask, token: str | None = TOKEN) -> SocketIOTestClient:
     sio: SocketIO = app.extensions["socketio"]
     return sio.test_client(app, auth={"token": token} if token is not None else None)
 
@@ -161,7 +162,7 @@ def test_status_is_sent_on_its_period_and_at_once_when_a_command_is_sent_and_app
 
 
 def test_a_quiet_stream_goes_out_at_once_and_a_busy_one_waits_for_the_interval() -> None:
-    settings = r.settings(emit_interval_ms=1000, status_interval_s=3600)
+    settings = web_settings(emit_interval_ms=1000, status_interval_s=3600)
     feed = Feed(settings.web)
     app = create_app(settings, feed, ListWriter(), start_emitter=True)
     client = connect(app)
@@ -187,7 +188,7 @@ def test_a_quiet_stream_goes_out_at_once_and_a_busy_one_waits_for_the_interval()
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, Feed]]:
-    settings = r.settings(emit_interval_ms=50, cors_origins="http://ops.example.com")
+    settings = web_settings(emit_interval_ms=50, cors_origins="http://ops.example.com")
     feed = Feed(settings.web)
     app = create_app(settings, feed, ListWriter(), start_emitter=True)
     port = free_port()
@@ -207,7 +208,7 @@ def test_a_real_client_over_websocket_gets_events_as_records_arrive(server: tupl
     client = socketio.Client(reconnection=False)
     signals: list[dict[str, Any]] = []
     client.on("signal_generated", lambda batch: signals.extend(batch["items"]))
-    client.connect(url, auth={"token": r.TOKEN}, transports=["websocket"], wait_timeout=5)
+    client.connect(url, auth={"token": TOKEN}, transports=["websocket"], wait_timeout=5)
     try:
         assert client.transport() == "websocket"
         started = time.monotonic()
@@ -219,7 +220,7 @@ def test_a_real_client_over_websocket_gets_events_as_records_arrive(server: tupl
 
 
 @pytest.mark.parametrize(("token", "origin"), [
-    (None, None), ("wrong-token-wrong-token", None), (r.TOKEN, "http://evil.example.com")])
+    (None, None), ("wrong-token-wrong-token", None), (TOKEN, "http://evil.example.com")])
 def test_a_real_client_is_refused_without_token_or_from_a_foreign_origin(
         server: tuple[str, Feed], token: str | None, origin: str | None) -> None:
     url, _ = server
@@ -234,7 +235,7 @@ def test_a_real_client_is_refused_without_token_or_from_a_foreign_origin(
 def test_a_configured_origin_may_connect(server: tuple[str, Feed]) -> None:
     url, _ = server
     client = socketio.Client(reconnection=False)
-    client.connect(url, auth={"token": r.TOKEN}, transports=["polling"],
+    client.connect(url, auth={"token": TOKEN}, transports=["polling"],
                    headers={"Origin": "http://ops.example.com"}, wait_timeout=5)
     try:
         assert client.connected

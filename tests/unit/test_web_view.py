@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from streams import samples as r
 from streams.trace import now_us
-from tests.unit import web_records as r
 from web import report
 from web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event, EventBuffer
 from web.stats import LatencyWindow, RateMeter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,18 +15,10 @@ from connectors.simulated.x_server import FakeXServer
 from connectors.x import XSource, x_source
 from connectors.x.rules import ExistingRule, RulesDiff, build_rules, diff_rules
 from streams.settings import IngestSettings
+from tests.waiting import eventually_async
 
 TOKEN = "local-bearer-token"
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Await until ``check()`` is truthy (fails with its last value)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
-        await asyncio.sleep(0.02)
-    return value
+WAIT_S = 5.0  # for the local X API and the source to show an effect
 
 
 def settings_for(server: FakeXServer, **overrides: Any) -> IngestSettings:
@@ -63,7 +55,7 @@ async def running(server: FakeXServer, tickers: tuple[str, ...] = ("SPY",),
 
     consumer = asyncio.create_task(consume())
     try:
-        await eventually(lambda: server.connected)
+        await eventually_async(lambda: server.connected, timeout=WAIT_S)
         yield run
     finally:
         await source.stop()
@@ -133,7 +125,7 @@ async def test_tweets_become_raw_posts_with_author_engagement_and_cashtags(serve
                                cashtags=("SPY",), created_at="2026-11-24T14:30:00.000Z",
                                tags=("stocktracker:cashtag:SPY",))
         await server.push(message)
-        [post] = await eventually(lambda: run.posts)
+        [post] = await eventually_async(lambda: run.posts, timeout=WAIT_S)
 
     assert post.id == "x:1790000000000000999" and post.source == "x"
     assert post.author == "trader_joe" and post.text == "$SPY 0DTE calls printing"
@@ -161,8 +153,8 @@ async def test_filters_drop_small_unverified_and_unengaged_authors(server: FakeX
                                        likes=3, reposts=2, replies=2))
         await server.push(server.tweet("loud", "loud", followers=9000, verified=True,
                                        likes=4, reposts=2, replies=2))
-        await eventually(lambda: run.posts)
-        await eventually(lambda: run.source.health.filtered == 3)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
+        await eventually_async(lambda: run.source.health.filtered == 3, timeout=WAIT_S)
 
     assert [p.author for p in run.posts] == ["loud"]
     assert run.source.health.posts == 1
@@ -175,7 +167,7 @@ async def test_malformed_lines_become_malformed_and_the_stream_goes_on(server: F
         await server.push({"data": {"id": "5", "text": "no author or date"}})
         await server.push({"errors": [{"title": "operational-disconnect"}]})
         await server.push(server.tweet("still flowing", "after"))
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
 
     assert run.malformed[0].payload == b"{not json"
     reasons = [m.reason for m in run.malformed]
@@ -190,12 +182,12 @@ async def test_malformed_lines_become_malformed_and_the_stream_goes_on(server: F
 async def test_a_dropped_stream_is_resumed(server: FakeXServer) -> None:
     async with running(server) as run:
         await server.push(server.tweet("before the drop", "a"))
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
         assert await server.drop() == 1
-        await eventually(lambda: run.source.health.reconnects == 1)
-        await eventually(lambda: server.connected)
+        await eventually_async(lambda: run.source.health.reconnects == 1, timeout=WAIT_S)
+        await eventually_async(lambda: server.connected, timeout=WAIT_S)
         await server.push(server.tweet("after the drop", "b"))
-        await eventually(lambda: len(run.posts) == 2)
+        await eventually_async(lambda: len(run.posts) == 2, timeout=WAIT_S)
 
     assert [p.text for p in run.posts] == ["before the drop", "after the drop"]
     assert run.source.health.errors >= 1
@@ -208,7 +200,7 @@ async def test_rate_limits_are_waited_out_until_the_announced_reset(server: Fake
 
     async with running(server) as run:
         await server.push(server.tweet("after the limits", "a"))
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
         assert run.source.health.connected
 
     rules = [r["at"] for r in server.requests if r["path"].endswith("/rules") and r["method"] == "GET"]
@@ -224,7 +216,7 @@ async def test_server_errors_are_backed_off_and_counted(server: FakeXServer) -> 
 
     async with running(server) as run:
         await server.push(server.tweet("recovered", "a"))
-        await eventually(lambda: run.posts)
+        await eventually_async(lambda: run.posts, timeout=WAIT_S)
 
     assert server.count("/2/tweets/search/stream") == 3
     assert run.source.health.errors == 2 and run.source.health.last_error.endswith("HTTP 503")
@@ -242,7 +234,7 @@ async def test_the_token_is_never_logged_nor_in_health(caplog: pytest.LogCapture
     async with FakeXServer(bearer_token="another-token") as wrong:   # answers 401
         source = XSource(settings_for(wrong), ("SPY",), backoff_base_s=0.05)
         consumer = asyncio.create_task(anext(aiter(source.items()), None))
-        await eventually(lambda: source.health.errors >= 2)
+        await eventually_async(lambda: source.health.errors >= 2, timeout=WAIT_S)
         await source.stop()
         await asyncio.wait_for(consumer, 5)
 

@@ -1,26 +1,60 @@
-"""Records as the pipeline writes them (round-tripped through the Avro codec), and settings,
-for the dashboard's tests."""
+"""Hand-made records on one reference trading day, Tuesday 2026-11-24, for tests, benchmarks
+and local runs.
+
+What comes into the pipeline, as the connectors produce it: a post (:func:`post`) and an
+option chain with its underlying's quote (:func:`chain`), at a moment of the day (:func:`at`).
+What the pipeline writes, round-tripped through the Avro codec as a reader sees it:
+:func:`sentiment`, :func:`signal`, :func:`order`, :func:`fill`, :func:`position`,
+:func:`quote`, :func:`control`, :func:`switches`, :func:`metric`, :func:`dead`.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
-
 from domain.control import ControlState, state_params
+from domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
 from schemas.codec import SingleObjectCodec
-from streams.settings import Settings, WebSettings
 from streams.trace import now_us
 
-TOKEN = "test-token-0123456789abcdef"
+CLOSE = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)  # the session's close, 16:00 New York
+T0 = 1_795_533_000_000_000  # 2026-11-24 15:10 UTC, µs: when the output records happen
 CODEC = SingleObjectCodec()
-T0 = 1_795_533_000_000_000  # 2026-11-24 15:10 UTC, µs
 
 
-def settings(**web: Any) -> Settings:
-    """Settings with the test token unless told otherwise."""
-    web.setdefault("token", SecretStr(TOKEN))
-    return Settings(web=WebSettings(**web))
+def at(hour: int, minute: int, second: int = 0) -> int:
+    """µs of a UTC time on the reference day (2026-11-24)."""
+    return int(datetime(2026, 11, 24, hour, minute, second, tzinfo=UTC).timestamp() * 1e6)
+
+
+def post(pid: str, author: str, text: str, event_us: int) -> dict[str, Any]:
+    """A Post record as a connector would produce it."""
+    return {"id": pid, "source": "test", "author": author, "text": text, "tickers": [],
+            "followers": 100, "likes": 5, "reposts": 1, "replies": 1, "url": None,
+            "lang": "en", "event_time": event_us, "trace": {"ingest_in": now_us()}}
+
+
+def chain(event_us: int, spot: float = 590.0, underlying: str = "SPY") -> list[dict[str, Any]]:
+    """The underlying's quote and a 0DTE chain around ``spot`` at ``event_us``."""
+    close_us = int(CLOSE.timestamp() * 1e6)
+    expiry = CLOSE.date()
+    quotes = [{"symbol": underlying, "underlying": underlying, "bid": spot - 0.01,
+               "ask": spot + 0.01, "bid_size": 100, "ask_size": 100, "option_type": None,
+               "strike": None, "expiry": None, "iv": None, "delta": None,
+               "event_time": event_us, "trace": {}}]
+    t = year_fraction_us(event_us, close_us)
+    for strike in range(int(spot) - 3, int(spot) + 4):
+        iv = implied_vol_skew(spot, strike, 0.15)
+        for kind in ("call", "put"):
+            price = bs_price(spot, strike, t, iv, 0.04, kind)
+            quotes.append({
+                "symbol": occ_symbol(underlying, expiry, kind, strike),
+                "underlying": underlying, "bid": round(price - 0.02, 2),
+                "ask": round(price + 0.02, 2), "bid_size": 10, "ask_size": 10,
+                "option_type": kind, "strike": float(strike), "expiry": expiry.isoformat(),
+                "iv": iv, "delta": None, "event_time": event_us, "trace": {}})
+    return quotes
 
 
 def _avro(name: str, record: dict[str, Any]) -> dict[str, Any]:
