@@ -36,7 +36,6 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,9 +52,8 @@ from bench.chaos_plan import refused, settle, start_all, unleash
 from domain.book import distinct_fills
 from streams import kafka_local
 from streams.kafka_local import KafkaLocalConfig
-from streams.local_run import KEEP, Run
+from streams.local_run import KEEP, Run, isolated_settings
 from streams.producer import RecordProducer
-from streams.settings import KafkaSettings, Settings, StreamSettings
 
 BENCH_ENV = {
     "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO", "SIGNAL_COOLDOWN_S": "300",
@@ -67,14 +65,6 @@ ALPACA_KEY, ALPACA_SECRET = "PKCHAOSBENCH01", "chaos-bench-secret-0123456789"
 GOALS = {"kills": ">= 10", "duplicate_entry_orders": "0", "fills_applied_twice": "0",
          "position_mismatches": "0", "pnl_error_usd": "0", "posts_lost": "0",
          "orders_after_kill_switch": "0", "failover_s_p50": "< 15", "failover_s_max": "< 15"}
-
-
-def settings(bootstrap: str, workdir: Path) -> Settings:
-    name = f"chaos{uuid.uuid4().hex[:8]}"
-    return Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{name}.",
-                                        partitions=2),
-                    stream=StreamSettings(app_id=name, data_dir=workdir / name,
-                                          web_port=kafka_local.free_port()))
 
 
 @contextlib.contextmanager
@@ -106,7 +96,8 @@ def chaos_run(cfg: KafkaLocalConfig, workdir: Path, args: argparse.Namespace) ->
     """Start, feed the day, unleash the chaos, settle, read the broker and the book; the
     workers are killed and the topics deleted whatever happens."""
     with alpaca_server(args.broker) as server:
-        run = Run(settings(cfg.bootstrap, workdir), workdir, worker_env=worker_env(server))
+        run = Run(isolated_settings(cfg.bootstrap, workdir, "chaos"), workdir,
+                  worker_env=worker_env(server))
         run.monitor.keep = (*KEEP, "posts", "ticks")
         chaos = Chaos(run, cfg, random.Random(args.seed))
         producer = RecordProducer(cfg.bootstrap, run.codec, run.settings.kafka.topic_prefix)

@@ -17,7 +17,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.latency import stage_latencies, summarize
 from streams import kafka_local
-from streams.local_run import Run
+from streams.local_run import Run, isolated_settings
 from streams.samples import at, chain, post
-from streams.settings import KafkaSettings, Settings, StreamSettings
 
 GOAL_P99_MS = 50.0
 GOAL_SCORE_RATE = 1000.0
@@ -35,14 +33,6 @@ BENCH_ENV = {"RISK_MAX_QUOTE_AGE_S": "1000000", "RISK_MAX_ORDERS_PER_MINUTE": "1
              "RISK_MAX_POSITION_CONTRACTS": "100000", "RISK_MAX_TOTAL_CONTRACTS": "100000"}
 TEXTS = ["$SPY breaking out, loading calls 🚀", "$SPY calls printing, very bullish",
          "bought more $SPY calls, bulls in control 📈", "watching $SPY today"]
-
-
-def settings(bootstrap: str, workdir: Path) -> Settings:
-    run = f"bench{uuid.uuid4().hex[:8]}"
-    return Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{run}.",
-                                        partitions=2),
-                    stream=StreamSettings(app_id=run, data_dir=workdir / run,
-                                          web_port=kafka_local.free_port()))
 
 
 def send_posts(run: Run, tag: str, rate: float, seconds: float, first_us: int) -> int:
@@ -121,7 +111,7 @@ def slowest_orders(orders: list[dict[str, Any]], count: int = 3) -> list[dict[st
 
 def latency_run(bootstrap: str, workdir: Path, rate: float, seconds: float,
                 warm_up_s: float = 5.0) -> dict[str, object]:
-    run = Run(settings(bootstrap, workdir), workdir, worker_env=BENCH_ENV)
+    run = Run(isolated_settings(bootstrap, workdir, "bench"), workdir, worker_env=BENCH_ENV)
     try:
         run.start_worker()
         for quote in chain(at(14, 31)):
@@ -140,7 +130,7 @@ def latency_run(bootstrap: str, workdir: Path, rate: float, seconds: float,
 
 
 def throughput_run(bootstrap: str, workdir: Path, backlog: int) -> dict[str, float]:
-    run = Run(settings(bootstrap, workdir), workdir, worker_env=BENCH_ENV)
+    run = Run(isolated_settings(bootstrap, workdir, "bench"), workdir, worker_env=BENCH_ENV)
     try:
         for n in range(backlog):
             record = post(f"t{n}", f"author{n % 50}", TEXTS[n % len(TEXTS)],

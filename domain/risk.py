@@ -8,6 +8,7 @@ decision time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -400,8 +401,7 @@ class RiskMemory:
         times: list[int] = []
         for value in raw:
             if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or value != value or value in (float("inf"), float("-inf")) \
-                    or int(value) != value:
+                    or not math.isfinite(value) or int(value) != value:
                 raise ValueError(f"risk state: an order time is not µs: {value!r}"[:200])
             times.append(int(value))
         return cls(tuple(times))

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,23 @@ from streams.admin import (
 )
 from streams.monitor import Monitor
 from streams.producer import RecordProducer
-from streams.settings import Settings
+from streams.settings import KafkaSettings, Settings, StreamSettings
 from streams.topics import topic_name
 
 # the topics whose every record a run's reader keeps (of the others it keeps counts)
 KEEP = ("scores", "sentiment", "signals", "orders", "fills", "positions", "deadletter", "metrics")
+
+
+def isolated_settings(bootstrap: str, data_dir: Path, tag: str, store: str = "rocksdb://",
+                      **sections: Any) -> Settings:
+    """Settings for one isolated run: its own topic prefix and app id (``tag`` and a random
+    suffix), data dir under ``data_dir``, Faust web port; two partitions per topic."""
+    run = f"{tag}{uuid.uuid4().hex[:10]}"
+    return Settings(kafka=KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{run}.",
+                                        partitions=2),
+                    stream=StreamSettings(app_id=run, store=store, data_dir=data_dir / run,
+                                          web_port=kafka_local.free_port()),
+                    **sections)
 
 
 def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,

@@ -36,9 +36,6 @@ class GuardedConsumer(Consumer):
     """Faust's aiokafka consumer; an ack from before the current assignment is not counted
     (see the module docstring)."""
 
-    stale_acks = 0
-    """Acks refused in this process (for tests and logs)."""
-
     def ack(self, message: Message) -> bool:
         """Count ``message`` as safe to commit, unless it belongs to an earlier assignment."""
         app = self.app
@@ -49,7 +46,6 @@ class GuardedConsumer(Consumer):
             if message.acked:
                 return False
             message.acked = True  # done here; read again where its partition now is
-        GuardedConsumer.stale_acks += 1
         log.info("not committing %s[%d]@%d: fetched before the rebalance (generation %s, "
                  "now %s)", message.topic, message.partition, message.offset,
                  message.generation_id, app.consumer_generation_id)

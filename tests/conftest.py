@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.settings import KafkaSettings, Settings, StreamSettings
+from streams.settings import Settings
 
 TEST_DAY = "2026-11-24"  # a full session (Tuesday before Thanksgiving)
 
@@ -37,14 +36,10 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture
 def run_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for one isolated run: its own topic prefix, app id, data dir, web port."""
-    from streams.kafka_local import free_port
+    from streams.local_run import isolated_settings
 
     def make(bootstrap: str = "127.0.0.1:9092", store: str = "rocksdb://",
              **sections: Any) -> Settings:
-        run = f"t{uuid.uuid4().hex[:10]}"
-        kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{run}.", partitions=2)
-        stream = StreamSettings(app_id=run, store=store, data_dir=tmp_path / run,
-                                web_port=free_port())
-        return Settings(kafka=kafka, stream=stream, **sections)
+        return isolated_settings(bootstrap, tmp_path, "t", store, **sections)
 
     return make
