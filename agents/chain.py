@@ -50,7 +50,7 @@ def register(p: AgentHost) -> None:
     source: ChainSource | None = getattr(p, "chain_source", None)
     if source is None:
         return
-    interval = p.settings.alpaca.chain_refresh_s
+    interval = source.refresh_s
     tickers = p.settings.signal.tickers
 
     @p.app.task

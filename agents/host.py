@@ -11,16 +11,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from connectors.broker import Broker, ChainSource
+from domain.control import ControlState
 from domain.decision import TradingRules
 from domain.market_hours import MarketCalendar
 from domain.order_record import OrderRecord
 from domain.orders import Account
 from schemas.codec import Codec
 from sentiment.ensemble import Ensemble
-from streams.brokers import ControlHolder
 from streams.settings import Settings
 
 Handler = Callable[[dict[str, Any], int], Awaitable[None]]
+
+
+class ControlHolder:
+    """The last valid control state read from the control table, and the stored record it
+    came from (:func:`agents.control.current_state` re-reads the table when it changes)."""
+
+    def __init__(self) -> None:
+        self.state = ControlState()
+        self.record: dict[str, Any] | None = None
 
 
 class Owner(Protocol):

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.ingest import IngestService, processor_from_settings
 from connectors.simulated.x_server import FakeXServer
+from connectors.x.config import XSettings
 from connectors.x.source import XSource
 from domain.latency import summarize
 from schemas.codec import SingleObjectCodec
@@ -32,7 +33,6 @@ from sentiment.io_loop import BackgroundLoop
 from streams import kafka_local
 from streams.admin import delete_topics, ensure_topics, topics_with_prefix
 from streams.producer import RecordProducer
-from streams.settings import IngestSettings
 
 GOAL_P99_MS = 20.0
 GOAL_RATE = 20_000.0
@@ -53,7 +53,7 @@ async def latency(bootstrap: str, rate: float, seconds: float) -> dict[str, floa
     io = BackgroundLoop("x-server")
     server = FakeXServer(bearer_token=TOKEN, heartbeat_s=1.0)
     await io.run(server.__aenter__())
-    settings = IngestSettings(_env_file=None, x_bearer_token=TOKEN,  # type: ignore[call-arg, arg-type]
+    settings = XSettings(_env_file=None, x_bearer_token=TOKEN,  # type: ignore[call-arg, arg-type]
                               x_base_url=server.url, min_relevance=0.0)
     source = XSource(settings, ("SPY",), backoff_base_s=0.05)
     producer = RecordProducer(bootstrap, SingleObjectCodec(), prefix)

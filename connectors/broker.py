@@ -118,6 +118,8 @@ class Broker(Protocol):
 class ChainSource(Protocol):
     """Market data for the chain cache (``connectors.alpaca.chain.AlpacaChain``)."""
 
+    refresh_s: float  # how often the chain agent refreshes the cache
+
     async def underlying_quote(self, underlying: str) -> dict[str, Any]:
         """The underlying's latest quote as a ``Quote`` record."""
         ...

@@ -29,7 +29,7 @@ from typing import Any
 from connectors.base import Malformed, RawPost, Source
 from domain.ingest import Processor
 from streams.producer import RecordProducer
-from streams.settings import IngestSettings, Settings
+from streams.settings import IngestSettings
 from streams.trace import now_us
 
 log = logging.getLogger(__name__)
@@ -197,33 +197,6 @@ async def run_until_signalled(service: IngestService) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await service.run(stop)
-
-
-def build_sources(settings: Settings, names: Sequence[str]) -> tuple[list[Source], list[str]]:
-    """The sources named that have credentials, and a message for each one skipped."""
-    from connectors.reddit.source import reddit_source
-    from connectors.x.source import x_source
-
-    tickers = tuple(settings.signal.tickers)
-    made: list[Source] = []
-    skipped: list[str] = []
-    for name in dict.fromkeys(names):
-        if name == "x":
-            x = x_source(settings.ingest, tickers)
-            if x is None:
-                skipped.append("x: skipped, no credentials (set INGEST_X_BEARER_TOKEN)")
-            else:
-                made.append(x)
-        elif name == "reddit":
-            reddit = reddit_source(settings.ingest, tickers)
-            if reddit is None:
-                skipped.append("reddit: skipped, no credentials (set INGEST_REDDIT_CLIENT_ID "
-                               "and INGEST_REDDIT_CLIENT_SECRET)")
-            else:
-                made.append(reddit)
-        else:
-            skipped.append(f"{name}: skipped, unknown source (x, reddit)")
-    return made, skipped
 
 
 def processor_from_settings(settings: IngestSettings, tickers: Sequence[str]) -> Processor:

@@ -11,12 +11,13 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from streams.settings import Settings, UnknownSettingError, load_settings
+from connectors.venues import VENUE_SETTINGS
+from streams.settings import SECTIONS, Settings, UnknownSettingError, load_settings
 
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        return load_settings(sections=SECTIONS + VENUE_SETTINGS)
     except (ValidationError, UnknownSettingError) as exc:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
@@ -67,13 +68,13 @@ def kafka_status() -> None:
               help="Trade the LIVE Alpaca account (also needs TRADING_MODE=live).")
 def worker(loglevel: str, live: bool) -> None:
     """Run a Faust worker (docs/architecture.md, "Workers and ownership")."""
-    from streams.brokers import LiveTradingRefused, check_live
+    from connectors.venues import LiveTradingRefused, UnknownVenue, check_live
     from streams.worker import run_worker
 
     settings = _settings()
     try:
         check_live(settings, live)
-    except LiveTradingRefused as exc:
+    except (LiveTradingRefused, UnknownVenue) as exc:
         raise click.ClickException(str(exc)) from exc
     run_worker(settings, loglevel, live=live)
 
@@ -134,7 +135,8 @@ def ingest(only: tuple[str, ...]) -> None:
     """
     import asyncio
 
-    from connectors.ingest import IngestService, build_sources, processor_from_settings, run_until_signalled
+    from connectors.ingest import IngestService, processor_from_settings, run_until_signalled
+    from connectors.venues import build_sources
     from schemas.codec import make_codec
     from streams.admin import ensure_topics
     from streams.producer import RecordProducer

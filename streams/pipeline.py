@@ -15,14 +15,16 @@ from typing import Any
 
 import faust
 
+from agents.host import ControlHolder
 from agents.owner import Ownership
 from connectors.broker import Broker, ChainSource
+from connectors.venues import make_broker, make_chain_source
+from domain.decision import rules_from
 from domain.market_hours import MarketCalendar
 from domain.order_record import OrderRecord
 from domain.orders import Account
 from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.brokers import ControlHolder, make_broker, make_chain_source, trading_rules
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.trace import now_us
@@ -91,7 +93,7 @@ class Pipeline:
         self.reconciled = asyncio.Event()  # set once the broker's state is in the tables
         self.order_meta: dict[str, OrderRecord] = {}  # orders sent by this process
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer
-        self.trading_rules = trading_rules(settings)
+        self.trading_rules = rules_from(settings)
         self.control = ControlHolder()
         from agents import register_all
 

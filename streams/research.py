@@ -19,10 +19,11 @@ from datetime import date
 from multiprocessing import get_context
 from typing import Any
 
+from connectors.venues import VENUE_SETTINGS
 from domain.market_hours import MarketCalendar
 from domain.performance import daily_closes
 from domain.research import ab_compare, choose_best, walk_forward
-from streams.settings import Settings, load_settings
+from streams.settings import SECTIONS, Settings, load_settings
 
 SUMMARY = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "avg_win", "avg_loss",
            "profit_factor", "trades", "exposure", "fees", "signals")
@@ -70,7 +71,7 @@ def overridden(values: Mapping[str, str]) -> Iterator[None]:
 def settings_with(overrides: Mapping[str, str]) -> Settings:
     """Settings from the environment with ``overrides`` over it (a typo'd name fails)."""
     with overridden(overrides):
-        return load_settings()
+        return load_settings(sections=SECTIONS + VENUE_SETTINGS)
 
 
 def run_job(job: Job) -> dict[str, Any]:

@@ -109,25 +109,7 @@ class IngestSettings(_Section):
                                             description="Similarity at which a post is a repost.")
     health_interval_s: float = Field(default=10.0, gt=0)
     reconnect_max_s: float = Field(default=120.0, gt=0, description="Cap of the reconnect backoff.")
-    # X (filtered stream, API v2)
-    x_bearer_token: SecretStr | None = None
-    x_keywords: Annotated[tuple[str, ...], NoDecode] = ("0DTE", "options", "calls", "puts")
-    x_min_followers: int = Field(default=0, ge=0)
-    x_verified_only: bool = False
-    x_min_engagement: int = Field(default=0, ge=0, description="likes + 2 reposts + replies.")
-    x_base_url: str | None = Field(default=None, description="API host override (tests).")
-    # Reddit (asyncpraw)
-    reddit_client_id: str | None = None
-    reddit_client_secret: SecretStr | None = None
-    reddit_user_agent: str = "stock-tracker/0.1 (sentiment research)"
-    reddit_subreddits: Annotated[tuple[str, ...], NoDecode] = (
-        "wallstreetbets", "options", "stocks", "StockMarket")
-    reddit_comments: bool = Field(default=True, description="Stream comments too.")
-    reddit_min_score: int = Field(default=0)
-    reddit_oauth_url: str | None = Field(default=None, description="Override (tests).")
-    reddit_url: str | None = Field(default=None, description="Override (tests).")
-
-    @field_validator("sources", "languages", "x_keywords", "reddit_subreddits", mode="before")
+    @field_validator("sources", "languages", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
@@ -213,7 +195,7 @@ class TradingSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="TRADING_", env_file=".env", extra="ignore",
                                       frozen=True)
 
-    broker: str = Field(default="simulated", pattern="^(simulated|alpaca)$")
+    broker: str = Field(default="simulated", description="The venue that trades (connectors.venues).")
     mode: str = Field(default="paper", pattern="^(paper|live)$")
     contracts_per_signal: int = Field(default=1, ge=1, description="Used when SIZING=fixed.")
     order_type: str = Field(default="limit", pattern="^(limit|market)$")
@@ -256,26 +238,6 @@ class TradingSettings(_Section):
     sim_persist: bool = Field(
         default=True, description="Simulated broker: keep the account in Kafka (topic sim-broker) "
                                   "so that it outlives the worker, as a real broker's does.")
-
-
-class AlpacaSettings(_Section):
-    """Alpaca credentials (prefix ``ALPACA_``); never logged."""
-
-    model_config = SettingsConfigDict(env_prefix="ALPACA_", env_file=".env", extra="ignore",
-                                      frozen=True)
-
-    api_key: SecretStr | None = None
-    secret_key: SecretStr | None = None
-    trading_url: str | None = Field(default=None, description="Override of the trading API host (tests).")
-    data_url: str | None = Field(default=None, description="Override of the market data API host.")
-    stream_url: str | None = Field(default=None, description="Override of the trade-updates websocket.")
-    options_feed: str = Field(default="indicative", pattern="^(indicative|opra)$",
-                              description="indicative: free, delayed; opra: real time (subscription).")
-    requests_per_minute: int = Field(default=200, ge=1, description="Alpaca's REST rate limit.")
-    chain_refresh_s: float = Field(default=10.0, gt=0, description="Chain snapshot refresh period.")
-    max_retries: int = Field(default=3, ge=0, description="Retries on 429/5xx/timeouts (same order id).")
-    timeout_s: float = Field(default=5.0, gt=0, description="Per REST call.")
-    poll_interval_s: float = Field(default=2.0, gt=0, description="Order polling while the stream is down.")
 
 
 class WebSettings(_Section):
@@ -323,16 +285,15 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
-    alpaca: AlpacaSettings = Field(default_factory=AlpacaSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
 
-SECTIONS: dict[str, type[BaseSettings]] = {
-    "KAFKA_": KafkaSettings, "STREAM_": StreamSettings, "SIGNAL_": SignalSettings,
-    "SENTIMENT_": SentimentSettings, "INGEST_": IngestSettings,
-    "RISK_": RiskSettings, "TRADING_": TradingSettings, "ALPACA_": AlpacaSettings,
-    "WEB_": WebSettings,
-}
+# The sections of this floor; each venue's own (``connectors.venues.VENUE_SETTINGS``) are
+# added by the commands that read the environment.
+SECTIONS: tuple[type[BaseSettings], ...] = (
+    KafkaSettings, StreamSettings, SignalSettings, SentimentSettings, IngestSettings,
+    RiskSettings, TradingSettings, WebSettings,
+)
 # Variables of Kafka's own scripts and JVM that share our prefix.
 FOREIGN = frozenset({"KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",
                      "KAFKA_LOG4J_OPTS", "KAFKA_JMX_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_DEBUG"})
@@ -342,24 +303,32 @@ class UnknownSettingError(ValueError):
     """A variable with one of our prefixes that no setting reads (usually a typo)."""
 
 
-def unknown_keys(names: Iterable[str]) -> list[str]:
-    """The names with one of our prefixes that match no setting."""
-    known = {f"{prefix}{field}".upper() for prefix, section in SECTIONS.items()
-             for field in section.model_fields}
+def _prefix(section: type[BaseSettings]) -> str:
+    return str(section.model_config.get("env_prefix", "")).upper()
+
+
+def unknown_keys(names: Iterable[str], sections: Iterable[type[BaseSettings]] = SECTIONS) -> list[str]:
+    """The names with one of the sections' prefixes that match no setting."""
+    sections = tuple(sections)
+    known = {f"{_prefix(section)}{field}".upper() for section in sections for field in section.model_fields}
+    prefixes = {_prefix(section) for section in sections}
     return sorted(n for n in names if n.upper() not in known and n.upper() not in FOREIGN
-                  and any(n.upper().startswith(prefix) for prefix in SECTIONS))
+                  and any(n.upper().startswith(prefix) for prefix in prefixes))
 
 
-def load_settings(env_file: Path = Path(".env")) -> Settings:
+def load_settings(env_file: Path = Path(".env"),
+                  sections: Iterable[type[BaseSettings]] = SECTIONS) -> Settings:
     """Read every section from the environment and `.env`.
 
-    Raises :class:`UnknownSettingError` naming any variable with our prefixes that no
-    setting reads, and pydantic's ValidationError naming a key whose value is wrong.
+    Raises :class:`UnknownSettingError` naming any variable with the ``sections``' prefixes
+    that none of them reads, and pydantic's ValidationError naming a key whose value is
+    wrong. The venues' sections are read by their own factories; pass them in ``sections``
+    so that a typo in their names is refused too.
     """
     names = set(os.environ)
     if env_file.is_file():
         names |= set(dotenv_values(env_file))
-    unknown = unknown_keys(names)
+    unknown = unknown_keys(names, sections)
     if unknown:
         raise UnknownSettingError(f"unknown setting(s): {', '.join(unknown)} "
                                   "(see .env.example for every setting)")

@@ -30,16 +30,17 @@ from typing import Any
 
 import faust
 
+from agents.host import ControlHolder
 from connectors.broker import Broker, ChainSource
 from connectors.replay.source import MalformedPost, ReplayItem, post_record
 from connectors.simulated.broker import SimulatedBroker
+from domain.decision import rules_from
 from domain.market_hours import MarketCalendar, Session
 from domain.order_record import OrderRecord
 from domain.orders import Account, parse_occ
 from domain.settlement import settle_expiring
 from schemas.codec import Codec, SingleObjectCodec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.brokers import ControlHolder, trading_rules
 from streams.settings import Settings
 from streams.topics import RECORDS
 from streams.trace import now_us
@@ -242,7 +243,7 @@ class Simulation:
         self.reconciled = asyncio.Event()
         self.order_meta: dict[str, OrderRecord] = {}
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)
-        self.trading_rules = trading_rules(settings)
+        self.trading_rules = rules_from(settings)
         self.control = ControlHolder()
         self.outcome = Outcome(records={t: [] for t in keep}, keys={t: [] for t in keep})
         self._handlers: dict[str, list[tuple[str, str, Handler]]] = {}

@@ -61,6 +61,7 @@ from alpaca.trading.requests import GetOrdersRequest
 from alpaca.trading.stream import TradingStream
 
 from connectors.alpaca import convert
+from connectors.alpaca.config import AlpacaSettings
 from connectors.alpaca.limiter import RateLimiter, shared_limiter
 from connectors.broker import BrokerError
 from connectors.queued import SecretMask, backoff_delay
@@ -73,7 +74,6 @@ from domain.orders import (
     OrderUpdate,
     StreamResumed,
 )
-from streams.settings import AlpacaSettings, Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -324,7 +324,7 @@ class AlpacaBroker:
         self.polls = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, live: bool = False,
+    def from_settings(cls, settings: AlpacaSettings, live: bool = False,
                       limiter: RateLimiter | None = None) -> AlpacaBroker:
         """The paper account unless ``live``; hosts from ``ALPACA_*_URL`` when set.
 
@@ -333,7 +333,7 @@ class AlpacaBroker:
         MissingKeys
             When ``ALPACA_API_KEY`` or ``ALPACA_SECRET_KEY`` is not set.
         """
-        a = settings.alpaca
+        a = settings
         key, secret = credentials(a)
         return cls(key, secret, paper=not live, trading_url=a.trading_url, stream_url=a.stream_url,
                    limiter=limiter or shared_limiter(key, a.requests_per_minute),

@@ -41,11 +41,11 @@ from alpaca.trading.requests import GetOptionContractsRequest
 
 from connectors.alpaca import convert
 from connectors.alpaca.broker import call, credentials, prepare
+from connectors.alpaca.config import AlpacaSettings
 from connectors.alpaca.limiter import RateLimiter, shared_limiter
 from connectors.broker import BrokerError
 from domain.contracts import ChainQuote, expiry_close_us, implied_vol
 from domain.pricing import bs_delta, year_fraction_us
-from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class AlpacaChain:
         Risk-free rate for the local greeks.
     now_us:
         The clock for the time to expiry (µs since the epoch).
+    refresh_s:
+        How often the chain agent refreshes the cache from this source.
     """
 
     def __init__(self, api_key: str, secret_key: str, *, paper: bool = True,
@@ -82,10 +84,11 @@ class AlpacaChain:
                  feed: str = "indicative", limiter: RateLimiter | None = None,
                  max_retries: int = 3, timeout_s: float = 5.0, page_size: int = 1000,
                  rate: float = 0.04, backoff_s: float = 0.25, backoff_cap_s: float = 5.0,
-                 now_us: Callable[[], int] = _now_us) -> None:
+                 now_us: Callable[[], int] = _now_us, refresh_s: float = 10.0) -> None:
         if feed not in ("indicative", "opra"):
             raise ValueError(f"feed must be indicative or opra, not {feed!r}")
         self.feed = feed
+        self.refresh_s = refresh_s
         self.limiter = limiter or RateLimiter()
         self.page_size = page_size
         self.rate = rate
@@ -98,14 +101,14 @@ class AlpacaChain:
             prepare(client, timeout_s, self.limiter)
 
     @classmethod
-    def from_settings(cls, settings: Settings, live: bool = False,
+    def from_settings(cls, settings: AlpacaSettings, live: bool = False,
                       limiter: RateLimiter | None = None) -> AlpacaChain:
         """From ``ALPACA_*`` settings (the limiter shared with the broker of the same key)."""
-        a = settings.alpaca
+        a = settings
         key, secret = credentials(a)
         return cls(key, secret, paper=not live, trading_url=a.trading_url, data_url=a.data_url,
                    feed=a.options_feed, limiter=limiter or shared_limiter(key, a.requests_per_minute),
-                   max_retries=a.max_retries, timeout_s=a.timeout_s)
+                   max_retries=a.max_retries, timeout_s=a.timeout_s, refresh_s=a.chain_refresh_s)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, what: str) -> Any:
         return await call(fn, *args, what=what, **self._retry)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ from asyncprawcore.exceptions import TooManyRequests
 
 from connectors.base import Malformed, RawPost
 from connectors.queued import QueuedSource, backoff_delay
-from streams.settings import IngestSettings
+from connectors.reddit.config import RedditSettings
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class RedditSource(QueuedSource):
 
     name = "reddit"
 
-    def __init__(self, settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",), *,
+    def __init__(self, settings: RedditSettings, tickers: tuple[str, ...] = ("SPY",), *,
                  backoff_base_s: float = 1.0, poll_min_s: float = 1.0, poll_max_s: float = 16.0,
                  skip_existing: bool = True) -> None:
         if not settings.reddit_client_id or settings.reddit_client_secret is None:
@@ -263,7 +263,7 @@ class RedditSource(QueuedSource):
         return delay
 
 
-def reddit_source(settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",)) -> RedditSource | None:
+def reddit_source(settings: RedditSettings, tickers: tuple[str, ...] = ("SPY",)) -> RedditSource | None:
     """The Reddit source, or ``None`` without ``INGEST_REDDIT_CLIENT_ID`` and ``_SECRET``."""
     secret = settings.reddit_client_secret
     if not settings.reddit_client_id or secret is None or not secret.get_secret_value():

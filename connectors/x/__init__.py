@@ -1,5 +1,1 @@
-"""X (Twitter) filtered stream: rules, parsing and the live source."""
-
-from connectors.x.source import XSource, x_source
-
-__all__ = ["XSource", "x_source"]
+"""X (Twitter) filtered stream: config, rules, parsing, the live source and its factory."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import Malformed, RawPost
-from streams.settings import IngestSettings
+from connectors.x.config import XSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ def engagement(post: RawPost) -> int:
     return post.likes + 2 * post.reposts + post.replies
 
 
-def rejection(post: RawPost, settings: IngestSettings) -> str | None:
+def rejection(post: RawPost, settings: XSettings) -> str | None:
     """Why the settings' filters drop ``post`` (``None``: it passes)."""
     if settings.x_verified_only and not post.verified:
         return "author not verified"

@@ -35,9 +35,9 @@ from yarl import URL
 
 from connectors.base import RawPost
 from connectors.queued import QueuedSource, backoff_delay
+from connectors.x.config import XSettings
 from connectors.x.parsing import StreamNotice, parse_line, rejection
 from connectors.x.rules import ExistingRule, build_rules, diff_rules
-from streams.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class XSource(QueuedSource):
 
     name = "x"
 
-    def __init__(self, settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",), *,
+    def __init__(self, settings: XSettings, tickers: tuple[str, ...] = ("SPY",), *,
                  backoff_base_s: float = 1.0, read_timeout_s: float = 21.0) -> None:
         if settings.x_bearer_token is None:
             raise ValueError("INGEST_X_BEARER_TOKEN is not set")
@@ -225,7 +225,7 @@ class XSource(QueuedSource):
         return rejection(post, self._settings) is None
 
 
-def x_source(settings: IngestSettings, tickers: tuple[str, ...] = ("SPY",)) -> XSource | None:
+def x_source(settings: XSettings, tickers: tuple[str, ...] = ("SPY",)) -> XSource | None:
     """The X source, or ``None`` when ``INGEST_X_BEARER_TOKEN`` is not set."""
     if settings.x_bearer_token is None or not settings.x_bearer_token.get_secret_value():
         return None

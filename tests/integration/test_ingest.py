@@ -12,15 +12,16 @@ import pytest
 
 from connectors.base import Source
 from connectors.ingest import IngestService, processor_from_settings
+from connectors.reddit.config import RedditSettings
 from connectors.reddit.source import RedditSource
 from connectors.simulated.reddit_server import FakeRedditServer
 from connectors.simulated.x_server import FakeXServer
+from connectors.x.config import XSettings
 from connectors.x.source import XSource
 from schemas.codec import SingleObjectCodec
 from streams.admin import delete_topics, ensure_topics, topics_with_prefix
 from streams.monitor import Monitor
 from streams.producer import RecordProducer
-from streams.settings import IngestSettings
 from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
@@ -34,14 +35,16 @@ class Harness:
         self.bootstrap = bootstrap
         ensure_topics(bootstrap, self.prefix, 1, 1)
         codec = SingleObjectCodec()
-        self.settings = IngestSettings(  # type: ignore[call-arg]
-            _env_file=None, x_bearer_token=TOKEN, x_base_url=x.url, reddit_client_id="app",
-            reddit_client_secret="reddit-secret-for-test", reddit_oauth_url=reddit.url,
-            reddit_url=reddit.url, reconnect_max_s=0.5, health_interval_s=0.5, min_relevance=0.2,
-            reddit_subreddits=("wallstreetbets", "options"))
+        common: dict[str, Any] = {"_env_file": None, "reconnect_max_s": 0.5, "health_interval_s": 0.5,
+                                  "min_relevance": 0.2}
+        self.settings = XSettings(x_bearer_token=TOKEN, x_base_url=x.url, **common)
+        from_reddit = RedditSettings(
+            reddit_client_id="app", reddit_client_secret="reddit-secret-for-test",
+            reddit_oauth_url=reddit.url, reddit_url=reddit.url,
+            reddit_subreddits=("wallstreetbets", "options"), **common)
         self.sources: list[Source] = [
             XSource(self.settings, ("SPY",), backoff_base_s=0.05),
-            RedditSource(self.settings, ("SPY",), backoff_base_s=0.05, poll_min_s=0.05,
+            RedditSource(from_reddit, ("SPY",), backoff_base_s=0.05, poll_min_s=0.05,
                          poll_max_s=0.2),
         ]
         self.producer = RecordProducer(bootstrap, codec, self.prefix)

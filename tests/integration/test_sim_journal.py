@@ -13,8 +13,8 @@ import pytest
 
 from connectors.simulated.broker import SimulatedBroker
 from connectors.simulated.journal import KafkaJournal
+from connectors.venues import make_broker
 from domain.orders import OrderRequest
-from streams.brokers import make_broker
 from streams.settings import Settings, TradingSettings
 from streams.topics import topic_name
 
@@ -89,7 +89,7 @@ async def test_broker_rebuilt_from_kafka_equals_the_old_one(
 KILLED_WORKER = textwrap.dedent("""
     import asyncio, sys, time
     from domain.orders import OrderRequest
-    from streams.brokers import make_broker
+    from connectors.venues import make_broker
     from streams.settings import KafkaSettings, Settings
 
     async def main():

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from connectors.alpaca import convert
 from connectors.alpaca.broker import AlpacaBroker, MissingKeys
+from connectors.alpaca.config import AlpacaSettings
 from connectors.alpaca.limiter import RateLimiter
 from connectors.broker import Broker, BrokerError
 from connectors.simulated.alpaca_server import GARBLES, AlpacaServer, PaperAccount, serve_in_thread
@@ -28,7 +29,6 @@ from domain.orders import (
     OrderUpdate,
     StreamResumed,
 )
-from streams.settings import AlpacaSettings, Settings
 from tests.waiting import eventually_async
 
 KEY, SECRET = "PKLOCALTESTKEY01", "sk-local-very-secret-0123456789"
@@ -404,10 +404,10 @@ async def test_account(broker: AlpacaBroker, server: AlpacaServer) -> None:
 
 
 def test_missing_keys_are_a_clear_error() -> None:
-    settings = Settings(alpaca=AlpacaSettings(api_key=None, secret_key=None))
+    settings = AlpacaSettings(api_key=None, secret_key=None)
     with pytest.raises(MissingKeys, match="ALPACA_API_KEY and ALPACA_SECRET_KEY"):
         AlpacaBroker.from_settings(settings, live=False)
-    settings = Settings(alpaca=AlpacaSettings(api_key=SecretStr("k"), secret_key=None))
+    settings = AlpacaSettings(api_key=SecretStr("k"), secret_key=None)
     with pytest.raises(MissingKeys, match="ALPACA_SECRET_KEY"):
         AlpacaBroker.from_settings(settings, live=False)
 
@@ -416,19 +416,19 @@ async def test_from_settings_paper_by_default_and_url_overrides(server: AlpacaSe
     a = AlpacaSettings(api_key=SecretStr(KEY), secret_key=SecretStr(SECRET), trading_url=server.url,
                        stream_url=server.stream_url, requests_per_minute=123, max_retries=1,
                        timeout_s=1.5, poll_interval_s=0.3)
-    b = AlpacaBroker.from_settings(Settings(alpaca=a), live=False)
+    b = AlpacaBroker.from_settings(a, live=False)
     try:
         assert b.paper and b.max_retries == 1 and b.poll_interval_s == 0.3
         assert b.limiter.limit == 123
         assert (await b.account()).cash == 100_000
     finally:
         await b.close()
-    real = AlpacaBroker.from_settings(Settings(alpaca=AlpacaSettings(
-        api_key=SecretStr(KEY), secret_key=SecretStr(SECRET))), live=True)
+    real = AlpacaBroker.from_settings(AlpacaSettings(
+        api_key=SecretStr(KEY), secret_key=SecretStr(SECRET)), live=True)
     assert not real.paper
     assert real._trading._base_url == "https://api.alpaca.markets"
-    paper = AlpacaBroker.from_settings(Settings(alpaca=AlpacaSettings(
-        api_key=SecretStr(KEY), secret_key=SecretStr(SECRET))))
+    paper = AlpacaBroker.from_settings(AlpacaSettings(
+        api_key=SecretStr(KEY), secret_key=SecretStr(SECRET)))
     assert paper._trading._base_url == "https://paper-api.alpaca.markets"
     assert paper.limiter is real.limiter  # one limiter per key
     await real.close()

@@ -15,12 +15,12 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.alpaca.chain import AlpacaChain, with_local_greeks
+from connectors.alpaca.config import AlpacaSettings
 from connectors.alpaca.limiter import RateLimiter
 from connectors.broker import BrokerError
 from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
 from domain.contracts import ChainQuote, expiry_close_us
 from domain.pricing import bs_price, occ_symbol, year_fraction_us
-from streams.settings import AlpacaSettings, Settings
 
 KEY, SECRET = "PKCHAINKEY", "chain-secret"
 DAY = date(2026, 11, 24)
@@ -161,7 +161,7 @@ def test_errors(server: AlpacaServer) -> None:
 def test_from_settings(server: AlpacaServer) -> None:
     a = AlpacaSettings(api_key=SecretStr(KEY), secret_key=SecretStr(SECRET), trading_url=server.url,
                        data_url=server.url, options_feed="opra")
-    c = AlpacaChain.from_settings(Settings(alpaca=a))
+    c = AlpacaChain.from_settings(a)
     assert c.feed == "opra" and c.limiter.limit == 200
     assert run(c.spot("SPY")) == pytest.approx(SPOT)
     run(c.close())

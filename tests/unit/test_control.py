@@ -149,7 +149,7 @@ def test_the_owner_keeps_the_last_valid_state_when_the_stored_one_is_invalid() -
     from types import SimpleNamespace
 
     from agents.control import KEY, current_state
-    from streams.brokers import ControlHolder
+    from agents.host import ControlHolder
 
     good = apply_command(CALM, "set_limits", {"max_daily_loss": "500"})[0]
     table = {KEY: good.to_record()}

@@ -11,21 +11,21 @@ from typing import Any
 import pytest
 
 from connectors.base import Malformed, RawPost
-from connectors.reddit import RedditSource, reddit_source
+from connectors.reddit.config import RedditSettings
+from connectors.reddit.source import RedditSource, reddit_source
 from connectors.simulated.reddit_server import FakeRedditServer
-from streams.settings import IngestSettings
 from tests.waiting import eventually_async
 
 SUBREDDITS = ("wallstreetbets", "options", "stocks")
 WAIT_S = 10.0  # for the local Reddit API and the source to show an effect
 
 
-def settings_for(server: FakeRedditServer, **overrides: Any) -> IngestSettings:
+def settings_for(server: FakeRedditServer, **overrides: Any) -> RedditSettings:
     values: dict[str, Any] = {
         "reddit_client_id": server.client_id, "reddit_client_secret": server.client_secret,
         "reddit_url": server.url, "reddit_oauth_url": server.url,
         "reddit_subreddits": SUBREDDITS, "reconnect_max_s": 1.0, **overrides}
-    return IngestSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return RedditSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 class Running:
@@ -182,9 +182,9 @@ async def test_malformed_children_become_malformed_once_and_the_rest_flows(
 
 
 def test_missing_credentials_no_source() -> None:
-    assert reddit_source(IngestSettings(_env_file=None)) is None  # type: ignore[call-arg]
-    assert reddit_source(IngestSettings(_env_file=None, reddit_client_id="id")) is None  # type: ignore[call-arg]
-    both = IngestSettings(_env_file=None, reddit_client_id="id", reddit_client_secret="s")  # type: ignore[call-arg]
+    assert reddit_source(RedditSettings(_env_file=None)) is None  # type: ignore[call-arg]
+    assert reddit_source(RedditSettings(_env_file=None, reddit_client_id="id")) is None  # type: ignore[call-arg]
+    both = RedditSettings(_env_file=None, reddit_client_id="id", reddit_client_secret="s")  # type: ignore[call-arg]
     assert isinstance(reddit_source(both), RedditSource)
 
 

@@ -51,16 +51,19 @@ def test_kafka_tool_variables_and_lists_are_accepted(monkeypatch: pytest.MonkeyP
 
 
 def test_env_example_lists_every_setting_and_only_those() -> None:
+    from connectors.venues import VENUE_SETTINGS
     from streams.settings import SECTIONS
+
+    sections = SECTIONS + VENUE_SETTINGS
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     keys = {line.lstrip("# ").split("=")[0] for line in text.splitlines()
             if "=" in line and line.lstrip("# ")[:1].isupper()}
-    wanted = {f"{prefix}{name}".upper() if not isinstance(field.validation_alias, str)
-              else field.validation_alias
-              for prefix, section in SECTIONS.items() for name, field in section.model_fields.items()}
+    wanted = {f"{section.model_config.get('env_prefix')}{name}".upper()
+              if not isinstance(field.validation_alias, str) else field.validation_alias
+              for section in sections for name, field in section.model_fields.items()}
     assert wanted - keys == set(), "missing from .env.example"
-    assert unknown_keys(keys - {"SCHEMA_REGISTRY_URL"}) == []
+    assert unknown_keys(keys - {"SCHEMA_REGISTRY_URL"}, sections) == []
 
 
 def test_llm_keys_are_secret_and_read_under_both_names(monkeypatch: pytest.MonkeyPatch,
@@ -72,3 +75,16 @@ def test_llm_keys_are_secret_and_read_under_both_names(monkeypatch: pytest.Monke
     assert s.groq_api_key is not None and s.groq_api_key.get_secret_value() == "gsk-plain"
     assert s.anthropic_api_key is not None
     assert "gsk-plain" not in repr(s) and "sk-ant-prefixed" not in str(s)
+
+
+def test_a_typo_in_a_venue_key_is_refused_when_the_venues_are_read(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    from connectors.venues import VENUE_SETTINGS
+    from streams.settings import SECTIONS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INGEST_X_BEARER_TOKN", "t")
+    monkeypatch.setenv("INGEST_X_MIN_FOLLOWERS", "5")
+    with pytest.raises(UnknownSettingError, match="INGEST_X_BEARER_TOKN") as refused:
+        load_settings(tmp_path / ".env", SECTIONS + VENUE_SETTINGS)
+    assert "INGEST_X_MIN_FOLLOWERS" not in str(refused.value)

@@ -9,8 +9,8 @@ import pytest
 from connectors.broker import BrokerError
 from connectors.simulated.broker import SimulatedBroker
 from connectors.simulated.journal import KEEP_US, JournalError, MemoryJournal
+from connectors.venues import LiveTradingRefused, UnknownVenue, check_live, make_broker
 from domain.orders import OrderRequest, OrderUpdate, parse_occ
-from streams.brokers import LiveTradingRefused, check_live, make_broker
 from streams.settings import Settings, TradingSettings
 
 SYM = "SPY261124C00590000"
@@ -292,6 +292,11 @@ def test_live_needs_both_switches() -> None:
     with pytest.raises(LiveTradingRefused, match="alpaca"):
         check_live(Settings(trading=TradingSettings(mode="live")), True)
     assert make_broker(Settings()).name == "simulated"
+
+
+def test_an_unknown_venue_is_refused_by_name() -> None:
+    with pytest.raises(UnknownVenue, match=r"'nyse'.*simulated, alpaca"):
+        check_live(Settings(trading=TradingSettings(broker="nyse")), False)
 
 
 def test_occ_symbols_parse() -> None:

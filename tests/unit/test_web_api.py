@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pydantic import SecretStr
 
+from connectors.alpaca.config import AlpacaSettings
 from streams import samples as r
 from streams.settings import Settings
 from tests.web_auth import TOKEN, web_settings
@@ -260,7 +261,7 @@ def test_no_secret_reaches_the_page_or_the_api(monkeypatch: pytest.MonkeyPatch) 
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
     app, feed, _ = make(Settings(web=web_settings().web))
-    assert Settings().alpaca.api_key is not None  # the secrets are in these settings
+    assert AlpacaSettings().api_key is not None  # the secrets are in these settings
     feed.ingest("signals", r.signal())
     client = app.test_client()
     pages = [client.get("/"), client.get("/api/openapi.json"),

@@ -12,19 +12,19 @@ import pytest
 
 from connectors.base import Malformed, RawPost
 from connectors.simulated.x_server import FakeXServer
-from connectors.x import XSource, x_source
+from connectors.x.config import XSettings
 from connectors.x.rules import ExistingRule, RulesDiff, build_rules, diff_rules
-from streams.settings import IngestSettings
+from connectors.x.source import XSource, x_source
 from tests.waiting import eventually_async
 
 TOKEN = "local-bearer-token"
 WAIT_S = 5.0  # for the local X API and the source to show an effect
 
 
-def settings_for(server: FakeXServer, **overrides: Any) -> IngestSettings:
+def settings_for(server: FakeXServer, **overrides: Any) -> XSettings:
     values: dict[str, Any] = {"x_bearer_token": TOKEN, "x_base_url": server.url,
                               "reconnect_max_s": 1.0, **overrides}
-    return IngestSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return XSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 class Running:
@@ -224,9 +224,9 @@ async def test_server_errors_are_backed_off_and_counted(server: FakeXServer) -> 
 
 # ---- credentials ----------------------------------------------------------------------------
 def test_no_token_no_source() -> None:
-    assert x_source(IngestSettings(_env_file=None), ("SPY",)) is None  # type: ignore[call-arg]
-    assert x_source(IngestSettings(_env_file=None, x_bearer_token=""), ("SPY",)) is None  # type: ignore[call-arg]
-    assert isinstance(x_source(IngestSettings(_env_file=None, x_bearer_token="t"), ("SPY",)), XSource)  # type: ignore[call-arg]
+    assert x_source(XSettings(_env_file=None), ("SPY",)) is None  # type: ignore[call-arg]
+    assert x_source(XSettings(_env_file=None, x_bearer_token=""), ("SPY",)) is None  # type: ignore[call-arg]
+    assert isinstance(x_source(XSettings(_env_file=None, x_bearer_token="t"), ("SPY",)), XSource)  # type: ignore[call-arg]
 
 
 async def test_the_token_is_never_logged_nor_in_health(caplog: pytest.LogCaptureFixture) -> None:

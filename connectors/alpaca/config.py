@@ -1,0 +1,26 @@
+"""Alpaca's settings (prefix ``ALPACA_``), read by this venue's factory, never logged."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AlpacaSettings(BaseSettings):
+    """Alpaca credentials (prefix ``ALPACA_``); never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="ALPACA_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    api_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    trading_url: str | None = Field(default=None, description="Override of the trading API host (tests).")
+    data_url: str | None = Field(default=None, description="Override of the market data API host.")
+    stream_url: str | None = Field(default=None, description="Override of the trade-updates websocket.")
+    options_feed: str = Field(default="indicative", pattern="^(indicative|opra)$",
+                              description="indicative: free, delayed; opra: real time (subscription).")
+    requests_per_minute: int = Field(default=200, ge=1, description="Alpaca's REST rate limit.")
+    chain_refresh_s: float = Field(default=10.0, gt=0, description="Chain snapshot refresh period.")
+    max_retries: int = Field(default=3, ge=0, description="Retries on 429/5xx/timeouts (same order id).")
+    timeout_s: float = Field(default=5.0, gt=0, description="Per REST call.")
+    poll_interval_s: float = Field(default=2.0, gt=0, description="Order polling while the stream is down.")

@@ -1,0 +1,30 @@
+"""Alpaca's parts: the broker (paper unless live) and the option chain's market data."""
+
+from __future__ import annotations
+
+import logging
+
+from connectors.alpaca.config import AlpacaSettings
+from connectors.broker import Broker, ChainSource
+from connectors.venue import Venue
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: Settings, live: bool) -> Broker:
+    """The Alpaca account of ``ALPACA_*``: paper unless ``live``."""
+    from connectors.alpaca.broker import AlpacaBroker
+
+    log.warning("trading through Alpaca, %s account", "LIVE" if live else "paper")
+    return AlpacaBroker.from_settings(AlpacaSettings(), live=live)
+
+
+def make_chain(settings: Settings, live: bool) -> ChainSource:
+    """Alpaca's option contracts and snapshots for the chain cache."""
+    from connectors.alpaca.chain import AlpacaChain
+
+    return AlpacaChain.from_settings(AlpacaSettings(), live=live)
+
+
+VENUE = Venue("alpaca", settings=(AlpacaSettings,), broker=make_broker, chain=make_chain, live=True)

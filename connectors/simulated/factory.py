@@ -1,0 +1,25 @@
+"""The simulated venue: a broker that fills against the quotes on the topics, its account
+kept in Kafka (topic ``sim-broker``) unless ``TRADING_SIM_PERSIST`` is off."""
+
+from __future__ import annotations
+
+from connectors.broker import Broker
+from connectors.venue import Venue
+from streams.settings import Settings
+from streams.topics import topic_name
+
+
+def make_broker(settings: Settings, live: bool) -> Broker:
+    """The simulated broker of ``TRADING_*`` (it has no live account)."""
+    from connectors.simulated.broker import SimulatedBroker
+    from connectors.simulated.journal import KafkaJournal
+
+    kafka, trading = settings.kafka, settings.trading
+    journal = KafkaJournal(kafka.bootstrap_servers, topic_name(kafka.topic_prefix, "sim-broker"),
+                           key="simulated", replication=kafka.replication) \
+        if trading.sim_persist else None
+    return SimulatedBroker(trading.slippage, trading.commission,
+                           latency_us=int(trading.sim_latency_ms * 1000), journal=journal)
+
+
+VENUE = Venue("simulated", broker=make_broker)
