@@ -29,7 +29,7 @@ setup: $(STAMP) $(TORCH_PTH)
 
 # The Kafka jars, resolved with Maven into a cache outside the repo (once).
 jars: setup
-	$(PY) -c "from streams import kafka_local as k; print(len(k.resolve_classpath(k.config_from_env())), 'kafka jars ready')"
+	$(PY) -c "from streams.commands import kafka_local as k; print(len(k.resolve_classpath(k.config_from_env())), 'kafka jars ready')"
 
 # Debian's chromium for the browser test: Playwright drives it, no browser is downloaded.
 chromium:
@@ -49,9 +49,16 @@ unit: setup
 integration: jars chromium
 	$(PY) -m pytest -q tests/integration
 
+# mypy cannot follow setuptools' package-dir mapping, so it reads the packages through a
+# tree of links laid out as they install: build/typecheck/stocktracker/<folder>.
+PACKAGES := streams agents schemas tables connectors domain sentiment web
+TYPECHECK := build/typecheck
+
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy streams agents schemas tables connectors domain sentiment web
+	rm -rf $(TYPECHECK)/stocktracker && mkdir -p $(TYPECHECK)/stocktracker
+	for p in $(PACKAGES); do ln -s $(CURDIR)/$$p $(TYPECHECK)/stocktracker/$$p; done
+	cd $(TYPECHECK) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p stocktracker
 
 bench: jars
 	$(PY) bench/sentiment.py --json bench-sentiment.json

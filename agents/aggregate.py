@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from domain.aggregate import ScoreItem, merge, stats
-from streams.trace import stamped
+from streams.core.trace import stamped
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

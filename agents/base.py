@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from schemas.codec import DecodeError
-from streams.trace import now_us
+from streams.core.trace import now_us
 
 if TYPE_CHECKING:
     from agents.host import AgentHost, Handler

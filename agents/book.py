@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import stage_agent
 from domain.book import Fill, Position, apply
-from streams.trace import stamped
+from streams.core.trace import stamped
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

@@ -27,7 +27,7 @@ from domain.control import (
     apply_command,
     state_params,
 )
-from streams.trace import now_us
+from streams.core.trace import now_us
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

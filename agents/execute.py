@@ -24,7 +24,7 @@ from domain.order_record import OrderRecord
 from domain.orders import OrderRequest
 from domain.positions import unrealized
 from domain.risk import RiskMemory
-from streams.trace import stamped
+from streams.core.trace import stamped
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

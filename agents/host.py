@@ -18,7 +18,7 @@ from domain.order_record import OrderRecord
 from domain.orders import Account
 from schemas.codec import Codec
 from sentiment.ensemble import Ensemble
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 Handler = Callable[[dict[str, Any], int], Awaitable[None]]
 

@@ -28,7 +28,7 @@ from domain.orders import (
     parse_occ,
 )
 from domain.positions import RECONCILE_PREFIX
-from streams.trace import now_us
+from streams.core.trace import now_us
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

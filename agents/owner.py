@@ -1,7 +1,7 @@
 """The account's owner: the one worker that talks to the broker.
 
 Trading state lives in tables on the one partition of the trading topics
-(:data:`streams.topics.ACCOUNT_TOPICS`), so Kafka's group assignment gives it to exactly
+(:data:`streams.core.topics.ACCOUNT_TOPICS`), so Kafka's group assignment gives it to exactly
 one worker at a time; the agents reading those topics run there only. What is not driven
 by a record (the broker's update stream, polling, reconciliation, the account refresh, the
 clock ticks) must run there only too: this task watches the assignment and runs one
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.orders import dead_letter_update, publish_update, reconcile, reconcile_at_start
 from domain.orders import MalformedUpdate, StreamResumed
-from streams.trace import now_us
+from streams.core.trace import now_us
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

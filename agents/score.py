@@ -16,7 +16,7 @@ from agents.base import stage_agent
 from domain.ration import relevance
 from domain.sentiment import Combined
 from domain.tickers import extract_tickers
-from streams.trace import now_us, stamped
+from streams.core.trace import now_us, stamped
 
 if TYPE_CHECKING:
     from agents.host import AgentHost

@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas.codec import SingleObjectCodec
-from streams.backtest import run_backtest, sessions_before, synthetic_items
-from streams.settings import SentimentSettings, Settings
+from streams.commands.backtest import run_backtest, sessions_before, synthetic_items
+from streams.core.settings import SentimentSettings, Settings
 
 GOAL_DAY_S = 60.0
 

@@ -4,7 +4,7 @@
                           [--broker simulated|alpaca] [--records PATH]
 
 What runs
-    A throwaway Kafka broker (:mod:`streams.kafka_local`), the run's topics and four
+    A throwaway Kafka broker (:mod:`streams.commands.kafka_local`), the run's topics and four
     workers of one app, ``worker-1`` to ``worker-4``, alike: each scores, one owns the
     account, one holds its standby replicas. The broker is the
     simulated one, its account kept in Kafka (``TRADING_BROKER=simulated``, the default),
@@ -50,10 +50,10 @@ from bench.chaos_kafka import table_state
 from bench.chaos_kills import Chaos
 from bench.chaos_plan import refused, settle, start_all, unleash
 from domain.book import distinct_fills
-from streams import kafka_local
-from streams.kafka_local import KafkaLocalConfig
-from streams.local_run import KEEP, Run, isolated_settings
-from streams.producer import RecordProducer
+from streams.commands import kafka_local
+from streams.commands.kafka_local import KafkaLocalConfig
+from streams.commands.local_run import KEEP, Run, isolated_settings
+from streams.core.producer import RecordProducer
 
 BENCH_ENV = {
     "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO", "SIGNAL_COOLDOWN_S": "300",

@@ -11,8 +11,8 @@ from typing import Any
 from connectors.simulated.journal import KafkaJournal, SimState
 from domain.orders import Execution
 from domain.positions import apply_fill
-from streams.local_run import Run
-from streams.topics import topic_name
+from streams.commands.local_run import Run
+from streams.core.topics import topic_name
 
 START_CASH = 100_000.0
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.local_run import Run
+from streams.commands.local_run import Run
 from streams.samples import at, chain, post
 
 SPOT = 590.0

@@ -43,7 +43,7 @@ from bench.chaos_kills import Chaos, Death, Switch
 from domain.latency import percentile
 from domain.orders import Execution
 from domain.positions import RECONCILE_PREFIX
-from streams.local_run import Run
+from streams.commands.local_run import Run
 
 
 def applied_twice(book: dict[str, Any], executions: list[Execution]) -> int:

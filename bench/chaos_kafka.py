@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from streams.local_run import Run
-from streams.topics import topic_name
+from streams.commands.local_run import Run
+from streams.core.topics import topic_name
 
 
 def changelog(bootstrap: str, topic: str) -> list[tuple[Any, Any]]:

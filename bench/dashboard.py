@@ -38,13 +38,13 @@ from werkzeug.serving import make_server
 
 from domain.latency import summarize
 from schemas.codec import SingleObjectCodec
-from streams import kafka_local
 from streams import samples as rec
-from streams.admin import ensure_topics
-from streams.producer import RecordProducer
-from streams.settings import KafkaSettings, Settings, WebSettings
-from streams.topics import RECORDS, topic_name
-from streams.trace import now_us
+from streams.commands import kafka_local
+from streams.commands.admin import ensure_topics
+from streams.core.producer import RecordProducer
+from streams.core.settings import KafkaSettings, Settings, WebSettings
+from streams.core.topics import RECORDS, topic_name
+from streams.core.trace import now_us
 from web.app import create_app
 from web.control import ListWriter
 from web.feed import KafkaFeed

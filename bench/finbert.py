@@ -34,7 +34,7 @@ import torch
 
 from domain.sentiment import ModelAnswer
 from sentiment.finbert import FinbertModel, MicroBatcher, load_finbert
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 FINBERT_LABELS = {0: "positive", 1: "negative", 2: "neutral"}
 POST = ("$SPY ripping through 590 on heavy volume, loading more 0dte calls before the close, "

@@ -30,9 +30,9 @@ from connectors.x.source import XSource
 from domain.latency import summarize
 from schemas.codec import SingleObjectCodec
 from sentiment.io_loop import BackgroundLoop
-from streams import kafka_local
-from streams.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.producer import RecordProducer
+from streams.commands import kafka_local
+from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
+from streams.core.producer import RecordProducer
 
 GOAL_P99_MS = 20.0
 GOAL_RATE = 20_000.0

@@ -23,8 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.latency import stage_latencies, summarize
-from streams import kafka_local
-from streams.local_run import Run, isolated_settings
+from streams.commands import kafka_local
+from streams.commands.local_run import Run, isolated_settings
 from streams.samples import at, chain, post
 
 GOAL_P99_MS = 50.0

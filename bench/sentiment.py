@@ -30,7 +30,7 @@ from domain.latency import summarize
 from domain.synthetic import generate_day
 from sentiment.ensemble import Ensemble
 from sentiment.llm import ClaudeModel, GroqModel, LLMModel
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 DEADLINE_MS = 100.0
 SLACK_MS = 5.0

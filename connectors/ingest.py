@@ -11,7 +11,7 @@ One writer takes items in arrival order:
   (``ingest_in`` at receipt, ``ingest_out`` when produced), a dropped one is counted by
   reason.
 
-Production is the idempotent confluent producer (:mod:`streams.producer`): delivery
+Production is the idempotent confluent producer (:mod:`streams.core.producer`): delivery
 reports are served by a poller task, a failed delivery is produced again. Every
 ``INGEST_HEALTH_INTERVAL_S`` each source's health and the drop counters go to
 ``metrics``.
@@ -28,9 +28,9 @@ from typing import Any
 
 from connectors.base import Malformed, RawPost, Source
 from domain.ingest import Processor
-from streams.producer import RecordProducer
-from streams.settings import IngestSettings
-from streams.trace import now_us
+from streams.core.producer import RecordProducer
+from streams.core.settings import IngestSettings
+from streams.core.trace import now_us
 
 log = logging.getLogger(__name__)
 

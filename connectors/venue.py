@@ -1,7 +1,7 @@
 """What a venue offers: its settings, and a factory for each part it has.
 
 A venue is one folder under ``connectors/`` (its config, factory, data and execution
-parts) and one line in :mod:`connectors.venues`. A factory reads the venue's own settings
+parts) and one line in :mod:`streams.venues`. A factory reads the venue's own settings
 from the environment itself, so nothing below the venue has to know them.
 """
 
@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings
 
 from connectors.base import Source
 from connectors.broker import Broker, ChainSource
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 @dataclass(frozen=True)

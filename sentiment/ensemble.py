@@ -30,7 +30,7 @@ from domain.ration import MinuteBudget
 from domain.sentiment import Combined, ModelAnswer, combine, text_key
 from sentiment.io_loop import BackgroundLoop
 from sentiment.llm import LLMModel, LLMUnavailable, llms_from_settings
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from domain.sentiment import ModelAnswer
 from sentiment.batcher import BatcherStopped, MicroBatcher
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 __all__ = ["BatcherStopped", "FinbertModel", "FinbertUnavailable", "MicroBatcher", "find_weights",
            "hub_cache_dir", "load_finbert"]

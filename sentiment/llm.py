@@ -29,7 +29,7 @@ from domain.llm_answer import (
     user_prompt,
 )
 from domain.sentiment import ModelAnswer
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 # Groq models that take a strict JSON schema; the others get JSON mode.
 _STRICT_SCHEMA_PREFIXES = ("openai/gpt-oss", "moonshotai/kimi-k2", "meta-llama/llama-4")

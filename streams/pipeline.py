@@ -18,17 +18,17 @@ import faust
 from agents.host import ControlHolder
 from agents.owner import Ownership
 from connectors.broker import Broker, ChainSource
-from connectors.venues import make_broker, make_chain_source
 from domain.decision import rules_from
 from domain.market_hours import MarketCalendar
 from domain.order_record import OrderRecord
 from domain.orders import Account
 from schemas.codec import Codec, make_codec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.settings import Settings
-from streams.topics import Topics
-from streams.trace import now_us
+from streams.core.settings import Settings
+from streams.core.topics import Topics
+from streams.core.trace import now_us
 from streams.transport import broker_url as guarded
+from streams.venues import make_broker, make_chain_source
 from tables.definitions import Tables
 
 log = logging.getLogger(__name__)

@@ -41,9 +41,9 @@ from domain.orders import Account, parse_occ
 from domain.settlement import settle_expiring
 from schemas.codec import Codec, SingleObjectCodec
 from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.settings import Settings
-from streams.topics import RECORDS
-from streams.trace import now_us
+from streams.core.settings import Settings
+from streams.core.topics import RECORDS
+from streams.core.trace import now_us
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], int], Awaitable[None]]

@@ -5,7 +5,7 @@ records (scoring topics are keyed by the underlying), and windows follow the rec
 timestamps (event time, set by the producers), so a replay behaves like the live run.
 
 Trading tables (quotes, positions, risk state, orders, control) have one partition, like
-the trading topics (:data:`streams.topics.ACCOUNT_TOPICS`): the worker owning it owns the
+the trading topics (:data:`streams.core.topics.ACCOUNT_TOPICS`): the worker owning it owns the
 whole account, so a sum over them is the account's, and another worker keeps a standby
 replica of each, ready to take over. Every worker declares every table: Faust's assignor
 needs the group's members to agree on them (docs/architecture.md, "Workers and ownership").
@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from streams.settings import WebSettings
+from streams.core.settings import WebSettings
 from web.auth import bearer, may_control, may_view, origin_allowed
 from web.control import BadCommand, ControlWriter, NotDelivered, command_record
 from web.hub import Feed

@@ -12,7 +12,7 @@ from flask import Flask, Response, render_template, request
 from flask_socketio import SocketIO
 
 from domain.control import LIMITS
-from streams.settings import Settings
+from streams.core.settings import Settings
 from web import api, sockets
 from web.auth import check_settings, origin_allowed
 from web.control import ControlWriter

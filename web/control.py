@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from domain.control import COMMANDS, ControlError, ControlState, apply_command
 from schemas.codec import Codec
-from streams.producer import RecordProducer
-from streams.trace import now_us
+from streams.core.producer import RecordProducer
+from streams.core.trace import now_us
 
 KEY = "operator"
 CONFIRM = frozenset({"kill", "flatten", "close"})

@@ -23,9 +23,9 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from schemas.codec import Codec, DecodeError
-from streams.settings import Settings
-from streams.topics import RECORDS, topic_name
-from streams.trace import now_us
+from streams.core.settings import Settings
+from streams.core.topics import RECORDS, topic_name
+from streams.core.trace import now_us
 from web.hub import Feed
 
 log = logging.getLogger(__name__)

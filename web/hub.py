@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from domain.control import ControlState
-from streams.settings import WebSettings
-from streams.trace import now_us
+from streams.core.settings import WebSettings
+from streams.core.trace import now_us
 from web import report
 from web.events import LATENCY, POSITION, SENTIMENT, SIGNAL, STATUS, TRADE, Batch, EventBuffer
 from web.view import DashboardView

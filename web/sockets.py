@@ -9,8 +9,8 @@ from typing import Any
 
 from flask_socketio import ConnectionRefusedError, SocketIO, emit
 
-from streams.settings import WebSettings
-from streams.trace import now_us
+from streams.core.settings import WebSettings
+from streams.core.trace import now_us
 from web.auth import may_view
 from web.events import EVENTS, LATENCY, STATUS, Batch
 from web.hub import Feed

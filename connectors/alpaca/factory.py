@@ -7,7 +7,7 @@ import logging
 from connectors.alpaca.config import AlpacaSettings
 from connectors.broker import Broker, ChainSource
 from connectors.venue import Venue
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

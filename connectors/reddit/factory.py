@@ -5,7 +5,7 @@ from __future__ import annotations
 from connectors.base import Source
 from connectors.reddit.config import RedditSettings
 from connectors.venue import Venue
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 def make_source(settings: Settings) -> Source | None:

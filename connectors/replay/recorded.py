@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from connectors.replay.source import ReplayItem
 from schemas.codec import Codec, DecodeError
-from streams.topics import RECORDS, topic_name
+from streams.core.topics import RECORDS, topic_name
 
 T = TypeVar("T")
 RECORDED = ("quotes", "posts", "scores")

@@ -17,9 +17,9 @@ from connectors.replay.source import (
     post_record,
     read_lines,
 )
-from streams.producer import RecordProducer
-from streams.topics import topic_name
-from streams.trace import now_us
+from streams.core.producer import RecordProducer
+from streams.core.topics import topic_name
+from streams.core.trace import now_us
 
 log = logging.getLogger(__name__)
 

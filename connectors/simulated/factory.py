@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from connectors.broker import Broker
 from connectors.venue import Venue
-from streams.settings import Settings
-from streams.topics import topic_name
+from streams.core.settings import Settings
+from streams.core.topics import topic_name
 
 
 def make_broker(settings: Settings, live: bool) -> Broker:

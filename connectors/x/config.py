@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from streams.settings import IngestSettings
+from streams.core.settings import IngestSettings
 
 
 class XSettings(IngestSettings):

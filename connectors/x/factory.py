@@ -5,7 +5,7 @@ from __future__ import annotations
 from connectors.base import Source
 from connectors.venue import Venue
 from connectors.x.config import XSettings
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 def make_source(settings: Settings) -> Source | None:

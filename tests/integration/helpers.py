@@ -1,7 +1,7 @@
 """Building blocks for the integration stories: a run's posts, chains and operator commands,
 the consumer group's members, the account owner's pid, and a recorded morning.
 
-The run itself (:class:`streams.local_run.Run`) and the hand-made records
+The run itself (:class:`streams.commands.local_run.Run`) and the hand-made records
 (:mod:`streams.samples`) live in ``streams``, where the benchmarks use them too.
 """
 
@@ -15,8 +15,8 @@ from connectors.simulated.market import day_items
 from domain.market_hours import MarketCalendar
 from domain.synthetic import generate_day
 from schemas.codec import SingleObjectCodec
-from streams.local_run import Run
-from streams.producer import RecordProducer
+from streams.commands.local_run import Run
+from streams.core.producer import RecordProducer
 from streams.samples import chain, post
 from tests.waiting import eventually
 

@@ -22,9 +22,9 @@ import pytest
 from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
 from domain.market_hours import MarketCalendar
 from domain.pricing import bs_price, occ_symbol, year_fraction_us
-from streams.local_run import Run
+from streams.commands.local_run import Run
+from streams.core.settings import Settings
 from streams.samples import post
-from streams.settings import Settings
 from tests.integration.helpers import BULLISH
 from tests.waiting import eventually
 

@@ -12,10 +12,10 @@ import pytest
 
 from connectors.simulated.journal import KafkaJournal, SimState
 from domain.book import distinct_fills
-from streams.local_run import Run
+from streams.commands.local_run import Run
+from streams.core.settings import Settings
+from streams.core.topics import topic_name
 from streams.samples import at
-from streams.settings import Settings
-from streams.topics import topic_name
 from tests.integration.helpers import burst, control, members, owner_pid, quotes
 from tests.waiting import eventually
 

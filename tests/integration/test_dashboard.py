@@ -28,9 +28,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from connectors.replay.runner import run_replay
 from connectors.simulated.market import day_items
 from domain.synthetic import generate_day
-from streams.kafka_local import free_port
-from streams.local_run import Run, stop_process
-from streams.settings import Settings
+from streams.commands.kafka_local import free_port
+from streams.commands.local_run import Run, stop_process
+from streams.core.settings import Settings
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ def dashboard(run: Run, tmp_path: Path) -> Iterator[str]:
            "WEB_TOKEN": TOKEN, "WEB_PORT": str(port), "WEB_EMIT_INTERVAL_MS": "100",
            "WEB_STATUS_INTERVAL_S": "1"}
     log = (tmp_path / "web.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "web"], env=env, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "streams.commands.cli", "web"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.admin import topics_with_prefix
-from streams.cli import main
+from streams.commands.admin import topics_with_prefix
+from streams.commands.cli import main
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration

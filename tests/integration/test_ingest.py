@@ -19,9 +19,9 @@ from connectors.simulated.x_server import FakeXServer
 from connectors.x.config import XSettings
 from connectors.x.source import XSource
 from schemas.codec import SingleObjectCodec
-from streams.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.monitor import Monitor
-from streams.producer import RecordProducer
+from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
+from streams.commands.monitor import Monitor
+from streams.core.producer import RecordProducer
 from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration

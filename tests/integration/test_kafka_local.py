@@ -1,4 +1,4 @@
-"""streams.kafka_local: a real single-node KRaft broker started, used, and stopped."""
+"""streams.commands.kafka_local: a real single-node KRaft broker started, used, and stopped."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from streams import kafka_local
+from streams.commands import kafka_local
 from tests.waiting import eventually
 
 if TYPE_CHECKING:

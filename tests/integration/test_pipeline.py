@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agents.execute import client_order_id
-from streams.local_run import Run
+from streams.commands.local_run import Run
+from streams.core.settings import Settings
 from streams.samples import at, chain, post
-from streams.settings import Settings
 from tests.integration.helpers import BULLISH
 from tests.waiting import eventually
 

@@ -12,10 +12,10 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from connectors.replay.recorded import export_range, find_spans, keep_forever, read_range
 from schemas.codec import SingleObjectCodec
-from streams.admin import delete_topics, ensure_topics
-from streams.producer import RecordProducer
+from streams.commands.admin import delete_topics, ensure_topics
+from streams.core.producer import RecordProducer
+from streams.core.topics import topic_name
 from streams.samples import at, chain, post
-from streams.topics import topic_name
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from streams.admin import partition_holder
-from streams.local_run import Run
+from streams.commands.admin import partition_holder
+from streams.commands.local_run import Run
+from streams.core.settings import KafkaSettings, Settings
+from streams.core.topics import topic_name
 from streams.samples import at, post
-from streams.settings import KafkaSettings, Settings
-from streams.topics import topic_name
 from tests.integration.helpers import members, quotes
 from tests.waiting import eventually
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from connectors.simulated.llm_servers import FakeLLMServer, serve_in_thread
-from streams.local_run import Run
+from streams.commands.local_run import Run
+from streams.core.settings import Settings
 from streams.samples import at, post
-from streams.settings import Settings
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration

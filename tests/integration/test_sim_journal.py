@@ -13,10 +13,10 @@ import pytest
 
 from connectors.simulated.broker import SimulatedBroker
 from connectors.simulated.journal import KafkaJournal
-from connectors.venues import make_broker
 from domain.orders import OrderRequest
-from streams.settings import Settings, TradingSettings
-from streams.topics import topic_name
+from streams.core.settings import Settings, TradingSettings
+from streams.core.topics import topic_name
+from streams.venues import make_broker
 
 pytestmark = pytest.mark.integration
 
@@ -89,8 +89,8 @@ async def test_broker_rebuilt_from_kafka_equals_the_old_one(
 KILLED_WORKER = textwrap.dedent("""
     import asyncio, sys, time
     from domain.orders import OrderRequest
-    from connectors.venues import make_broker
-    from streams.settings import KafkaSettings, Settings
+    from streams.venues import make_broker
+    from streams.core.settings import KafkaSettings, Settings
 
     async def main():
         broker = make_broker(Settings(kafka=KafkaSettings(bootstrap_servers=sys.argv[1],

@@ -12,9 +12,9 @@ from agents.orders import reconcile_at_start
 from connectors.simulated.broker import SimulatedBroker
 from domain.orders import BrokerPosition
 from schemas.codec import SingleObjectCodec
+from streams.core.settings import Settings
 from streams.pipeline import Pipeline
 from streams.samples import at, post
-from streams.settings import Settings
 from tests.waiting import eventually_async
 
 

@@ -20,7 +20,9 @@ from connectors.alpaca.broker import AlpacaBroker, MissingKeys
 from connectors.alpaca.config import AlpacaSettings
 from connectors.alpaca.limiter import RateLimiter
 from connectors.broker import Broker, BrokerError
-from connectors.simulated.alpaca_server import GARBLES, AlpacaServer, PaperAccount, serve_in_thread
+from connectors.simulated.alpaca_account import PaperAccount
+from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
+from connectors.simulated.alpaca_stream import GARBLES
 from domain.orders import (
     BrokerPosition,
     Execution,

@@ -23,7 +23,7 @@ from schemas.codec import (
     SingleObjectCodec,
     rabin_fingerprint,
 )
-from streams.topics import RECORDS
+from streams.core.topics import RECORDS
 
 POST = {"id": "p1", "source": "x", "author": "a", "text": "$SPY 🚀", "event_time": 1,
         "trace": {"ingest_in": 5}}

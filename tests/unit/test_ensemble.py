@@ -13,7 +13,7 @@ from domain.sentiment import ModelAnswer
 from domain.signals import SignalRule, evaluate
 from sentiment.ensemble import Ensemble
 from sentiment.llm import ClaudeModel, GroqModel, LLMModel
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 BULL = "$SPY 600c printing, blowout jobs report, we going to the moon 🚀🚀"
 

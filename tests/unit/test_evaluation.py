@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from connectors.simulated.llm_servers import serve_in_thread
 from domain.evaluation import accuracy, label_name, macro_f1
 from sentiment.evaluate import read_labelled
-from streams.cli import main
+from streams.commands.cli import main
 
 
 def test_accuracy_and_macro_f1_by_hand() -> None:

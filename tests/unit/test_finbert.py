@@ -32,7 +32,7 @@ from sentiment.finbert import (
     find_weights,
     load_finbert,
 )
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 from tests.waiting import eventually_async
 
 FINBERT_LABELS = {0: "positive", 1: "negative", 2: "neutral"}

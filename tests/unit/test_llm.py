@@ -12,7 +12,7 @@ import pytest
 from connectors.simulated.llm_servers import FakeLLMServer
 from domain.llm_answer import NonsenseAnswer
 from sentiment.llm import ClaudeModel, GroqModel, LLMUnavailable, llms_from_settings
-from streams.settings import SentimentSettings
+from streams.core.settings import SentimentSettings
 
 BULL = "$SPY 600c printing, blowout jobs report, we going to the moon 🚀🚀"
 BEAR = "Loading up on $SPY puts, this market is about to crash hard"

@@ -11,8 +11,8 @@ from connectors.simulated.broker import SimulatedBroker
 from domain.book import Position
 from domain.exits import TIME_EXIT, exit_order_id
 from domain.orders import CANCELED, FILL, OrderRequest
+from streams.core.settings import SentimentSettings, Settings
 from streams.samples import at
-from streams.settings import SentimentSettings, Settings
 from streams.simulation import Simulation
 
 SYMBOL = "SPY261124C00590000"  # expires on the test day, 2026-11-24 (New York = UTC-5)

@@ -1,5 +1,5 @@
 """The research workflow's runs: sweeps in worker processes, walk-forward, A/B on the same
-replay (streams/research.py and the commands)."""
+replay (streams/commands/research.py and the commands)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.backtest import sessions_before
-from streams.cli import main
-from streams.research import Job, ab_run, run_job, settings_with, walk_forward_run
+from streams.commands.backtest import sessions_before
+from streams.commands.cli import main
+from streams.commands.research import Job, ab_run, run_job, settings_with, walk_forward_run
 
 DAYS = tuple(sessions_before(date(2026, 11, 25), 3))
 QUIET = {"SENTIMENT_FINBERT": "off"}

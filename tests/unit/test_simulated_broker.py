@@ -9,9 +9,9 @@ import pytest
 from connectors.broker import BrokerError
 from connectors.simulated.broker import SimulatedBroker
 from connectors.simulated.journal import KEEP_US, JournalError, MemoryJournal
-from connectors.venues import LiveTradingRefused, UnknownVenue, check_live, make_broker
 from domain.orders import OrderRequest, OrderUpdate, parse_occ
-from streams.settings import Settings, TradingSettings
+from streams.core.settings import Settings, TradingSettings
+from streams.venues import LiveTradingRefused, UnknownVenue, check_live, make_broker
 
 SYM = "SPY261124C00590000"
 

@@ -1,4 +1,4 @@
-"""Backtests through the agents on generated days (streams/simulation.py, streams/backtest.py):
+"""Backtests through the agents on generated days (streams/simulation.py, streams/commands/backtest.py):
 deterministic, profitable where the posts lead the price, not where they were shuffled,
 settling what expires, and writing nothing to Kafka."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.backtest import Result, run_backtest, sessions_before, synthetic_items
-from streams.settings import SentimentSettings, Settings
+from streams.commands.backtest import Result, run_backtest, sessions_before, synthetic_items
+from streams.core.settings import SentimentSettings, Settings
 
 DAYS = sessions_before(date(2026, 11, 25), 1)
 

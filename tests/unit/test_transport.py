@@ -13,8 +13,8 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
+from streams.core.settings import Settings
 from streams.pipeline import Pipeline
-from streams.settings import Settings
 from streams.transport import GuardedConsumer, broker_url
 
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from connectors.alpaca.config import AlpacaSettings
 from streams import samples as r
-from streams.settings import Settings
+from streams.core.settings import Settings
 from tests.web_auth import TOKEN, web_settings
 from web.app import create_app
 from web.control import ListWriter, NotDelivered
@@ -296,7 +296,7 @@ def test_the_web_command_refuses_to_start_without_a_token(monkeypatch: pytest.Mo
                                                           tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from streams.cli import main
+    from streams.commands.cli import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WEB_TOKEN", raising=False)

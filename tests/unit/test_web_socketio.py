@@ -18,7 +18,7 @@ from flask_socketio import SocketIO, SocketIOTestClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from streams import samples as r
-from streams.kafka_local import free_port
+from streams.commands.kafka_local import free_port
 from tests.waiting import eventually
 from tests.web_auth import TOKEN, web_settings
 from web.app import create_app

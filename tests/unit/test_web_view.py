@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from streams import samples as r
-from streams.trace import now_us
+from streams.core.trace import now_us
 from web import report
 from web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event, EventBuffer
 from web.stats import LatencyWindow, RateMeter
@@ -166,7 +166,7 @@ def test_an_answer_that_does_not_say_whose_settles_the_latest_pending_of_its_com
 
 
 def test_an_invalid_limit_from_the_owner_is_a_dashboard_failure_and_changes_nothing() -> None:
-    from streams.settings import WebSettings
+    from streams.core.settings import WebSettings
     from web.hub import Feed
 
     feed = Feed(WebSettings())
@@ -280,7 +280,7 @@ def test_rates_are_per_second_over_the_span() -> None:
 
 
 def test_a_record_the_view_cannot_fold_is_counted_and_the_rest_go_on() -> None:
-    from streams.settings import WebSettings
+    from streams.core.settings import WebSettings
     from web.hub import Feed
 
     feed = Feed(WebSettings())

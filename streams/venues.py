@@ -19,7 +19,7 @@ from connectors.reddit.factory import VENUE as REDDIT
 from connectors.simulated.factory import VENUE as SIMULATED
 from connectors.venue import Venue
 from connectors.x.factory import VENUE as X
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 VENUES: dict[str, Venue] = {v.name: v for v in (SIMULATED, ALPACA, X, REDDIT)}
 VENUE_SETTINGS: tuple[type[BaseSettings], ...] = tuple(

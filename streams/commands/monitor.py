@@ -15,7 +15,7 @@ from domain.book import Fill, Position, apply
 from domain.latency import stage_latencies, summarize
 from domain.positions import unrealized
 from schemas.codec import Codec, DecodeError
-from streams.topics import RECORDS, topic_name
+from streams.core.topics import RECORDS, topic_name
 
 # which stage's latency each topic's records tell
 STAGE_OF = {"posts": "ingest", "scores": "score", "sentiment": "aggregate",

@@ -19,11 +19,11 @@ from datetime import date
 from multiprocessing import get_context
 from typing import Any
 
-from connectors.venues import VENUE_SETTINGS
 from domain.market_hours import MarketCalendar
 from domain.performance import daily_closes
 from domain.research import ab_compare, choose_best, walk_forward
-from streams.settings import SECTIONS, Settings, load_settings
+from streams.core.settings import SECTIONS, Settings, load_settings
+from streams.venues import VENUE_SETTINGS
 
 SUMMARY = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "avg_win", "avg_loss",
            "profit_factor", "trades", "exposure", "fees", "signals")
@@ -77,7 +77,7 @@ def settings_with(overrides: Mapping[str, str]) -> Settings:
 def run_job(job: Job) -> dict[str, Any]:
     """Run one backtest; its parameters, summary metrics and daily returns."""
     from schemas.codec import make_codec
-    from streams.backtest import recorded_items, run_backtest, synthetic_items
+    from streams.commands.backtest import recorded_items, run_backtest, synthetic_items
 
     settings = settings_with(job.overrides)
     if job.source == "synthetic":

@@ -1,5 +1,5 @@
 """Backtests: recorded or generated days through the agents (:mod:`streams.simulation`),
-then the report (:mod:`domain.performance`, :mod:`streams.backtest_report`).
+then the report (:mod:`domain.performance`, :mod:`streams.commands.backtest_report`).
 
 - :func:`synthetic_items` makes N consecutive sessions with the seeded generator (seed
   ``S``, ``S+1``...; ``shuffle_posts`` takes the information out of the posts).
@@ -30,12 +30,12 @@ from domain.market_hours import MarketCalendar
 from domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
 from domain.synthetic import generate_day
 from schemas.codec import Codec, SingleObjectCodec
-from streams.admin import ensure_topics
-from streams.backtest_report import ChartData, write_report
-from streams.producer import RecordProducer
-from streams.settings import Settings
+from streams.commands.admin import ensure_topics
+from streams.commands.backtest_report import ChartData, write_report
+from streams.core.producer import RecordProducer
+from streams.core.settings import Settings
+from streams.core.topics import RECORDS
 from streams.simulation import Outcome, Simulation
-from streams.topics import RECORDS
 
 START_CASH = 100_000.0
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from streams.settings import Settings
+from streams.core.settings import Settings
 
 
 def _us(moment: datetime) -> int:
@@ -24,7 +24,7 @@ def _us(moment: datetime) -> int:
 
 def _settings(config: Path | None) -> Settings:
     """Settings from the environment, with ``--config`` (a ``.env``-style file) over them."""
-    from streams.research import settings_with
+    from streams.commands.research import settings_with
 
     return settings_with(_config_values(config))
 
@@ -60,7 +60,7 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
              report_dir: Path) -> None:
     """Replay recorded topics (--from/--to) or generated days through the agents with the
     simulated broker, and write the report."""
-    from streams.backtest import mirror, recorded_items, run_backtest, synthetic_items
+    from streams.commands.backtest import mirror, recorded_items, run_backtest, synthetic_items
 
     settings = _settings(config)
     if (synthetic_days is None) == (start is None):
@@ -154,7 +154,7 @@ def _number(text: str) -> int | float:
 def _generated_days(synthetic_days: int) -> list[date]:
     """The sessions to generate: the last ``synthetic_days`` before today (which days to
     simulate is the command's input, not the pipeline's clock)."""
-    from streams.backtest import sessions_before
+    from streams.commands.backtest import sessions_before
 
     if synthetic_days < 1:
         raise click.UsageError("--synthetic-days must be at least 1")
@@ -162,7 +162,7 @@ def _generated_days(synthetic_days: int) -> list[date]:
 
 
 def _write(report_dir: Path, name: str, payload: dict[str, Any]) -> Path:
-    from streams.backtest_report import json_safe
+    from streams.commands.backtest_report import json_safe
 
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / name
@@ -202,7 +202,7 @@ def _research_days(synthetic_days: int | None, first: datetime | None, last: dat
         return _generated_days(synthetic_days), {"source": "synthetic"}
     if first is None or last is None:
         raise click.UsageError("--from needs --to")
-    from streams.backtest import recorded_days
+    from streams.commands.backtest import recorded_days
 
     try:
         days = recorded_days(_settings(config), first.date(), last.date())
@@ -226,8 +226,8 @@ def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metri
           shuffle_posts: bool, workers: int, config: Path | None, report_dir: Path) -> None:
     """Backtest every configuration of a grid (or N random draws), in parallel; rank them."""
     from domain.research import grid, random_sample
-    from streams.research import ranked, run_jobs
-    from streams.research import sweep as make_jobs
+    from streams.commands.research import ranked, run_jobs
+    from streams.commands.research import sweep as make_jobs
 
     space = _space(params)
     if random_n is None and any(isinstance(v, tuple) for v in space.values()):
@@ -257,7 +257,7 @@ def walk_forward(params: tuple[str, ...], train: int, test: int, metric: str,
                  report_dir: Path) -> None:
     """Choose the best configuration on each train window, test it on the next days."""
     from domain.research import grid
-    from streams.research import walk_forward_run
+    from streams.commands.research import walk_forward_run
 
     days, how = _research_days(synthetic_days, first, last, config)
     try:
@@ -283,7 +283,7 @@ def ab(config_a: Path, config_b: Path, synthetic_days: int | None, first: dateti
        last: datetime | None, seed: int, shuffle_posts: bool, workers: int,
        config: Path | None, report_dir: Path) -> None:
     """Two configurations on the same replay: B - A per day, with a bootstrap interval."""
-    from streams.research import ab_run
+    from streams.commands.research import ab_run
 
     base = _config_values(config)
     days, how = _research_days(synthetic_days, first, last, config)

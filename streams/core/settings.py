@@ -195,7 +195,7 @@ class TradingSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="TRADING_", env_file=".env", extra="ignore",
                                       frozen=True)
 
-    broker: str = Field(default="simulated", description="The venue that trades (connectors.venues).")
+    broker: str = Field(default="simulated", description="The venue that trades (streams.venues).")
     mode: str = Field(default="paper", pattern="^(paper|live)$")
     contracts_per_signal: int = Field(default=1, ge=1, description="Used when SIZING=fixed.")
     order_type: str = Field(default="limit", pattern="^(limit|market)$")
@@ -288,7 +288,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
 
 
-# The sections of this floor; each venue's own (``connectors.venues.VENUE_SETTINGS``) are
+# The sections of this floor; each venue's own (``streams.venues.VENUE_SETTINGS``) are
 # added by the commands that read the environment.
 SECTIONS: tuple[type[BaseSettings], ...] = (
     KafkaSettings, StreamSettings, SignalSettings, SentimentSettings, IngestSettings,

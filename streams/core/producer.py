@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.codec import Codec
-from streams.topics import topic_name
+from streams.core.topics import topic_name
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from connectors.simulated.market import day_items
 from domain.market_hours import MarketCalendar
 from domain.synthetic import generate_day
 from schemas.codec import make_codec
-from streams import kafka_local
-from streams.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
-from streams.local_run import start_worker, stop_process
-from streams.monitor import Monitor
-from streams.producer import RecordProducer
-from streams.settings import Settings
+from streams.commands import kafka_local
+from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
+from streams.commands.local_run import start_worker, stop_process
+from streams.commands.monitor import Monitor
+from streams.core.producer import RecordProducer
+from streams.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _watch(monitor: Monitor, replay: threading.Thread, options: DemoOptions, spe
            day: date, stop: threading.Event) -> None:
     """Show the run until the replay ends (or ``--duration``: the replay is stopped), then
     until what was replayed has gone through the pipeline, so the report is complete."""
-    from streams.display import live_display
+    from streams.commands.display import live_display
 
     started = time.monotonic()
     idle_since: float | None = None
