@@ -29,7 +29,7 @@ setup: $(STAMP) $(TORCH_PTH)
 
 # The Kafka jars, resolved with Maven into a cache outside the repo (once).
 jars: setup
-	$(PY) -c "from streams.commands import kafka_local as k; print(len(k.resolve_classpath(k.config_from_env())), 'kafka jars ready')"
+	$(PY) -c "from stocktracker.streams.commands import kafka_local as k; print(len(k.resolve_classpath(k.config_from_env())), 'kafka jars ready')"
 
 # Debian's chromium for the browser test: Playwright drives it, no browser is downloaded.
 chromium:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 
 def register_all(pipeline: AgentHost) -> None:
     """Register every agent on the pipeline's app (every worker runs all of them: see
     docs/architecture.md, "Workers and ownership")."""
-    from agents import (
+    from stocktracker.agents import (
         aggregate,
         book,
         chain,

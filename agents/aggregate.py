@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from domain.aggregate import ScoreItem, merge, stats
-from streams.core.trace import stamped
+from stocktracker.agents.base import stage_agent
+from stocktracker.domain.aggregate import ScoreItem, merge, stats
+from stocktracker.streams.core.trace import stamped
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 
 def register(p: AgentHost) -> None:

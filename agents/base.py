@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from schemas.codec import DecodeError
-from streams.core.trace import now_us
+from stocktracker.schemas.codec import DecodeError
+from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost, Handler
+    from stocktracker.agents.host import AgentHost, Handler
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from domain.book import Fill, Position, apply
-from streams.core.trace import stamped
+from stocktracker.agents.base import stage_agent
+from stocktracker.domain.book import Fill, Position, apply
+from stocktracker.streams.core.trace import stamped
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connectors.broker import ChainSource
-from domain.contracts import NEW_YORK
+from stocktracker.connectors.broker import ChainSource
+from stocktracker.domain.contracts import NEW_YORK
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 

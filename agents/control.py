@@ -16,9 +16,9 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from agents.exits import close_position
-from domain.control import (
+from stocktracker.agents.base import stage_agent
+from stocktracker.agents.exits import close_position
+from stocktracker.domain.control import (
     CANCEL_ENTRIES,
     CLOSE,
     FLATTEN,
@@ -27,10 +27,10 @@ from domain.control import (
     apply_command,
     state_params,
 )
-from streams.core.trace import now_us
+from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 KEY = "operator"
@@ -124,7 +124,7 @@ async def publish_state(p: AgentHost, state: ControlState, command: dict[str, An
 async def restore(p: AgentHost) -> None:
     """Load the last control state from the table (on becoming the owner, before trading)
     and say which it is on ``switches``."""
-    from agents.orders import broker_clock
+    from stocktracker.agents.orders import broker_clock
 
     state = current_state(p)
     at = await broker_clock(p)

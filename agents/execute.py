@@ -14,20 +14,20 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from agents.control import current_state
-from agents.orders import store_order, submit
-from domain.book import day_pnl
-from domain.contracts import ChainQuote
-from domain.decision import Book, decide
-from domain.order_record import OrderRecord
-from domain.orders import OrderRequest
-from domain.positions import unrealized
-from domain.risk import RiskMemory
-from streams.core.trace import stamped
+from stocktracker.agents.base import stage_agent
+from stocktracker.agents.control import current_state
+from stocktracker.agents.orders import store_order, submit
+from stocktracker.domain.book import day_pnl
+from stocktracker.domain.contracts import ChainQuote
+from stocktracker.domain.decision import Book, decide
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.domain.orders import OrderRequest
+from stocktracker.domain.positions import unrealized
+from stocktracker.domain.risk import RiskMemory
+from stocktracker.streams.core.trace import stamped
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 

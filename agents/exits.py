@@ -26,11 +26,11 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from agents.book import publish_position
-from agents.orders import is_open_entry, submit
-from domain.book import Position
-from domain.exits import (
+from stocktracker.agents.base import stage_agent
+from stocktracker.agents.book import publish_position
+from stocktracker.agents.orders import is_open_entry, submit
+from stocktracker.domain.book import Position
+from stocktracker.domain.exits import (
     CANCEL,
     STRANDED,
     WAIT,
@@ -45,12 +45,12 @@ from domain.exits import (
     exit_step,
     update_high_water,
 )
-from domain.market_hours import Session
-from domain.order_record import OrderRecord
-from domain.orders import OrderRequest, parse_occ
+from stocktracker.domain.market_hours import Session
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.domain.orders import OrderRequest, parse_occ
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 

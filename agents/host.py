@@ -10,15 +10,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from connectors.broker import Broker, ChainSource
-from domain.control import ControlState
-from domain.decision import TradingRules
-from domain.market_hours import MarketCalendar
-from domain.order_record import OrderRecord
-from domain.orders import Account
-from schemas.codec import Codec
-from sentiment.ensemble import Ensemble
-from streams.core.settings import Settings
+from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.domain.control import ControlState
+from stocktracker.domain.decision import TradingRules
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.domain.orders import Account
+from stocktracker.schemas.codec import Codec
+from stocktracker.sentiment.ensemble import Ensemble
+from stocktracker.streams.core.settings import Settings
 
 Handler = Callable[[dict[str, Any], int], Awaitable[None]]
 

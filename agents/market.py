@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from domain.fills import Touch
+from stocktracker.agents.base import stage_agent
+from stocktracker.domain.fills import Touch
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
                 "strike", "expiry", "iv", "delta", "open_interest", "volume", "event_time")

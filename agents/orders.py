@@ -15,10 +15,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from domain.book import Fill, Position, seen
-from domain.order_record import OrderRecord
-from domain.orders import (
+from stocktracker.agents.base import stage_agent
+from stocktracker.domain.book import Fill, Position, seen
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.domain.orders import (
     FILL,
     PARTIAL_FILL,
     Execution,
@@ -27,11 +27,11 @@ from domain.orders import (
     OrderUpdate,
     parse_occ,
 )
-from domain.positions import RECONCILE_PREFIX
-from streams.core.trace import now_us
+from stocktracker.domain.positions import RECONCILE_PREFIX
+from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 RECONCILE_RETRY_MAX_S = 30.0  # start-up reconciliation retries back off to this

@@ -31,12 +31,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from agents.orders import dead_letter_update, publish_update, reconcile, reconcile_at_start
-from domain.orders import MalformedUpdate, StreamResumed
-from streams.core.trace import now_us
+from stocktracker.agents.orders import dead_letter_update, publish_update, reconcile, reconcile_at_start
+from stocktracker.domain.orders import MalformedUpdate, StreamResumed
+from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 log = logging.getLogger(__name__)
 WATCH_S = 0.2
@@ -82,7 +82,7 @@ async def follow_ownership(p: AgentHost) -> None:
 
 async def run_term(p: AgentHost) -> None:
     """One term as the owner (see the module docstring)."""
-    from agents.control import restore
+    from stocktracker.agents.control import restore
 
     await p.renew_broker()
     try:

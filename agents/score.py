@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from domain.ration import relevance
-from domain.sentiment import Combined
-from domain.tickers import extract_tickers
-from streams.core.trace import now_us, stamped
+from stocktracker.agents.base import stage_agent
+from stocktracker.domain.ration import relevance
+from stocktracker.domain.sentiment import Combined
+from stocktracker.domain.tickers import extract_tickers
+from stocktracker.streams.core.trace import now_us, stamped
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 METRICS_INTERVAL_S = 10.0
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.base import stage_agent
-from domain.aggregate import WindowStats
-from domain.signals import SignalRule, evaluate
-from streams.core.trace import stamped
+from stocktracker.agents.base import stage_agent
+from stocktracker.domain.aggregate import WindowStats
+from stocktracker.domain.signals import SignalRule, evaluate
+from stocktracker.streams.core.trace import stamped
 
 if TYPE_CHECKING:
-    from agents.host import AgentHost
+    from stocktracker.agents.host import AgentHost
 
 
 def register(p: AgentHost) -> None:

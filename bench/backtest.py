@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from schemas.codec import SingleObjectCodec
-from streams.commands.backtest import run_backtest, sessions_before, synthetic_items
-from streams.core.settings import SentimentSettings, Settings
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.commands.backtest import run_backtest, sessions_before, synthetic_items
+from stocktracker.streams.core.settings import SentimentSettings, Settings
 
 GOAL_DAY_S = 60.0
 

@@ -49,11 +49,11 @@ from bench.chaos_figures import Outcome, diagnose, failovers, figures
 from bench.chaos_kafka import table_state
 from bench.chaos_kills import Chaos
 from bench.chaos_plan import refused, settle, start_all, unleash
-from domain.book import distinct_fills
-from streams.commands import kafka_local
-from streams.commands.kafka_local import KafkaLocalConfig
-from streams.commands.local_run import KEEP, Run, isolated_settings
-from streams.core.producer import RecordProducer
+from stocktracker.domain.book import distinct_fills
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.kafka_local import KafkaLocalConfig
+from stocktracker.streams.commands.local_run import KEEP, Run, isolated_settings
+from stocktracker.streams.core.producer import RecordProducer
 
 BENCH_ENV = {
     "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO", "SIGNAL_COOLDOWN_S": "300",
@@ -73,7 +73,7 @@ def alpaca_server(broker: str) -> Iterator[Any]:
     if broker != "alpaca":
         yield None
         return
-    from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
+    from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
 
     with serve_in_thread(AlpacaServer(api_key=ALPACA_KEY, secret_key=ALPACA_SECRET)) as server:
         yield server

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.simulated.journal import KafkaJournal, SimState
-from domain.orders import Execution
-from domain.positions import apply_fill
-from streams.commands.local_run import Run
-from streams.core.topics import topic_name
+from stocktracker.connectors.simulated.journal import KafkaJournal, SimState
+from stocktracker.domain.orders import Execution
+from stocktracker.domain.positions import apply_fill
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.topics import topic_name
 
 START_CASH = 100_000.0
 
@@ -38,7 +38,7 @@ def simulated_account(run: Run) -> Account:
 
 
 def alpaca_account(server: Any) -> Account:
-    from connectors.alpaca.convert import execution_id_of
+    from stocktracker.connectors.alpaca.convert import execution_id_of
 
     acct = server.account
     coid = {oid: o["client_order_id"] for oid, o in acct.orders.items()}

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.commands.local_run import Run
-from streams.samples import at, chain, post
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.samples import at, chain, post
 
 SPOT = 590.0
 ROUNDS = 48

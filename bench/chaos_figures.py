@@ -35,15 +35,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.execute import client_order_id
 from bench.chaos_account import Account, broker_realized
 from bench.chaos_day import ROUNDS, round_of
 from bench.chaos_kafka import changelog, lost_posts, stamp
 from bench.chaos_kills import Chaos, Death, Switch
-from domain.latency import percentile
-from domain.orders import Execution
-from domain.positions import RECONCILE_PREFIX
-from streams.commands.local_run import Run
+from stocktracker.agents.execute import client_order_id
+from stocktracker.domain.latency import percentile
+from stocktracker.domain.orders import Execution
+from stocktracker.domain.positions import RECONCILE_PREFIX
+from stocktracker.streams.commands.local_run import Run
 
 
 def applied_twice(book: dict[str, Any], executions: list[Execution]) -> int:

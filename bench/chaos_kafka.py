@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from streams.commands.local_run import Run
-from streams.core.topics import topic_name
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.topics import topic_name
 
 
 def changelog(bootstrap: str, topic: str) -> list[tuple[Any, Any]]:

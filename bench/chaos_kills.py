@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bench.chaos_kafka import GroupView, group_view, stamp
-from streams.commands import kafka_local
-from streams.commands.kafka_local import KafkaLocalConfig
-from streams.commands.local_run import Run, start_worker
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.kafka_local import KafkaLocalConfig
+from stocktracker.streams.commands.local_run import Run, start_worker
 
 ZOMBIE_S = 30.0
 WARM_S = 20.0  # a standby this long in the group has recovered its replicas

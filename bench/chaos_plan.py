@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from bench.chaos_day import DAY_START_US, SPOT, Feeder
 from bench.chaos_kafka import group_view, table_state
 from bench.chaos_kills import Chaos, Switch
-from streams.commands.local_run import Run
-from streams.core.producer import RecordProducer
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.producer import RecordProducer
 
 SWITCH_HOLD_S = 8.0
 MIN_GAP_S = 4.0

@@ -36,18 +36,18 @@ from confluent_kafka import Consumer, TopicPartition
 from pydantic import SecretStr
 from werkzeug.serving import make_server
 
-from domain.latency import summarize
-from schemas.codec import SingleObjectCodec
-from streams import samples as rec
-from streams.commands import kafka_local
-from streams.commands.admin import ensure_topics
-from streams.core.producer import RecordProducer
-from streams.core.settings import KafkaSettings, Settings, WebSettings
-from streams.core.topics import RECORDS, topic_name
-from streams.core.trace import now_us
-from web.app import create_app
-from web.control import ListWriter
-from web.feed import KafkaFeed
+from stocktracker.domain.latency import summarize
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams import samples as rec
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.admin import ensure_topics
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.settings import KafkaSettings, Settings, WebSettings
+from stocktracker.streams.core.topics import RECORDS, topic_name
+from stocktracker.streams.core.trace import now_us
+from stocktracker.web.app import create_app
+from stocktracker.web.control import ListWriter
+from stocktracker.web.feed import KafkaFeed
 
 TOKEN = "bench-token-0123456789abcdef"
 # a busy stream: mostly quotes and sentiment updates, some trading records

@@ -31,16 +31,16 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.alpaca.broker import AlpacaBroker
-from connectors.alpaca.limiter import RateLimiter
-from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
-from domain.contracts import ChainQuote, ContractRule, expiry_close_us
-from domain.control import ControlState
-from domain.decision import Book, Decision, TradingRules, decide
-from domain.latency import summarize
-from domain.market_hours import MarketCalendar
-from domain.orders import Account, OrderRequest
-from domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
+from stocktracker.connectors.alpaca.broker import AlpacaBroker
+from stocktracker.connectors.alpaca.limiter import RateLimiter
+from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
+from stocktracker.domain.contracts import ChainQuote, ContractRule, expiry_close_us
+from stocktracker.domain.control import ControlState
+from stocktracker.domain.decision import Book, Decision, TradingRules, decide
+from stocktracker.domain.latency import summarize
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.orders import Account, OrderRequest
+from stocktracker.domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
 
 GOAL_DECISION_P99_MS = 1.0
 DAY = date(2026, 11, 24)

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from domain.sentiment import ModelAnswer
-from sentiment.finbert import FinbertModel, MicroBatcher, load_finbert
-from streams.core.settings import SentimentSettings
+from stocktracker.domain.sentiment import ModelAnswer
+from stocktracker.sentiment.finbert import FinbertModel, MicroBatcher, load_finbert
+from stocktracker.streams.core.settings import SentimentSettings
 
 FINBERT_LABELS = {0: "positive", 1: "negative", 2: "neutral"}
 POST = ("$SPY ripping through 590 on heavy volume, loading more 0dte calls before the close, "

@@ -23,16 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.ingest import IngestService, processor_from_settings
-from connectors.simulated.x_server import FakeXServer
-from connectors.x.config import XSettings
-from connectors.x.source import XSource
-from domain.latency import summarize
-from schemas.codec import SingleObjectCodec
-from sentiment.io_loop import BackgroundLoop
-from streams.commands import kafka_local
-from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.core.producer import RecordProducer
+from stocktracker.connectors.ingest import IngestService, processor_from_settings
+from stocktracker.connectors.simulated.x_server import FakeXServer
+from stocktracker.connectors.x.config import XSettings
+from stocktracker.connectors.x.source import XSource
+from stocktracker.domain.latency import summarize
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.sentiment.io_loop import BackgroundLoop
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
+from stocktracker.streams.core.producer import RecordProducer
 
 GOAL_P99_MS = 20.0
 GOAL_RATE = 20_000.0

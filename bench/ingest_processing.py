@@ -32,12 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.base import RawPost
-from domain.dedup import Deduplicator
-from domain.ingest import Processor
-from domain.relevance import relevance
-from domain.text_clean import clean_text, language
-from domain.tickers import extract_tickers_ex
+from stocktracker.connectors.base import RawPost
+from stocktracker.domain.dedup import Deduplicator
+from stocktracker.domain.ingest import Processor
+from stocktracker.domain.relevance import relevance
+from stocktracker.domain.text_clean import clean_text, language
+from stocktracker.domain.tickers import extract_tickers_ex
 
 GOAL_POSTS_PER_S = 20_000.0
 KNOWN = frozenset({"SPY", "QQQ", "IWM", "DIA", "AAPL", "NVDA", "TSLA", "AMD", "MSFT", "AMZN",

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from domain.lexicon import LexiconModel
-from domain.synthetic import generate_day
+from stocktracker.domain.lexicon import LexiconModel
+from stocktracker.domain.synthetic import generate_day
 
 GOAL_TEXTS_PER_S = 20_000.0
 

@@ -22,10 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domain.latency import stage_latencies, summarize
-from streams.commands import kafka_local
-from streams.commands.local_run import Run, isolated_settings
-from streams.samples import at, chain, post
+from stocktracker.domain.latency import stage_latencies, summarize
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.local_run import Run, isolated_settings
+from stocktracker.streams.samples import at, chain, post
 
 GOAL_P99_MS = 50.0
 GOAL_SCORE_RATE = 1000.0

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from domain.latency import summarize
-from domain.synthetic import generate_day
-from sentiment.ensemble import Ensemble
-from sentiment.llm import ClaudeModel, GroqModel, LLMModel
-from streams.core.settings import SentimentSettings
+from stocktracker.domain.latency import summarize
+from stocktracker.domain.synthetic import generate_day
+from stocktracker.sentiment.ensemble import Ensemble
+from stocktracker.sentiment.llm import ClaudeModel, GroqModel, LLMModel
+from stocktracker.streams.core.settings import SentimentSettings
 
 DEADLINE_MS = 100.0
 SLACK_MS = 5.0
@@ -39,7 +39,7 @@ SLACK_MS = 5.0
 @contextmanager
 def server_process(latency_s: float) -> Iterator[str]:
     """A local LLM API server in its own process (as a remote API would be); yields its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "connectors.simulated.llm_servers",
+    proc = subprocess.Popen([sys.executable, "-m", "stocktracker.connectors.simulated.llm_servers",
                              "--latency", str(latency_s)], stdout=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     try:

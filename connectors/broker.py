@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any, Protocol
 
-from domain.contracts import ChainQuote
-from domain.fills import Touch
-from domain.orders import (
+from stocktracker.domain.contracts import ChainQuote
+from stocktracker.domain.fills import Touch
+from stocktracker.domain.orders import (
     Account,
     BrokerPosition,
     Execution,

@@ -26,11 +26,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from connectors.base import Malformed, RawPost, Source
-from domain.ingest import Processor
-from streams.core.producer import RecordProducer
-from streams.core.settings import IngestSettings
-from streams.core.trace import now_us
+from stocktracker.connectors.base import Malformed, RawPost, Source
+from stocktracker.domain.ingest import Processor
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.settings import IngestSettings
+from stocktracker.streams.core.trace import now_us
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ async def run_until_signalled(service: IngestService) -> None:
 
 def processor_from_settings(settings: IngestSettings, tickers: Sequence[str]) -> Processor:
     """The processing chain configured from ``INGEST_`` settings and the traded tickers."""
-    from domain.dedup import Deduplicator
+    from stocktracker.domain.dedup import Deduplicator
 
     languages = frozenset(settings.languages) | {"und"}  # "und": too short to tell
     return Processor(known=frozenset(tickers), min_relevance=settings.min_relevance,

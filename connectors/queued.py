@@ -9,7 +9,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Sequence
 
-from connectors.base import Malformed, RawPost, SourceHealth
+from stocktracker.connectors.base import Malformed, RawPost, SourceHealth
 
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float) -> float:

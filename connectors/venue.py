@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings
 
-from connectors.base import Source
-from connectors.broker import Broker, ChainSource
-from streams.core.settings import Settings
+from stocktracker.connectors.base import Source
+from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.streams.core.settings import Settings
 
 
 @dataclass(frozen=True)

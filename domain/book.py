@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from domain.positions import RECONCILE_PREFIX, apply_fill, apply_fill_record
+from stocktracker.domain.positions import RECONCILE_PREFIX, apply_fill, apply_fill_record
 
 MAX_IDS = 512
 """Execution ids (and orders) a position remembers. A 0DTE contract lives one session, so

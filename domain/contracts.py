@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.pricing import bs_delta, bs_price, year_fraction_us
+from stocktracker.domain.pricing import bs_delta, bs_price, year_fraction_us
 
 NEW_YORK = ZoneInfo("America/New_York")
 EXPIRY_TIME = time(16, 0)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from datetime import time
 from typing import Any
 
-from domain.orders import parse_occ
-from domain.risk import RiskLimits, parse_hhmm
+from stocktracker.domain.orders import parse_occ
+from stocktracker.domain.risk import RiskLimits, parse_hhmm
 
 CANCEL_ENTRIES, FLATTEN, CLOSE = "cancel_entries", "flatten", "close"
 COMMANDS = ("pause", "resume", "kill", "flatten", "close", "set_limits")

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.contracts import ChainQuote, ContractRule, choose
-from domain.control import ControlState, effective_limits
-from domain.exits import ExitRule
-from domain.market_hours import Session
-from domain.orders import Account
-from domain.risk import OrderIntent, RiskLimits, RiskState, check, parse_hhmm, prune_recent
-from domain.sizing import SizingRule, size
+from stocktracker.domain.contracts import ChainQuote, ContractRule, choose
+from stocktracker.domain.control import ControlState, effective_limits
+from stocktracker.domain.exits import ExitRule
+from stocktracker.domain.market_hours import Session
+from stocktracker.domain.orders import Account
+from stocktracker.domain.risk import OrderIntent, RiskLimits, RiskState, check, parse_hhmm, prune_recent
+from stocktracker.domain.sizing import SizingRule, size
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, replace
 from datetime import time
 
-from domain.market_hours import Session
-from domain.risk import ny_us
+from stocktracker.domain.market_hours import Session
+from stocktracker.domain.risk import ny_us
 
 PROFIT_TARGET, STOP_LOSS, TRAILING_STOP, TIME_EXIT = (
     "profit_target", "stop_loss", "trailing_stop", "time_exit")

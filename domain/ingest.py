@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from domain.dedup import DUPLICATE, NEW, Deduplicator
-from domain.relevance import relevance
-from domain.text_clean import clean_text, language
-from domain.tickers import extract_tickers_ex
+from stocktracker.domain.dedup import DUPLICATE, NEW, Deduplicator
+from stocktracker.domain.relevance import relevance
+from stocktracker.domain.text_clean import clean_text, language
+from stocktracker.domain.tickers import extract_tickers_ex
 
 KEPT = "kept"
 EMPTY = "empty"

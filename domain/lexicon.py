@@ -31,8 +31,8 @@ import re
 import string
 from dataclasses import dataclass
 
-from domain.finance_lexicon import ACRONYMS, EMOJI, PHRASES, TICKER_WORDS, WORDS
-from domain.vader import Vader, vader_lexicon
+from stocktracker.domain.finance_lexicon import ACRONYMS, EMOJI, PHRASES, TICKER_WORDS, WORDS
+from stocktracker.domain.vader import Vader, vader_lexicon
 
 _SEP = r"[\s-]+"
 _GAP_STOP = r"(?:calls?|puts?|not|no|never|but|and|or|dont|don't|didnt|didn't|wont|won't)"

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from domain.sentiment import ModelAnswer, label_of
+from stocktracker.domain.sentiment import ModelAnswer, label_of
 
 MAX_POST_CHARS = 2000
 MAX_REASONING_CHARS = 300

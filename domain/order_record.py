@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from domain.orders import OrderUpdate, parse_occ
+from stocktracker.domain.orders import OrderUpdate, parse_occ
 
 STATUS = {"new": "new", "partial_fill": "partial_fill", "fill": "filled", "canceled": "canceled",
           "rejected": "rejected", "expired": "expired"}

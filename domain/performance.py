@@ -26,10 +26,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.book import distinct_fills
-from domain.orders import parse_occ
-from domain.positions import MULTIPLIER
-from domain.settlement import EXPIRY_REASON, is_settlement
+from stocktracker.domain.book import distinct_fills
+from stocktracker.domain.orders import parse_occ
+from stocktracker.domain.positions import MULTIPLIER
+from stocktracker.domain.settlement import EXPIRY_REASON, is_settlement
 
 DAILY = 252.0
 """Sessions per year: ``periods_per_year`` for one equity point per session."""

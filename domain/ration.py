@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from domain.relevance import relevance
+from stocktracker.domain.relevance import relevance
 
 __all__ = ["MinuteBudget", "relevance"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from domain.market_hours import Session
+from stocktracker.domain.market_hours import Session
 
 MINUTE_US = 60_000_000
 MULTIPLIER = 100

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from domain.orders import parse_occ
+from stocktracker.domain.orders import parse_occ
 
 SETTLEMENT_PREFIX = "expiry-"
 """Start of a settlement fill's ``client_order_id``."""

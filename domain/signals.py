@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.aggregate import WindowStats
+from stocktracker.domain.aggregate import WindowStats
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from domain.contracts import ChainQuote, ContractRule, choose
+from stocktracker.domain.contracts import ChainQuote, ContractRule, choose
 
 __all__ = ["ChainQuote", "choose_contract"]
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from domain.pricing import US_PER_YEAR, bs_price_delta, implied_vol_skew, occ_symbol
+from stocktracker.domain.pricing import US_PER_YEAR, bs_price_delta, implied_vol_skew, occ_symbol
 
 # Post templates by direction: {t} is "$SPY" or "SPY", {k} a strike near the spot.
 TEMPLATES: dict[int, tuple[str, ...]] = {

@@ -24,13 +24,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from domain.lexicon import LexiconModel
-from domain.llm_answer import NonsenseAnswer
-from domain.ration import MinuteBudget
-from domain.sentiment import Combined, ModelAnswer, combine, text_key
-from sentiment.io_loop import BackgroundLoop
-from sentiment.llm import LLMModel, LLMUnavailable, llms_from_settings
-from streams.core.settings import SentimentSettings
+from stocktracker.domain.lexicon import LexiconModel
+from stocktracker.domain.llm_answer import NonsenseAnswer
+from stocktracker.domain.ration import MinuteBudget
+from stocktracker.domain.sentiment import Combined, ModelAnswer, combine, text_key
+from stocktracker.sentiment.io_loop import BackgroundLoop
+from stocktracker.sentiment.llm import LLMModel, LLMUnavailable, llms_from_settings
+from stocktracker.streams.core.settings import SentimentSettings
 
 log = logging.getLogger(__name__)
 
@@ -260,12 +260,12 @@ def ensemble_from_settings(settings: SentimentSettings) -> Ensemble:
     finbert: LocalScorer | None = None
     if settings.finbert != "off":
         try:
-            from sentiment.finbert import MicroBatcher, load_finbert
+            from stocktracker.sentiment.finbert import MicroBatcher, load_finbert
         except ImportError as exc:  # torch or transformers missing
             if settings.finbert == "on":
                 raise RuntimeError(f"SENTIMENT_FINBERT=on but FinBERT cannot load: {exc} "
                                    "(run `make setup`, or set SENTIMENT_FINBERT=off)") from exc
-            log.warning("FinBERT off: %s (run `make setup` to install torch)", exc)
+            log.warning("FinBERT off: %s (`make setup`, or pip install '.[finbert]', installs torch)", exc)
         else:
             model = load_finbert(settings)
             if model is not None:

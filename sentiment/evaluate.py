@@ -19,9 +19,9 @@ from pathlib import Path
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from domain.evaluation import accuracy, label_name, macro_f1
-from domain.sentiment import label_of
-from sentiment.ensemble import Ensemble
+from stocktracker.domain.evaluation import accuracy, label_name, macro_f1
+from stocktracker.domain.sentiment import label_of
+from stocktracker.sentiment.ensemble import Ensemble
 
 
 @dataclass(frozen=True, slots=True)

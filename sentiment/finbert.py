@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from domain.sentiment import ModelAnswer
-from sentiment.batcher import BatcherStopped, MicroBatcher
-from streams.core.settings import SentimentSettings
+from stocktracker.domain.sentiment import ModelAnswer
+from stocktracker.sentiment.batcher import BatcherStopped, MicroBatcher
+from stocktracker.streams.core.settings import SentimentSettings
 
 __all__ = ["BatcherStopped", "FinbertModel", "FinbertUnavailable", "MicroBatcher", "find_weights",
            "hub_cache_dir", "load_finbert"]

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import anthropic
 import groq
 
-from domain.llm_answer import (
+from stocktracker.domain.llm_answer import (
     ANSWER_SCHEMA,
     OPTIONS_TOOL,
     SYSTEM_PROMPT,
@@ -28,8 +28,8 @@ from domain.llm_answer import (
     parse_json_answer,
     user_prompt,
 )
-from domain.sentiment import ModelAnswer
-from streams.core.settings import SentimentSettings
+from stocktracker.domain.sentiment import ModelAnswer
+from stocktracker.streams.core.settings import SentimentSettings
 
 # Groq models that take a strict JSON schema; the others get JSON mode.
 _STRICT_SCHEMA_PREFIXES = ("openai/gpt-oss", "moonshotai/kimi-k2", "meta-llama/llama-4")

@@ -15,21 +15,21 @@ from typing import Any
 
 import faust
 
-from agents.host import ControlHolder
-from agents.owner import Ownership
-from connectors.broker import Broker, ChainSource
-from domain.decision import rules_from
-from domain.market_hours import MarketCalendar
-from domain.order_record import OrderRecord
-from domain.orders import Account
-from schemas.codec import Codec, make_codec
-from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.core.settings import Settings
-from streams.core.topics import Topics
-from streams.core.trace import now_us
-from streams.transport import broker_url as guarded
-from streams.venues import make_broker, make_chain_source
-from tables.definitions import Tables
+from stocktracker.agents.host import ControlHolder
+from stocktracker.agents.owner import Ownership
+from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.domain.decision import rules_from
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.domain.orders import Account
+from stocktracker.schemas.codec import Codec, make_codec
+from stocktracker.sentiment.ensemble import Ensemble, ensemble_from_settings
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.topics import Topics
+from stocktracker.streams.core.trace import now_us
+from stocktracker.streams.transport import broker_url as guarded
+from stocktracker.streams.venues import make_broker, make_chain_source
+from stocktracker.tables.definitions import Tables
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Pipeline:
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer
         self.trading_rules = rules_from(settings)
         self.control = ControlHolder()
-        from agents import register_all
+        from stocktracker.agents import register_all
 
         register_all(self)
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.control import ControlState, state_params
-from domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
-from schemas.codec import SingleObjectCodec
-from streams.core.trace import now_us
+from stocktracker.domain.control import ControlState, state_params
+from stocktracker.domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.core.trace import now_us
 
 CLOSE = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)  # the session's close, 16:00 New York
 T0 = 1_795_533_000_000_000  # 2026-11-24 15:10 UTC, µs: when the output records happen

@@ -30,20 +30,20 @@ from typing import Any
 
 import faust
 
-from agents.host import ControlHolder
-from connectors.broker import Broker, ChainSource
-from connectors.replay.source import MalformedPost, ReplayItem, post_record
-from connectors.simulated.broker import SimulatedBroker
-from domain.decision import rules_from
-from domain.market_hours import MarketCalendar, Session
-from domain.order_record import OrderRecord
-from domain.orders import Account, parse_occ
-from domain.settlement import settle_expiring
-from schemas.codec import Codec, SingleObjectCodec
-from sentiment.ensemble import Ensemble, ensemble_from_settings
-from streams.core.settings import Settings
-from streams.core.topics import RECORDS
-from streams.core.trace import now_us
+from stocktracker.agents.host import ControlHolder
+from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.replay.source import MalformedPost, ReplayItem, post_record
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.domain.decision import rules_from
+from stocktracker.domain.market_hours import MarketCalendar, Session
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.domain.orders import Account, parse_occ
+from stocktracker.domain.settlement import settle_expiring
+from stocktracker.schemas.codec import Codec, SingleObjectCodec
+from stocktracker.sentiment.ensemble import Ensemble, ensemble_from_settings
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.topics import RECORDS
+from stocktracker.streams.core.trace import now_us
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], int], Awaitable[None]]
@@ -252,7 +252,7 @@ class Simulation:
         self._now_us = 0
         self._due: list[float] = []
         self._closes = _Closes(self.calendar)
-        from agents import register_all
+        from stocktracker.agents import register_all
 
         register_all(self)
 

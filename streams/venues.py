@@ -12,14 +12,14 @@ from collections.abc import Sequence
 
 from pydantic_settings import BaseSettings
 
-from connectors.alpaca.factory import VENUE as ALPACA
-from connectors.base import Source
-from connectors.broker import Broker, ChainSource
-from connectors.reddit.factory import VENUE as REDDIT
-from connectors.simulated.factory import VENUE as SIMULATED
-from connectors.venue import Venue
-from connectors.x.factory import VENUE as X
-from streams.core.settings import Settings
+from stocktracker.connectors.alpaca.factory import VENUE as ALPACA
+from stocktracker.connectors.base import Source
+from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.reddit.factory import VENUE as REDDIT
+from stocktracker.connectors.simulated.factory import VENUE as SIMULATED
+from stocktracker.connectors.venue import Venue
+from stocktracker.connectors.x.factory import VENUE as X
+from stocktracker.streams.core.settings import Settings
 
 VENUES: dict[str, Venue] = {v.name: v for v in (SIMULATED, ALPACA, X, REDDIT)}
 VENUE_SETTINGS: tuple[type[BaseSettings], ...] = tuple(

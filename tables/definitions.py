@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from streams.core.settings import Settings
+from stocktracker.streams.core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from streams.core.settings import Settings
+from stocktracker.streams.core.settings import Settings
 
 TEST_DAY = "2026-11-24"  # a full session (Tuesday before Thanksgiving)
 
@@ -19,7 +19,7 @@ TEST_DAY = "2026-11-24"  # a full session (Tuesday before Thanksgiving)
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A real broker: $KAFKA_BOOTSTRAP_SERVERS if it answers, else one started here."""
-    from streams.commands import kafka_local
+    from stocktracker.streams.commands import kafka_local
 
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given and kafka_local.is_answering(given):
@@ -36,7 +36,7 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture
 def run_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for one isolated run: its own topic prefix, app id, data dir, web port."""
-    from streams.commands.local_run import isolated_settings
+    from stocktracker.streams.commands.local_run import isolated_settings
 
     def make(bootstrap: str = "127.0.0.1:9092", store: str = "rocksdb://",
              **sections: Any) -> Settings:

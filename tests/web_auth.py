@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from streams.core.settings import Settings, WebSettings
+from stocktracker.streams.core.settings import Settings, WebSettings
 
 TOKEN = "test-token-0123456789abcdef"
 

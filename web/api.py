@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from streams.core.settings import WebSettings
-from web.auth import bearer, may_control, may_view, origin_allowed
-from web.control import BadCommand, ControlWriter, NotDelivered, command_record
-from web.hub import Feed
-from web.openapi import spec
+from stocktracker.streams.core.settings import WebSettings
+from stocktracker.web.auth import bearer, may_control, may_view, origin_allowed
+from stocktracker.web.control import BadCommand, ControlWriter, NotDelivered, command_record
+from stocktracker.web.hub import Feed
+from stocktracker.web.openapi import spec
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 1000

@@ -11,12 +11,12 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_socketio import SocketIO
 
-from domain.control import LIMITS
-from streams.core.settings import Settings
-from web import api, sockets
-from web.auth import check_settings, origin_allowed
-from web.control import ControlWriter
-from web.hub import Feed
+from stocktracker.domain.control import LIMITS
+from stocktracker.streams.core.settings import Settings
+from stocktracker.web import api, sockets
+from stocktracker.web.auth import check_settings, origin_allowed
+from stocktracker.web.control import ControlWriter
+from stocktracker.web.hub import Feed
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -91,9 +91,9 @@ def create_app(settings: Settings, feed: Feed, control_writer: ControlWriter | N
 
 def run(settings: Settings) -> None:
     """Serve the dashboard until interrupted (``stocktracker web``)."""
-    from schemas.codec import make_codec
-    from web.control import KafkaControlWriter
-    from web.feed import KafkaFeed
+    from stocktracker.schemas.codec import make_codec
+    from stocktracker.web.control import KafkaControlWriter
+    from stocktracker.web.feed import KafkaFeed
 
     codec = make_codec(settings.stream.schema_registry_url)
     feed = KafkaFeed(settings, codec)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from streams.core.settings import WebSettings
+from stocktracker.streams.core.settings import WebSettings
 
 
 def bearer(header: str | None) -> str | None:

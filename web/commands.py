@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from domain.control import ControlState, state_from_params
+from stocktracker.domain.control import ControlState, state_from_params
 
 PENDING, APPLIED, REFUSED = "pending", "applied", "refused"
 RESTORE = "restore"

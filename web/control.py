@@ -17,10 +17,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from domain.control import COMMANDS, ControlError, ControlState, apply_command
-from schemas.codec import Codec
-from streams.core.producer import RecordProducer
-from streams.core.trace import now_us
+from stocktracker.domain.control import COMMANDS, ControlError, ControlState, apply_command
+from stocktracker.schemas.codec import Codec
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.trace import now_us
 
 KEY = "operator"
 CONFIRM = frozenset({"kill", "flatten", "close"})

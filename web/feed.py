@@ -22,11 +22,11 @@ from typing import Any
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from schemas.codec import Codec, DecodeError
-from streams.core.settings import Settings
-from streams.core.topics import RECORDS, topic_name
-from streams.core.trace import now_us
-from web.hub import Feed
+from stocktracker.schemas.codec import Codec, DecodeError
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.topics import RECORDS, topic_name
+from stocktracker.streams.core.trace import now_us
+from stocktracker.web.hub import Feed
 
 log = logging.getLogger(__name__)
 FULL_REPLAY = frozenset({"control", "switches"})

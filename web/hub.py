@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from domain.control import ControlState
-from streams.core.settings import WebSettings
-from streams.core.trace import now_us
-from web import report
-from web.events import LATENCY, POSITION, SENTIMENT, SIGNAL, STATUS, TRADE, Batch, EventBuffer
-from web.view import DashboardView
+from stocktracker.domain.control import ControlState
+from stocktracker.streams.core.settings import WebSettings
+from stocktracker.streams.core.trace import now_us
+from stocktracker.web import report
+from stocktracker.web.events import LATENCY, POSITION, SENTIMENT, SIGNAL, STATUS, TRADE, Batch, EventBuffer
+from stocktracker.web.view import DashboardView
 
 EMIT_STAGE = "record_to_emit"
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.control import COMMANDS, LIMITS
-from web.events import EVENTS
+from stocktracker.domain.control import COMMANDS, LIMITS
+from stocktracker.web.events import EVENTS
 
 _OBJ: dict[str, Any] = {"type": "object"}
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from web.commands import PENDING
-from web.view import DashboardView
+from stocktracker.web.commands import PENDING
+from stocktracker.web.view import DashboardView
 
 STALE_S = 30.0  # the worker and ingest publish metrics every 10 s
 UNKNOWN_HEALTH: dict[str, Any] = {

@@ -9,11 +9,11 @@ from typing import Any
 
 from flask_socketio import ConnectionRefusedError, SocketIO, emit
 
-from streams.core.settings import WebSettings
-from streams.core.trace import now_us
-from web.auth import may_view
-from web.events import EVENTS, LATENCY, STATUS, Batch
-from web.hub import Feed
+from stocktracker.streams.core.settings import WebSettings
+from stocktracker.streams.core.trace import now_us
+from stocktracker.web.auth import may_view
+from stocktracker.web.events import EVENTS, LATENCY, STATUS, Batch
+from stocktracker.web.hub import Feed
 
 log = logging.getLogger(__name__)
 PERIODIC = frozenset({STATUS, LATENCY})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
-from domain.latency import summarize
+from stocktracker.domain.latency import summarize
 
 
 class LatencyWindow:

@@ -15,11 +15,11 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any
 
-from domain.latency import stage_latencies
-from domain.positions import unrealized
-from web.commands import CommandTrail
-from web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event
-from web.stats import LatencyWindow, RateMeter
+from stocktracker.domain.latency import stage_latencies
+from stocktracker.domain.positions import unrealized
+from stocktracker.web.commands import CommandTrail
+from stocktracker.web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event
+from stocktracker.web.stats import LatencyWindow, RateMeter
 
 # which stage's latency each topic's records tell (an order's later states repeat its trace)
 STAGE_OF = {"posts": "ingest", "scores": "score", "sentiment": "aggregate",

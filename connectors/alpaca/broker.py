@@ -60,12 +60,12 @@ from alpaca.trading.models import Clock, Order, Position, TradeAccount, TradeUpd
 from alpaca.trading.requests import GetOrdersRequest
 from alpaca.trading.stream import TradingStream
 
-from connectors.alpaca import convert
-from connectors.alpaca.config import AlpacaSettings
-from connectors.alpaca.limiter import RateLimiter, shared_limiter
-from connectors.broker import BrokerError
-from connectors.queued import SecretMask, backoff_delay
-from domain.orders import (
+from stocktracker.connectors.alpaca import convert
+from stocktracker.connectors.alpaca.config import AlpacaSettings
+from stocktracker.connectors.alpaca.limiter import RateLimiter, shared_limiter
+from stocktracker.connectors.broker import BrokerError
+from stocktracker.connectors.queued import SecretMask, backoff_delay
+from stocktracker.domain.orders import (
     Account,
     BrokerPosition,
     Execution,
@@ -79,8 +79,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SDK_LOGGERS = ("alpaca.trading.stream", "alpaca.common.rest", "urllib3.connectionpool",
-               "websockets.client", "websockets.protocol", "connectors.alpaca.broker",
-               "connectors.alpaca.chain")
+               "websockets.client", "websockets.protocol", "stocktracker.connectors.alpaca.broker",
+               "stocktracker.connectors.alpaca.chain")
 """Loggers whose records have the keys masked while an adapter is open (the websocket
 library logs frames, the authentication one included, at DEBUG)."""
 

@@ -39,13 +39,13 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.models import OptionContract, OptionContractsResponse
 from alpaca.trading.requests import GetOptionContractsRequest
 
-from connectors.alpaca import convert
-from connectors.alpaca.broker import call, credentials, prepare
-from connectors.alpaca.config import AlpacaSettings
-from connectors.alpaca.limiter import RateLimiter, shared_limiter
-from connectors.broker import BrokerError
-from domain.contracts import ChainQuote, expiry_close_us, implied_vol
-from domain.pricing import bs_delta, year_fraction_us
+from stocktracker.connectors.alpaca import convert
+from stocktracker.connectors.alpaca.broker import call, credentials, prepare
+from stocktracker.connectors.alpaca.config import AlpacaSettings
+from stocktracker.connectors.alpaca.limiter import RateLimiter, shared_limiter
+from stocktracker.connectors.broker import BrokerError
+from stocktracker.domain.contracts import ChainQuote, expiry_close_us, implied_vol
+from stocktracker.domain.pricing import bs_delta, year_fraction_us
 
 log = logging.getLogger(__name__)
 

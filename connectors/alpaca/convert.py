@@ -48,8 +48,8 @@ from alpaca.trading.enums import OrderSide, PositionIntent, TimeInForce
 from alpaca.trading.models import OptionContract, Order, Position, TradeAccount, TradeUpdate
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-from domain.contracts import ChainQuote
-from domain.orders import (
+from stocktracker.domain.contracts import ChainQuote
+from stocktracker.domain.orders import (
     CANCELED,
     EXPIRED,
     FILL,

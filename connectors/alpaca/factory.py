@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from connectors.alpaca.config import AlpacaSettings
-from connectors.broker import Broker, ChainSource
-from connectors.venue import Venue
-from streams.core.settings import Settings
+from stocktracker.connectors.alpaca.config import AlpacaSettings
+from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.venue import Venue
+from stocktracker.streams.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def make_broker(settings: Settings, live: bool) -> Broker:
     """The Alpaca account of ``ALPACA_*``: paper unless ``live``."""
-    from connectors.alpaca.broker import AlpacaBroker
+    from stocktracker.connectors.alpaca.broker import AlpacaBroker
 
     log.warning("trading through Alpaca, %s account", "LIVE" if live else "paper")
     return AlpacaBroker.from_settings(AlpacaSettings(), live=live)
@@ -22,7 +22,7 @@ def make_broker(settings: Settings, live: bool) -> Broker:
 
 def make_chain(settings: Settings, live: bool) -> ChainSource:
     """Alpaca's option contracts and snapshots for the chain cache."""
-    from connectors.alpaca.chain import AlpacaChain
+    from stocktracker.connectors.alpaca.chain import AlpacaChain
 
     return AlpacaChain.from_settings(AlpacaSettings(), live=live)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from streams.core.settings import IngestSettings
+from stocktracker.streams.core.settings import IngestSettings, comma_separated
 
 
 class RedditSettings(IngestSettings):
@@ -24,10 +24,4 @@ class RedditSettings(IngestSettings):
     reddit_oauth_url: str | None = Field(default=None, description="Override (tests).")
     reddit_url: str | None = Field(default=None, description="Override (tests).")
 
-
-    @field_validator("reddit_subreddits", mode="before")
-    @classmethod
-    def _split_subreddits(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(t.strip() for t in value.split(",") if t.strip())
-        return value
+    _split_subreddits = field_validator("reddit_subreddits", mode="before")(comma_separated)

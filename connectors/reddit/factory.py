@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from connectors.base import Source
-from connectors.reddit.config import RedditSettings
-from connectors.venue import Venue
-from streams.core.settings import Settings
+from stocktracker.connectors.base import Source
+from stocktracker.connectors.reddit.config import RedditSettings
+from stocktracker.connectors.venue import Venue
+from stocktracker.streams.core.settings import Settings
 
 
 def make_source(settings: Settings) -> Source | None:
     """The Reddit source for the traded tickers, or None without credentials."""
-    from connectors.reddit.source import reddit_source
+    from stocktracker.connectors.reddit.source import reddit_source
 
     return reddit_source(RedditSettings(), tuple(settings.signal.tickers))
 

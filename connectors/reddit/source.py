@@ -41,9 +41,9 @@ from asyncpraw.models import Comment, Submission
 from asyncpraw.models.util import stream_generator
 from asyncprawcore.exceptions import TooManyRequests
 
-from connectors.base import Malformed, RawPost
-from connectors.queued import QueuedSource, backoff_delay
-from connectors.reddit.config import RedditSettings
+from stocktracker.connectors.base import Malformed, RawPost
+from stocktracker.connectors.queued import QueuedSource, backoff_delay
+from stocktracker.connectors.reddit.config import RedditSettings
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from connectors.replay.source import ReplayItem
-from schemas.codec import Codec, DecodeError
-from streams.core.topics import RECORDS, topic_name
+from stocktracker.connectors.replay.source import ReplayItem
+from stocktracker.schemas.codec import Codec, DecodeError
+from stocktracker.streams.core.topics import RECORDS, topic_name
 
 T = TypeVar("T")
 RECORDED = ("quotes", "posts", "scores")

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.replay.source import (
+from stocktracker.connectors.replay.source import (
     MalformedPost,
     ReplayItem,
     _event_us,
@@ -17,9 +17,9 @@ from connectors.replay.source import (
     post_record,
     read_lines,
 )
-from streams.core.producer import RecordProducer
-from streams.core.topics import topic_name
-from streams.core.trace import now_us
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.topics import topic_name
+from stocktracker.streams.core.trace import now_us
 
 log = logging.getLogger(__name__)
 

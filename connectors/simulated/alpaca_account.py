@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.orders import parse_occ
+from stocktracker.domain.orders import parse_occ
 
 Json = dict[str, Any]
 MULTIPLIER = 100

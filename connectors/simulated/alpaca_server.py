@@ -40,9 +40,9 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from connectors.simulated.alpaca_account import ApiRefusal, PaperAccount, Touch
-from connectors.simulated.alpaca_stream import TradeUpdatesStream
-from connectors.simulated.serving import HOST, LocalServer, in_thread, run_until_killed
+from stocktracker.connectors.simulated.alpaca_account import ApiRefusal, PaperAccount, Touch
+from stocktracker.connectors.simulated.alpaca_stream import TradeUpdatesStream
+from stocktracker.connectors.simulated.serving import HOST, LocalServer, in_thread, run_until_killed
 
 ACTIVITY_TYPES = frozenset({
     "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS",
@@ -374,7 +374,7 @@ def serve_in_thread(server: AlpacaServer | None = None) -> AbstractContextManage
 
 
 def main() -> None:
-    """``python -m connectors.simulated.alpaca_server --port P``: serve until killed."""
+    """``python -m stocktracker.connectors.simulated.alpaca_server --port P``: serve until killed."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Local Alpaca trading + options data stand-in.")

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from aiohttp import WSMsgType, web
 
-from connectors.simulated.alpaca_account import Json
+from stocktracker.connectors.simulated.alpaca_account import Json
 
 GARBLES = ("json", "order", "qty", "filled_qty")
 """How a trade update can be made unreadable (see :meth:`TradeUpdatesStream.garble_next`)."""

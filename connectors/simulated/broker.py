@@ -29,10 +29,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
-from connectors.broker import BrokerError
-from connectors.simulated.journal import Journal, JournalError, Resting, SimState
-from domain.fills import Touch, simulate_fill
-from domain.orders import (
+from stocktracker.connectors.broker import BrokerError
+from stocktracker.connectors.simulated.journal import Journal, JournalError, Resting, SimState
+from stocktracker.domain.fills import Touch, simulate_fill
+from stocktracker.domain.orders import (
     CANCELED,
     FILL,
     NEW,
@@ -44,7 +44,7 @@ from domain.orders import (
     OrderRequest,
     OrderUpdate,
 )
-from domain.positions import MULTIPLIER
+from stocktracker.domain.positions import MULTIPLIER
 
 
 class SimulatedBroker:

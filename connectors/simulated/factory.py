@@ -3,16 +3,16 @@ kept in Kafka (topic ``sim-broker``) unless ``TRADING_SIM_PERSIST`` is off."""
 
 from __future__ import annotations
 
-from connectors.broker import Broker
-from connectors.venue import Venue
-from streams.core.settings import Settings
-from streams.core.topics import topic_name
+from stocktracker.connectors.broker import Broker
+from stocktracker.connectors.venue import Venue
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.topics import topic_name
 
 
 def make_broker(settings: Settings, live: bool) -> Broker:
     """The simulated broker of ``TRADING_*`` (it has no live account)."""
-    from connectors.simulated.broker import SimulatedBroker
-    from connectors.simulated.journal import KafkaJournal
+    from stocktracker.connectors.simulated.broker import SimulatedBroker
+    from stocktracker.connectors.simulated.journal import KafkaJournal
 
     kafka, trading = settings.kafka, settings.trading
     journal = KafkaJournal(kafka.bootstrap_servers, topic_name(kafka.topic_prefix, "sim-broker"),

@@ -21,7 +21,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from domain.orders import BrokerPosition, Execution, OrderRequest, OrderUpdate
+from stocktracker.domain.orders import BrokerPosition, Execution, OrderRequest, OrderUpdate
 
 STATE_VERSION = 1
 KEEP_US = 7 * 24 * 3600 * 1_000_000  # done orders and executions kept this long (broker clock)

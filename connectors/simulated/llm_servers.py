@@ -29,8 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.simulated.serving import LocalServer, in_thread, run_until_killed
-from domain.lexicon import LexiconModel
+from stocktracker.connectors.simulated.serving import LocalServer, in_thread, run_until_killed
+from stocktracker.domain.lexicon import LexiconModel
 
 Reading = dict[str, Any]  # {"label", "score", "confidence", "reasoning", ...}
 _POST = re.compile(r"<post>\n(.*)\n</post>", re.DOTALL)
@@ -209,7 +209,8 @@ def _tokens(text: str) -> int:
 
 
 def main() -> None:
-    """``python -m connectors.simulated.llm_servers --port P --latency S``: serve until killed."""
+    """``python -m stocktracker.connectors.simulated.llm_servers --port P --latency S``: serve
+    until killed."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Local Groq + Anthropic API stand-in.")

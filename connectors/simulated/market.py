@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.replay.source import ReplayItem
-from domain.synthetic import OptionQuoteTick, SyntheticDay
+from stocktracker.connectors.replay.source import ReplayItem
+from stocktracker.domain.synthetic import OptionQuoteTick, SyntheticDay
 
 
 def quote_record(tick: OptionQuoteTick) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.simulated.serving import LocalServer
+from stocktracker.connectors.simulated.serving import LocalServer
 
 Payload = dict[str, Any]
 WINDOW_S = 600

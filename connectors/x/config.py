@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from streams.core.settings import IngestSettings
+from stocktracker.streams.core.settings import IngestSettings, comma_separated
 
 
 class XSettings(IngestSettings):
@@ -21,9 +21,4 @@ class XSettings(IngestSettings):
     x_min_engagement: int = Field(default=0, ge=0, description="likes + 2 reposts + replies.")
     x_base_url: str | None = Field(default=None, description="API host override (tests).")
 
-    @field_validator("x_keywords", mode="before")
-    @classmethod
-    def _split_keywords(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(t.strip() for t in value.split(",") if t.strip())
-        return value
+    _split_keywords = field_validator("x_keywords", mode="before")(comma_separated)

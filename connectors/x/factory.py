@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from connectors.base import Source
-from connectors.venue import Venue
-from connectors.x.config import XSettings
-from streams.core.settings import Settings
+from stocktracker.connectors.base import Source
+from stocktracker.connectors.venue import Venue
+from stocktracker.connectors.x.config import XSettings
+from stocktracker.streams.core.settings import Settings
 
 
 def make_source(settings: Settings) -> Source | None:
     """The X source for the traded tickers, or None without a token."""
-    from connectors.x.source import x_source
+    from stocktracker.connectors.x.source import x_source
 
     return x_source(XSettings(), tuple(settings.signal.tickers))
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Malformed, RawPost
-from connectors.x.config import XSettings
+from stocktracker.connectors.base import Malformed, RawPost
+from stocktracker.connectors.x.config import XSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,11 @@ from tweepy import StreamRule
 from tweepy.asynchronous import AsyncStreamingClient
 from yarl import URL
 
-from connectors.base import RawPost
-from connectors.queued import QueuedSource, backoff_delay
-from connectors.x.config import XSettings
-from connectors.x.parsing import StreamNotice, parse_line, rejection
-from connectors.x.rules import ExistingRule, build_rules, diff_rules
+from stocktracker.connectors.base import RawPost
+from stocktracker.connectors.queued import QueuedSource, backoff_delay
+from stocktracker.connectors.x.config import XSettings
+from stocktracker.connectors.x.parsing import StreamNotice, parse_line, rejection
+from stocktracker.connectors.x.rules import ExistingRule, build_rules, diff_rules
 
 log = logging.getLogger(__name__)
 

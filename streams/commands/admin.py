@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.core.topics import ACCOUNT_TOPICS, RECORDS, partitions_of, topic_name
+from stocktracker.streams.core.topics import ACCOUNT_TOPICS, RECORDS, partitions_of, topic_name
 
 log = logging.getLogger(__name__)
 

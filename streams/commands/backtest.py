@@ -20,22 +20,22 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.replay.recorded import find_spans, read_range
-from connectors.replay.source import ReplayItem
-from connectors.simulated.broker import SimulatedBroker
-from connectors.simulated.market import day_items
-from domain.contracts import NEW_YORK
-from domain.latency import stage_latencies, summarize
-from domain.market_hours import MarketCalendar
-from domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
-from domain.synthetic import generate_day
-from schemas.codec import Codec, SingleObjectCodec
-from streams.commands.admin import ensure_topics
-from streams.commands.backtest_report import ChartData, write_report
-from streams.core.producer import RecordProducer
-from streams.core.settings import Settings
-from streams.core.topics import RECORDS
-from streams.simulation import Outcome, Simulation
+from stocktracker.connectors.replay.recorded import find_spans, read_range
+from stocktracker.connectors.replay.source import ReplayItem
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.connectors.simulated.market import day_items
+from stocktracker.domain.contracts import NEW_YORK
+from stocktracker.domain.latency import stage_latencies, summarize
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
+from stocktracker.domain.synthetic import generate_day
+from stocktracker.schemas.codec import Codec, SingleObjectCodec
+from stocktracker.streams.commands.admin import ensure_topics
+from stocktracker.streams.commands.backtest_report import ChartData, write_report
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.topics import RECORDS
+from stocktracker.streams.simulation import Outcome, Simulation
 
 START_CASH = 100_000.0
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.performance import drawdowns
-from streams.commands.svg_chart import Line, Marker, line_chart
+from stocktracker.domain.performance import drawdowns
+from stocktracker.streams.commands.svg_chart import Line, Marker, line_chart
 
 _NY = ZoneInfo("America/New_York")
 GREEN, RED, BLUE, ORANGE = "#1a7f37", "#cf222e", "#0969da", "#bc4c00"

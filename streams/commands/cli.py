@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from streams.core.settings import SECTIONS, Settings, UnknownSettingError, load_settings
-from streams.venues import VENUE_SETTINGS
+from stocktracker.streams.core.settings import SECTIONS, Settings, UnknownSettingError, load_settings
+from stocktracker.streams.venues import VENUE_SETTINGS
 
 
 def _settings() -> Settings:
@@ -38,7 +38,7 @@ def kafka() -> None:
 @kafka.command("up")
 def kafka_up() -> None:
     """Start the broker (resolving the jars first if needed) and wait until it answers."""
-    from streams.commands import kafka_local
+    from stocktracker.streams.commands import kafka_local
 
     cfg = kafka_local.config_from_env()
     pid = kafka_local.up(cfg)
@@ -48,7 +48,7 @@ def kafka_up() -> None:
 @kafka.command("down")
 def kafka_down() -> None:
     """Stop the broker that `kafka up` started (and nothing else)."""
-    from streams.commands import kafka_local
+    from stocktracker.streams.commands import kafka_local
 
     stopped = kafka_local.down(kafka_local.config_from_env())
     click.echo("stopped" if stopped else "no broker of ours was running")
@@ -57,7 +57,7 @@ def kafka_down() -> None:
 @kafka.command("status")
 def kafka_status() -> None:
     """Print the local broker's status as JSON."""
-    from streams.commands import kafka_local
+    from stocktracker.streams.commands import kafka_local
 
     click.echo(json.dumps(kafka_local.status(kafka_local.config_from_env()), default=str))
 
@@ -68,8 +68,8 @@ def kafka_status() -> None:
               help="Trade the LIVE Alpaca account (also needs TRADING_MODE=live).")
 def worker(loglevel: str, live: bool) -> None:
     """Run a Faust worker (docs/architecture.md, "Workers and ownership")."""
-    from streams.commands.worker import run_worker
-    from streams.venues import LiveTradingRefused, UnknownVenue, check_live
+    from stocktracker.streams.commands.worker import run_worker
+    from stocktracker.streams.venues import LiveTradingRefused, UnknownVenue, check_live
 
     settings = _settings()
     try:
@@ -85,10 +85,10 @@ def worker(loglevel: str, live: bool) -> None:
               help="1 = recorded pace, N = N times faster, 0 = as fast as possible.")
 def replay(files: tuple[Path, ...], speed: float) -> None:
     """Produce posts from JSONL files to the posts topic."""
-    from connectors.replay.runner import file_items, run_replay
-    from schemas.codec import make_codec
-    from streams.commands.admin import ensure_topics
-    from streams.core.producer import RecordProducer
+    from stocktracker.connectors.replay.runner import file_items, run_replay
+    from stocktracker.schemas.codec import make_codec
+    from stocktracker.streams.commands.admin import ensure_topics
+    from stocktracker.streams.core.producer import RecordProducer
 
     settings = _settings()
     k = settings.kafka
@@ -113,7 +113,7 @@ def replay(files: tuple[Path, ...], speed: float) -> None:
 def demo(duration: float | None, report: Path | None, speed: float | None, seed: int,
          day: object, keep_topics: bool, no_live: bool) -> None:
     """Run everything on a built-in trading day: no keys needed."""
-    from streams.commands.demo import DemoOptions, run_demo
+    from stocktracker.streams.commands.demo import DemoOptions, run_demo
 
     chosen = day.date() if day is not None else None  # type: ignore[attr-defined]
     assert chosen is None or isinstance(chosen, date)
@@ -135,11 +135,11 @@ def ingest(only: tuple[str, ...]) -> None:
     """
     import asyncio
 
-    from connectors.ingest import IngestService, processor_from_settings, run_until_signalled
-    from schemas.codec import make_codec
-    from streams.commands.admin import ensure_topics
-    from streams.core.producer import RecordProducer
-    from streams.venues import build_sources
+    from stocktracker.connectors.ingest import IngestService, processor_from_settings, run_until_signalled
+    from stocktracker.schemas.codec import make_codec
+    from stocktracker.streams.commands.admin import ensure_topics
+    from stocktracker.streams.core.producer import RecordProducer
+    from stocktracker.streams.venues import build_sources
 
     settings = _settings()
     sources, skipped = build_sources(settings, only or settings.ingest.sources)
@@ -164,8 +164,8 @@ def ingest(only: tuple[str, ...]) -> None:
 def web(host: str | None, port: int | None) -> None:
     """Serve the dashboard: REST, Socket.IO events and the page (reads the topics, writes
     only operator commands to `control`)."""
-    from web.app import run
-    from web.auth import check_settings
+    from stocktracker.web.app import run
+    from stocktracker.web.auth import check_settings
 
     settings = _settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -177,7 +177,7 @@ def web(host: str | None, port: int | None) -> None:
         raise click.ClickException(str(exc)) from exc
     from confluent_kafka import KafkaException
 
-    from streams.commands.admin import ensure_topics
+    from stocktracker.streams.commands.admin import ensure_topics
 
     k = settings.kafka
     try:  # commands go to `control`, which may not exist before the first worker
@@ -205,8 +205,8 @@ def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int) -> 
     """
     import asyncio
 
-    from sentiment.ensemble import ensemble_from_settings
-    from sentiment.evaluate import Figures, evaluate, read_labelled, table
+    from stocktracker.sentiment.ensemble import ensemble_from_settings
+    from stocktracker.sentiment.evaluate import Figures, evaluate, read_labelled, table
 
     try:
         rows = read_labelled(csv_file)
@@ -229,7 +229,7 @@ def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int) -> 
 
 
 def _register_backtest_commands() -> None:
-    from streams.commands.cli_backtest import ab, backtest, record, sweep, walk_forward
+    from stocktracker.streams.commands.cli_backtest import ab, backtest, record, sweep, walk_forward
 
     for command in (backtest, record, sweep, walk_forward, ab):
         main.add_command(command)

@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from streams.core.settings import Settings
+from stocktracker.streams.core.settings import Settings
 
 
 def _us(moment: datetime) -> int:
     """µs since the epoch; a time without a zone is New York time (the exchange's)."""
     if moment.tzinfo is None:
-        from domain.contracts import NEW_YORK
+        from stocktracker.domain.contracts import NEW_YORK
 
         moment = moment.replace(tzinfo=NEW_YORK)
     return int(moment.timestamp() * 1_000_000)
@@ -24,7 +24,7 @@ def _us(moment: datetime) -> int:
 
 def _settings(config: Path | None) -> Settings:
     """Settings from the environment, with ``--config`` (a ``.env``-style file) over them."""
-    from streams.commands.research import settings_with
+    from stocktracker.streams.commands.research import settings_with
 
     return settings_with(_config_values(config))
 
@@ -60,7 +60,7 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
              report_dir: Path) -> None:
     """Replay recorded topics (--from/--to) or generated days through the agents with the
     simulated broker, and write the report."""
-    from streams.commands.backtest import mirror, recorded_items, run_backtest, synthetic_items
+    from stocktracker.streams.commands.backtest import mirror, recorded_items, run_backtest, synthetic_items
 
     settings = _settings(config)
     if (synthetic_days is None) == (start is None):
@@ -74,7 +74,7 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
     else:
         if start is None or end is None:
             raise click.UsageError("--from needs --to")
-        from schemas.codec import make_codec
+        from stocktracker.schemas.codec import make_codec
 
         codec = make_codec(settings.stream.schema_registry_url)
         try:
@@ -110,8 +110,8 @@ def backtest(start: datetime | None, end: datetime | None, synthetic_days: int |
 def record(retention_ms: int, export_from: datetime | None, export_to: datetime | None,
            directory: Path) -> None:
     """Keep the recorded topics (posts, scores, quotes), and export a time range to files."""
-    from connectors.replay.recorded import export_range, keep_forever, read_range
-    from schemas.codec import make_codec
+    from stocktracker.connectors.replay.recorded import export_range, keep_forever, read_range
+    from stocktracker.schemas.codec import make_codec
 
     settings = _settings(None)
     k = settings.kafka
@@ -154,7 +154,7 @@ def _number(text: str) -> int | float:
 def _generated_days(synthetic_days: int) -> list[date]:
     """The sessions to generate: the last ``synthetic_days`` before today (which days to
     simulate is the command's input, not the pipeline's clock)."""
-    from streams.commands.backtest import sessions_before
+    from stocktracker.streams.commands.backtest import sessions_before
 
     if synthetic_days < 1:
         raise click.UsageError("--synthetic-days must be at least 1")
@@ -162,7 +162,7 @@ def _generated_days(synthetic_days: int) -> list[date]:
 
 
 def _write(report_dir: Path, name: str, payload: dict[str, Any]) -> Path:
-    from streams.commands.backtest_report import json_safe
+    from stocktracker.streams.commands.backtest_report import json_safe
 
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / name
@@ -202,7 +202,7 @@ def _research_days(synthetic_days: int | None, first: datetime | None, last: dat
         return _generated_days(synthetic_days), {"source": "synthetic"}
     if first is None or last is None:
         raise click.UsageError("--from needs --to")
-    from streams.commands.backtest import recorded_days
+    from stocktracker.streams.commands.backtest import recorded_days
 
     try:
         days = recorded_days(_settings(config), first.date(), last.date())
@@ -225,9 +225,9 @@ def sweep(params: tuple[str, ...], random_n: int | None, random_seed: int, metri
           synthetic_days: int | None, first: datetime | None, last: datetime | None, seed: int,
           shuffle_posts: bool, workers: int, config: Path | None, report_dir: Path) -> None:
     """Backtest every configuration of a grid (or N random draws), in parallel; rank them."""
-    from domain.research import grid, random_sample
-    from streams.commands.research import ranked, run_jobs
-    from streams.commands.research import sweep as make_jobs
+    from stocktracker.domain.research import grid, random_sample
+    from stocktracker.streams.commands.research import ranked, run_jobs
+    from stocktracker.streams.commands.research import sweep as make_jobs
 
     space = _space(params)
     if random_n is None and any(isinstance(v, tuple) for v in space.values()):
@@ -256,8 +256,8 @@ def walk_forward(params: tuple[str, ...], train: int, test: int, metric: str,
                  seed: int, shuffle_posts: bool, workers: int, config: Path | None,
                  report_dir: Path) -> None:
     """Choose the best configuration on each train window, test it on the next days."""
-    from domain.research import grid
-    from streams.commands.research import walk_forward_run
+    from stocktracker.domain.research import grid
+    from stocktracker.streams.commands.research import walk_forward_run
 
     days, how = _research_days(synthetic_days, first, last, config)
     try:
@@ -283,7 +283,7 @@ def ab(config_a: Path, config_b: Path, synthetic_days: int | None, first: dateti
        last: datetime | None, seed: int, shuffle_posts: bool, workers: int,
        config: Path | None, report_dir: Path) -> None:
     """Two configurations on the same replay: B - A per day, with a bootstrap interval."""
-    from streams.commands.research import ab_run
+    from stocktracker.streams.commands.research import ab_run
 
     base = _config_values(config)
     days, how = _research_days(synthetic_days, first, last, config)

@@ -16,17 +16,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.replay.runner import run_replay
-from connectors.simulated.market import day_items
-from domain.market_hours import MarketCalendar
-from domain.synthetic import generate_day
-from schemas.codec import make_codec
-from streams.commands import kafka_local
-from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix, wait_for_group
-from streams.commands.local_run import start_worker, stop_process
-from streams.commands.monitor import Monitor
-from streams.core.producer import RecordProducer
-from streams.core.settings import Settings
+from stocktracker.connectors.replay.runner import run_replay
+from stocktracker.connectors.simulated.market import day_items
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.synthetic import generate_day
+from stocktracker.schemas.codec import make_codec
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.admin import (
+    delete_topics,
+    ensure_topics,
+    topics_with_prefix,
+    wait_for_group,
+)
+from stocktracker.streams.commands.local_run import start_worker, stop_process
+from stocktracker.streams.commands.monitor import Monitor
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ def _watch(monitor: Monitor, replay: threading.Thread, options: DemoOptions, spe
            day: date, stop: threading.Event) -> None:
     """Show the run until the replay ends (or ``--duration``: the replay is stopped), then
     until what was replayed has gone through the pipeline, so the report is complete."""
-    from streams.commands.display import live_display
+    from stocktracker.streams.commands.display import live_display
 
     started = time.monotonic()
     idle_since: float | None = None

@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.codec import SingleObjectCodec
-from streams.commands import kafka_local
-from streams.commands.admin import (
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.commands import kafka_local
+from stocktracker.streams.commands.admin import (
     delete_topics,
     ensure_topics,
     partition_holder,
     topics_with_prefix,
     wait_for_group,
 )
-from streams.commands.monitor import Monitor
-from streams.core.producer import RecordProducer
-from streams.core.settings import KafkaSettings, Settings, StreamSettings
-from streams.core.topics import topic_name
+from stocktracker.streams.commands.monitor import Monitor
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.settings import KafkaSettings, Settings, StreamSettings
+from stocktracker.streams.core.topics import topic_name
 
 # the topics whose every record a run's reader keeps (of the others it keeps counts)
 KEEP = ("scores", "sentiment", "signals", "orders", "fills", "positions", "deadletter", "metrics")
@@ -63,8 +63,8 @@ def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
     })
     env.update(extra_env or {})
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "streams.commands.cli", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen([sys.executable, "-m", "stocktracker.streams.commands.cli", "worker"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:

@@ -11,11 +11,11 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from domain.book import Fill, Position, apply
-from domain.latency import stage_latencies, summarize
-from domain.positions import unrealized
-from schemas.codec import Codec, DecodeError
-from streams.core.topics import RECORDS, topic_name
+from stocktracker.domain.book import Fill, Position, apply
+from stocktracker.domain.latency import stage_latencies, summarize
+from stocktracker.domain.positions import unrealized
+from stocktracker.schemas.codec import Codec, DecodeError
+from stocktracker.streams.core.topics import RECORDS, topic_name
 
 # which stage's latency each topic's records tell
 STAGE_OF = {"posts": "ingest", "scores": "score", "sentiment": "aggregate",

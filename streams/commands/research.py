@@ -19,11 +19,11 @@ from datetime import date
 from multiprocessing import get_context
 from typing import Any
 
-from domain.market_hours import MarketCalendar
-from domain.performance import daily_closes
-from domain.research import ab_compare, choose_best, walk_forward
-from streams.core.settings import SECTIONS, Settings, load_settings
-from streams.venues import VENUE_SETTINGS
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.performance import daily_closes
+from stocktracker.domain.research import ab_compare, choose_best, walk_forward
+from stocktracker.streams.core.settings import SECTIONS, Settings, load_settings
+from stocktracker.streams.venues import VENUE_SETTINGS
 
 SUMMARY = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "avg_win", "avg_loss",
            "profit_factor", "trades", "exposure", "fees", "signals")
@@ -76,8 +76,8 @@ def settings_with(overrides: Mapping[str, str]) -> Settings:
 
 def run_job(job: Job) -> dict[str, Any]:
     """Run one backtest; its parameters, summary metrics and daily returns."""
-    from schemas.codec import make_codec
-    from streams.commands.backtest import recorded_items, run_backtest, synthetic_items
+    from stocktracker.schemas.codec import make_codec
+    from stocktracker.streams.commands.backtest import recorded_items, run_backtest, synthetic_items
 
     settings = settings_with(job.overrides)
     if job.source == "synthetic":

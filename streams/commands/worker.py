@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from streams.core.settings import Settings
-from streams.pipeline import Pipeline
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.pipeline import Pipeline
 
 
 def run_worker(settings: Settings, loglevel: str = "warning", live: bool = False) -> None:
     """Run the worker until SIGTERM/SIGINT (Faust stops it gracefully, flushing tables)."""
     from faust.worker import Worker
 
-    from streams.commands.admin import ensure_topics
+    from stocktracker.streams.commands.admin import ensure_topics
 
     kafka = settings.kafka
     ensure_topics(kafka.bootstrap_servers, kafka.topic_prefix, kafka.partitions,

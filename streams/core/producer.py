@@ -12,8 +12,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from schemas.codec import Codec
-from streams.core.topics import topic_name
+from stocktracker.schemas.codec import Codec
+from stocktracker.streams.core.topics import topic_name
 
 log = logging.getLogger(__name__)
 

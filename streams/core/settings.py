@@ -18,6 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _HOME = Path.home()
 
 
+def comma_separated(value: object) -> object:
+    """A validator (``mode="before"``): ``"a, b"`` from the environment as ``("a", "b")``."""
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    return value
+
+
 class _Section(BaseSettings):
     """Base for one settings section: `.env` aware, unknown keys refused."""
 
@@ -109,12 +116,8 @@ class IngestSettings(_Section):
                                             description="Similarity at which a post is a repost.")
     health_interval_s: float = Field(default=10.0, gt=0)
     reconnect_max_s: float = Field(default=120.0, gt=0, description="Cap of the reconnect backoff.")
-    @field_validator("sources", "languages", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(t.strip() for t in value.split(",") if t.strip())
-        return value
+
+    _split = field_validator("sources", "languages", mode="before")(comma_separated)
 
 
 class SentimentSettings(_Section):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.commands.local_run import Run
+from stocktracker.streams.commands.local_run import Run
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connectors.replay.runner import run_replay
-from connectors.simulated.market import day_items
-from domain.market_hours import MarketCalendar
-from domain.synthetic import generate_day
-from schemas.codec import SingleObjectCodec
-from streams.commands.local_run import Run
-from streams.core.producer import RecordProducer
-from streams.samples import chain, post
+from stocktracker.connectors.replay.runner import run_replay
+from stocktracker.connectors.simulated.market import day_items
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.synthetic import generate_day
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.samples import chain, post
 from tests.waiting import eventually
 
 BULLISH = "$SPY breaking out, loading calls 🚀"

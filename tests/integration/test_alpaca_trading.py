@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
-from domain.market_hours import MarketCalendar
-from domain.pricing import bs_price, occ_symbol, year_fraction_us
-from streams.commands.local_run import Run
-from streams.core.settings import Settings
-from streams.samples import post
+from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.pricing import bs_price, occ_symbol, year_fraction_us
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.samples import post
 from tests.integration.helpers import BULLISH
 from tests.waiting import eventually
 

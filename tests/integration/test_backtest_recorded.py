@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.commands.cli import main
+from stocktracker.streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
+from stocktracker.streams.commands.cli import main
 from tests.integration.helpers import record_morning
 
 pytestmark = pytest.mark.integration

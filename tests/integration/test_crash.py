@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from connectors.simulated.journal import KafkaJournal, SimState
-from domain.book import distinct_fills
-from streams.commands.local_run import Run
-from streams.core.settings import Settings
-from streams.core.topics import topic_name
-from streams.samples import at
+from stocktracker.connectors.simulated.journal import KafkaJournal, SimState
+from stocktracker.domain.book import distinct_fills
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.topics import topic_name
+from stocktracker.streams.samples import at
 from tests.integration.helpers import burst, control, members, owner_pid, quotes
 from tests.waiting import eventually
 

@@ -25,12 +25,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from connectors.replay.runner import run_replay
-from connectors.simulated.market import day_items
-from domain.synthetic import generate_day
-from streams.commands.kafka_local import free_port
-from streams.commands.local_run import Run, stop_process
-from streams.core.settings import Settings
+from stocktracker.connectors.replay.runner import run_replay
+from stocktracker.connectors.simulated.market import day_items
+from stocktracker.domain.synthetic import generate_day
+from stocktracker.streams.commands.kafka_local import free_port
+from stocktracker.streams.commands.local_run import Run, stop_process
+from stocktracker.streams.core.settings import Settings
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -86,8 +86,8 @@ def dashboard(run: Run, tmp_path: Path) -> Iterator[str]:
            "WEB_TOKEN": TOKEN, "WEB_PORT": str(port), "WEB_EMIT_INTERVAL_MS": "100",
            "WEB_STATUS_INTERVAL_S": "1"}
     log = (tmp_path / "web.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.commands.cli", "web"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "stocktracker.streams.commands.cli", "web"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         eventually(lambda: proc.poll() is None and _status(url) is not None, timeout=30, interval=0.2)

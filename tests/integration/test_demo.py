@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.commands.admin import topics_with_prefix
-from streams.commands.cli import main
+from stocktracker.streams.commands.admin import topics_with_prefix
+from stocktracker.streams.commands.cli import main
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Source
-from connectors.ingest import IngestService, processor_from_settings
-from connectors.reddit.config import RedditSettings
-from connectors.reddit.source import RedditSource
-from connectors.simulated.reddit_server import FakeRedditServer
-from connectors.simulated.x_server import FakeXServer
-from connectors.x.config import XSettings
-from connectors.x.source import XSource
-from schemas.codec import SingleObjectCodec
-from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.commands.monitor import Monitor
-from streams.core.producer import RecordProducer
+from stocktracker.connectors.base import Source
+from stocktracker.connectors.ingest import IngestService, processor_from_settings
+from stocktracker.connectors.reddit.config import RedditSettings
+from stocktracker.connectors.reddit.source import RedditSource
+from stocktracker.connectors.simulated.reddit_server import FakeRedditServer
+from stocktracker.connectors.simulated.x_server import FakeXServer
+from stocktracker.connectors.x.config import XSettings
+from stocktracker.connectors.x.source import XSource
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
+from stocktracker.streams.commands.monitor import Monitor
+from stocktracker.streams.core.producer import RecordProducer
 from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.integration

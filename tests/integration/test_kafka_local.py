@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from streams.commands import kafka_local
+from stocktracker.streams.commands import kafka_local
 from tests.waiting import eventually
 
 if TYPE_CHECKING:

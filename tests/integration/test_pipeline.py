@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.execute import client_order_id
-from streams.commands.local_run import Run
-from streams.core.settings import Settings
-from streams.samples import at, chain, post
+from stocktracker.agents.execute import client_order_id
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.samples import at, chain, post
 from tests.integration.helpers import BULLISH
 from tests.waiting import eventually
 

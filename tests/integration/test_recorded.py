@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from connectors.replay.recorded import export_range, find_spans, keep_forever, read_range
-from schemas.codec import SingleObjectCodec
-from streams.commands.admin import delete_topics, ensure_topics
-from streams.core.producer import RecordProducer
-from streams.core.topics import topic_name
-from streams.samples import at, chain, post
+from stocktracker.connectors.replay.recorded import export_range, find_spans, keep_forever, read_range
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.commands.admin import delete_topics, ensure_topics
+from stocktracker.streams.core.producer import RecordProducer
+from stocktracker.streams.core.topics import topic_name
+from stocktracker.streams.samples import at, chain, post
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
-from streams.commands.cli import main
+from stocktracker.streams.commands.admin import delete_topics, ensure_topics, topics_with_prefix
+from stocktracker.streams.commands.cli import main
 from tests.integration.helpers import record_morning
 
 pytestmark = pytest.mark.integration

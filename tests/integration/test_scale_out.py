@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from streams.commands.admin import partition_holder
-from streams.commands.local_run import Run
-from streams.core.settings import KafkaSettings, Settings
-from streams.core.topics import topic_name
-from streams.samples import at, post
+from stocktracker.streams.commands.admin import partition_holder
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.settings import KafkaSettings, Settings
+from stocktracker.streams.core.topics import topic_name
+from stocktracker.streams.samples import at, post
 from tests.integration.helpers import members, quotes
 from tests.waiting import eventually
 

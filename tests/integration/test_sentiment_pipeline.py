@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.simulated.llm_servers import FakeLLMServer, serve_in_thread
-from streams.commands.local_run import Run
-from streams.core.settings import Settings
-from streams.samples import at, post
+from stocktracker.connectors.simulated.llm_servers import FakeLLMServer, serve_in_thread
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.samples import at, post
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 import pytest
 
-from connectors.simulated.broker import SimulatedBroker
-from connectors.simulated.journal import KafkaJournal
-from domain.orders import OrderRequest
-from streams.core.settings import Settings, TradingSettings
-from streams.core.topics import topic_name
-from streams.venues import make_broker
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.connectors.simulated.journal import KafkaJournal
+from stocktracker.domain.orders import OrderRequest
+from stocktracker.streams.core.settings import Settings, TradingSettings
+from stocktracker.streams.core.topics import topic_name
+from stocktracker.streams.venues import make_broker
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +88,9 @@ async def test_broker_rebuilt_from_kafka_equals_the_old_one(
 
 KILLED_WORKER = textwrap.dedent("""
     import asyncio, sys, time
-    from domain.orders import OrderRequest
-    from streams.venues import make_broker
-    from streams.core.settings import KafkaSettings, Settings
+    from stocktracker.domain.orders import OrderRequest
+    from stocktracker.streams.venues import make_broker
+    from stocktracker.streams.core.settings import KafkaSettings, Settings
 
     async def main():
         broker = make_broker(Settings(kafka=KafkaSettings(bootstrap_servers=sys.argv[1],

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.commands.local_run import Run
-from streams.core.settings import Settings
-from streams.samples import at
+from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.samples import at
 from tests.integration.helpers import burst, control, quotes
 from tests.waiting import eventually
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from agents.orders import reconcile_at_start
-from connectors.simulated.broker import SimulatedBroker
-from domain.orders import BrokerPosition
-from schemas.codec import SingleObjectCodec
-from streams.core.settings import Settings
-from streams.pipeline import Pipeline
-from streams.samples import at, post
+from stocktracker.agents.orders import reconcile_at_start
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.domain.orders import BrokerPosition
+from stocktracker.schemas.codec import SingleObjectCodec
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.pipeline import Pipeline
+from stocktracker.streams.samples import at, post
 from tests.waiting import eventually_async
 
 

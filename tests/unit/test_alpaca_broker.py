@@ -15,15 +15,15 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.models import Order, TradeUpdate
 from pydantic import SecretStr
 
-from connectors.alpaca import convert
-from connectors.alpaca.broker import AlpacaBroker, MissingKeys
-from connectors.alpaca.config import AlpacaSettings
-from connectors.alpaca.limiter import RateLimiter
-from connectors.broker import Broker, BrokerError
-from connectors.simulated.alpaca_account import PaperAccount
-from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
-from connectors.simulated.alpaca_stream import GARBLES
-from domain.orders import (
+from stocktracker.connectors.alpaca import convert
+from stocktracker.connectors.alpaca.broker import AlpacaBroker, MissingKeys
+from stocktracker.connectors.alpaca.config import AlpacaSettings
+from stocktracker.connectors.alpaca.limiter import RateLimiter
+from stocktracker.connectors.broker import Broker, BrokerError
+from stocktracker.connectors.simulated.alpaca_account import PaperAccount
+from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
+from stocktracker.connectors.simulated.alpaca_stream import GARBLES
+from stocktracker.domain.orders import (
     BrokerPosition,
     Execution,
     MalformedUpdate,

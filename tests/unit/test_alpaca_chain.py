@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connectors.alpaca.chain import AlpacaChain, with_local_greeks
-from connectors.alpaca.config import AlpacaSettings
-from connectors.alpaca.limiter import RateLimiter
-from connectors.broker import BrokerError
-from connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
-from domain.contracts import ChainQuote, expiry_close_us
-from domain.pricing import bs_price, occ_symbol, year_fraction_us
+from stocktracker.connectors.alpaca.chain import AlpacaChain, with_local_greeks
+from stocktracker.connectors.alpaca.config import AlpacaSettings
+from stocktracker.connectors.alpaca.limiter import RateLimiter
+from stocktracker.connectors.broker import BrokerError
+from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
+from stocktracker.domain.contracts import ChainQuote, expiry_close_us
+from stocktracker.domain.pricing import bs_price, occ_symbol, year_fraction_us
 
 KEY, SECRET = "PKCHAINKEY", "chain-secret"
 DAY = date(2026, 11, 24)

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from domain.latency import summarize
-from domain.performance import build_report, trades_from_fills
-from streams.commands.backtest_report import ChartData, json_safe, write_report
-from streams.commands.svg_chart import nice_ticks
+from stocktracker.domain.latency import summarize
+from stocktracker.domain.performance import build_report, trades_from_fills
+from stocktracker.streams.commands.backtest_report import ChartData, json_safe, write_report
+from stocktracker.streams.commands.svg_chart import nice_ticks
 
 MIN = 60_000_000
 T0 = 1_796_049_000_000_000  # 2026-11-30 09:30 New York

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.book import Fill, FillError, Position, apply, day_pnl
+from stocktracker.domain.book import Fill, FillError, Position, apply, day_pnl
 
 SYMBOL = "SPY261124C00590000"
 DAY = "2026-11-24"

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agents.book import position_record
-from domain.book import Position
-from schemas.codec import (
+from stocktracker.agents.book import position_record
+from stocktracker.domain.book import Position
+from stocktracker.schemas.codec import (
     SCHEMA_DIR,
     DecodeError,
     RegistryCodec,
@@ -23,7 +23,7 @@ from schemas.codec import (
     SingleObjectCodec,
     rabin_fingerprint,
 )
-from streams.core.topics import RECORDS
+from stocktracker.streams.core.topics import RECORDS
 
 POST = {"id": "p1", "source": "x", "author": "a", "text": "$SPY 🚀", "event_time": 1,
         "trace": {"ingest_in": 5}}

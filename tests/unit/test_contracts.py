@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.contracts import (
+from stocktracker.domain.contracts import (
     ChainQuote,
     ContractRule,
     choose,
@@ -16,8 +16,14 @@ from domain.contracts import (
     option_type_for,
     quote_delta,
 )
-from domain.pricing import bs_price, bs_price_delta, implied_vol_skew, occ_symbol, year_fraction_us
-from domain.strikes import choose_contract
+from stocktracker.domain.pricing import (
+    bs_price,
+    bs_price_delta,
+    implied_vol_skew,
+    occ_symbol,
+    year_fraction_us,
+)
+from stocktracker.domain.strikes import choose_contract
 
 DAY = date(2026, 11, 24)
 NOW = int(datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp() * 1_000_000)  # 10:00 ET

@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from domain.control import (
+from stocktracker.domain.control import (
     CANCEL_ENTRIES,
     CLOSE,
     FLATTEN,
@@ -15,7 +15,7 @@ from domain.control import (
     apply_command,
     effective_limits,
 )
-from domain.risk import RiskLimits
+from stocktracker.domain.risk import RiskLimits
 
 CALM = ControlState()
 
@@ -148,8 +148,8 @@ def test_a_stored_limit_that_is_invalid_is_refused_at_load(stored: dict[str, obj
 def test_the_owner_keeps_the_last_valid_state_when_the_stored_one_is_invalid() -> None:
     from types import SimpleNamespace
 
-    from agents.control import KEY, current_state
-    from agents.host import ControlHolder
+    from stocktracker.agents.control import KEY, current_state
+    from stocktracker.agents.host import ControlHolder
 
     good = apply_command(CALM, "set_limits", {"max_daily_loss": "500"})[0]
     table = {KEY: good.to_record()}

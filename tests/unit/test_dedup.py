@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from domain.dedup import DUPLICATE, NEAR_DUPLICATE, NEW, Deduplicator
+from stocktracker.domain.dedup import DUPLICATE, NEAR_DUPLICATE, NEW, Deduplicator
 
 POST = ("Loading up on $NVDA calls before earnings tomorrow, the chart looks strong and "
         "guidance should be huge")

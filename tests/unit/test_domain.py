@@ -6,16 +6,16 @@ from datetime import date
 
 import pytest
 
-from domain.aggregate import ScoreItem, WindowStats, merge, stats
-from domain.fills import simulate_fill
-from domain.latency import percentile, stage_latencies, summarize
-from domain.market_hours import MarketCalendar
-from domain.positions import apply_fill, unrealized
-from domain.risk import OrderIntent, RiskLimits, RiskState, check
-from domain.signals import SignalRule, evaluate
-from domain.strikes import ChainQuote, choose_contract
-from domain.tickers import extract_tickers
-from streams.samples import at
+from stocktracker.domain.aggregate import ScoreItem, WindowStats, merge, stats
+from stocktracker.domain.fills import simulate_fill
+from stocktracker.domain.latency import percentile, stage_latencies, summarize
+from stocktracker.domain.market_hours import MarketCalendar
+from stocktracker.domain.positions import apply_fill, unrealized
+from stocktracker.domain.risk import OrderIntent, RiskLimits, RiskState, check
+from stocktracker.domain.signals import SignalRule, evaluate
+from stocktracker.domain.strikes import ChainQuote, choose_contract
+from stocktracker.domain.tickers import extract_tickers
+from stocktracker.streams.samples import at
 
 CAL = MarketCalendar()
 
@@ -175,7 +175,7 @@ def test_signal_needs_engagement_and_no_strong_momentum_against_it() -> None:
 
 
 def test_a_reconciliation_states_the_brokers_quantity() -> None:
-    from domain.positions import apply_fill_record
+    from stocktracker.domain.positions import apply_fill_record
 
     def target(qty: int, price: float = 0.5) -> dict[str, object]:
         return {"client_order_id": f"reconcile:SPY261124C00590000:{qty}", "side": "buy",

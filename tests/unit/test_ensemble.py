@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.simulated.llm_servers import FakeLLMServer
-from domain.aggregate import ScoreItem, merge, stats
-from domain.sentiment import ModelAnswer
-from domain.signals import SignalRule, evaluate
-from sentiment.ensemble import Ensemble
-from sentiment.llm import ClaudeModel, GroqModel, LLMModel
-from streams.core.settings import SentimentSettings
+from stocktracker.connectors.simulated.llm_servers import FakeLLMServer
+from stocktracker.domain.aggregate import ScoreItem, merge, stats
+from stocktracker.domain.sentiment import ModelAnswer
+from stocktracker.domain.signals import SignalRule, evaluate
+from stocktracker.sentiment.ensemble import Ensemble
+from stocktracker.sentiment.llm import ClaudeModel, GroqModel, LLMModel
+from stocktracker.streams.core.settings import SentimentSettings
 
 BULL = "$SPY 600c printing, blowout jobs report, we going to the moon 🚀🚀"
 

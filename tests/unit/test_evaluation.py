@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from connectors.simulated.llm_servers import serve_in_thread
-from domain.evaluation import accuracy, label_name, macro_f1
-from sentiment.evaluate import read_labelled
-from streams.commands.cli import main
+from stocktracker.connectors.simulated.llm_servers import serve_in_thread
+from stocktracker.domain.evaluation import accuracy, label_name, macro_f1
+from stocktracker.sentiment.evaluate import read_labelled
+from stocktracker.streams.commands.cli import main
 
 
 def test_accuracy_and_macro_f1_by_hand() -> None:

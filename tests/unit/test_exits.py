@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.exits import (
+from stocktracker.domain.exits import (
     CANCEL,
     PROFIT_TARGET,
     SEND,
@@ -28,7 +28,7 @@ from domain.exits import (
     time_exit_us,
     update_high_water,
 )
-from domain.market_hours import MarketCalendar, Session
+from stocktracker.domain.market_hours import MarketCalendar, Session
 
 CAL = MarketCalendar()
 DAY = date(2026, 11, 24)

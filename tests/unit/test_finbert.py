@@ -23,8 +23,8 @@ from transformers import (
     BertTokenizer,
 )
 
-from domain.sentiment import ModelAnswer
-from sentiment.finbert import (
+from stocktracker.domain.sentiment import ModelAnswer
+from stocktracker.sentiment.finbert import (
     BatcherStopped,
     FinbertModel,
     FinbertUnavailable,
@@ -32,7 +32,7 @@ from sentiment.finbert import (
     find_weights,
     load_finbert,
 )
-from streams.core.settings import SentimentSettings
+from stocktracker.streams.core.settings import SentimentSettings
 from tests.waiting import eventually_async
 
 FINBERT_LABELS = {0: "positive", 1: "negative", 2: "neutral"}

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from domain.dedup import Deduplicator
-from domain.ingest import REASONS, Outcome, Processor
-from domain.relevance import HALF_LIFE_S, relevance
+from stocktracker.domain.dedup import Deduplicator
+from stocktracker.domain.ingest import REASONS, Outcome, Processor
+from stocktracker.domain.relevance import HALF_LIFE_S, relevance
 
 KNOWN = frozenset({"SPY", "QQQ", "NVDA", "TSLA", "ALL", "IT"})
 NOW_US = 1_764_000_000_000_000
@@ -32,7 +32,7 @@ class Post:
 
 
 def test_a_raw_post_from_a_connector_fits() -> None:
-    from connectors.base import RawPost
+    from stocktracker.connectors.base import RawPost
 
     raw = RawPost(id="x:9", source="x", author="a", text="Loading $SPY calls &amp; more 🚀",
                   created_us=NOW_US, received_us=NOW_US, followers=50_000, likes=20)

@@ -83,3 +83,13 @@ def test_the_rule_sees_a_wrong_arrow() -> None:
     assert _folder_of_module("stocktracker.streams.commands.cli") == "streams/commands"
     assert _folder_of_module("streams.pipeline") == "streams"
     assert _folder_of_module("faust") is None
+
+
+def test_every_package_folder_installs_under_stocktracker() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {init.parent.relative_to(ROOT).as_posix() for top in PACKAGES
+               for init in (ROOT / top).rglob("__init__.py")}
+    assert set(config["packages"]) == {"stocktracker." + f.replace("/", ".") for f in folders}
+    assert config["package-dir"] == {f"stocktracker.{top}": top for top in PACKAGES}

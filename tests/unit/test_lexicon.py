@@ -7,8 +7,8 @@ import random
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from domain.finance_lexicon import PHRASES
-from domain.lexicon import LexiconModel, LexiconResult, compile_template
+from stocktracker.domain.finance_lexicon import PHRASES
+from stocktracker.domain.lexicon import LexiconModel, LexiconResult, compile_template
 
 BULL, BEAR, NEUTRAL = "bullish", "bearish", "neutral"
 

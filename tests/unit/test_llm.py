@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.simulated.llm_servers import FakeLLMServer
-from domain.llm_answer import NonsenseAnswer
-from sentiment.llm import ClaudeModel, GroqModel, LLMUnavailable, llms_from_settings
-from streams.core.settings import SentimentSettings
+from stocktracker.connectors.simulated.llm_servers import FakeLLMServer
+from stocktracker.domain.llm_answer import NonsenseAnswer
+from stocktracker.sentiment.llm import ClaudeModel, GroqModel, LLMUnavailable, llms_from_settings
+from stocktracker.streams.core.settings import SentimentSettings
 
 BULL = "$SPY 600c printing, blowout jobs report, we going to the moon 🚀🚀"
 BEAR = "Loading up on $SPY puts, this market is about to crash hard"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.simulated.broker import SimulatedBroker
-from domain.book import Position
-from domain.exits import TIME_EXIT, exit_order_id
-from domain.orders import CANCELED, FILL, OrderRequest
-from streams.core.settings import SentimentSettings, Settings
-from streams.samples import at
-from streams.simulation import Simulation
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.domain.book import Position
+from stocktracker.domain.exits import TIME_EXIT, exit_order_id
+from stocktracker.domain.orders import CANCELED, FILL, OrderRequest
+from stocktracker.streams.core.settings import SentimentSettings, Settings
+from stocktracker.streams.samples import at
+from stocktracker.streams.simulation import Simulation
 
 SYMBOL = "SPY261124C00590000"  # expires on the test day, 2026-11-24 (New York = UTC-5)
 
@@ -157,7 +157,7 @@ async def test_a_refused_exit_is_retried_with_growing_pauses_then_stranded() -> 
 
 
 async def test_reconciliation_books_the_executions_the_book_missed_with_their_money() -> None:
-    from agents.orders import reconcile
+    from stocktracker.agents.orders import reconcile
 
     sim, broker = simulation()
     broker.advance(at(15, 0))

@@ -10,7 +10,7 @@ import empyrical
 import numpy as np
 import pytest
 
-from domain.performance import (
+from stocktracker.domain.performance import (
     DAILY,
     MINUTE_BARS,
     Trade,
@@ -24,7 +24,7 @@ from domain.performance import (
     sortino,
     trades_from_fills,
 )
-from domain.settlement import settle_expiring
+from stocktracker.domain.settlement import settle_expiring
 
 MIN = 60_000_000
 T0 = 1_796_049_000_000_000  # 2026-11-30 09:30 New York, a whole minute

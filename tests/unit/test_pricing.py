@@ -9,7 +9,7 @@ from itertools import pairwise
 
 import pytest
 
-from domain.pricing import (
+from stocktracker.domain.pricing import (
     US_PER_YEAR,
     bs_delta,
     bs_price,

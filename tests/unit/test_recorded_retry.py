@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from connectors.replay.recorded import _retrying
+from stocktracker.connectors.replay.recorded import _retrying
 
 
 class Flaky:

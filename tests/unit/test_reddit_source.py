@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Malformed, RawPost
-from connectors.reddit.config import RedditSettings
-from connectors.reddit.source import RedditSource, reddit_source
-from connectors.simulated.reddit_server import FakeRedditServer
+from stocktracker.connectors.base import Malformed, RawPost
+from stocktracker.connectors.reddit.config import RedditSettings
+from stocktracker.connectors.reddit.source import RedditSource, reddit_source
+from stocktracker.connectors.simulated.reddit_server import FakeRedditServer
 from tests.waiting import eventually_async
 
 SUBREDDITS = ("wallstreetbets", "options", "stocks")

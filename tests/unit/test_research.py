@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from domain.research import ab_compare, choose_best, grid, random_sample, walk_forward
+from stocktracker.domain.research import ab_compare, choose_best, grid, random_sample, walk_forward
 
 SPACE = {"threshold": [0.2, 0.3, 0.4], "size": [1, 2], "stop": [0.2, 0.3, 0.4, 0.5]}
 DAYS = [date(2026, 11, 2) + timedelta(days=i) for i in range(11)]

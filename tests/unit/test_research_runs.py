@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams.commands.backtest import sessions_before
-from streams.commands.cli import main
-from streams.commands.research import Job, ab_run, run_job, settings_with, walk_forward_run
+from stocktracker.streams.commands.backtest import sessions_before
+from stocktracker.streams.commands.cli import main
+from stocktracker.streams.commands.research import Job, ab_run, run_job, settings_with, walk_forward_run
 
 DAYS = tuple(sessions_before(date(2026, 11, 25), 3))
 QUIET = {"SENTIMENT_FINBERT": "off"}

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from domain.market_hours import MarketCalendar, Session
-from domain.risk import (
+from stocktracker.domain.market_hours import MarketCalendar, Session
+from stocktracker.domain.risk import (
     CHECKS,
     MINUTE_US,
     OrderIntent,

@@ -7,16 +7,16 @@ import math
 
 import pytest
 
-from domain.aggregate import ScoreItem, merge, stats
-from domain.llm_answer import (
+from stocktracker.domain.aggregate import ScoreItem, merge, stats
+from stocktracker.domain.llm_answer import (
     ANSWER_SCHEMA,
     NonsenseAnswer,
     answer_from,
     parse_json_answer,
     user_prompt,
 )
-from domain.ration import MinuteBudget, relevance
-from domain.sentiment import ModelAnswer, combine, label_of, normalise, text_key
+from stocktracker.domain.ration import MinuteBudget, relevance
+from stocktracker.domain.sentiment import ModelAnswer, combine, label_of, normalise, text_key
 
 W = {"lexicon": 0.30, "finbert": 0.30, "groq": 0.35, "claude": 0.35}
 

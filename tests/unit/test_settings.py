@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from streams.core.settings import UnknownSettingError, load_settings, unknown_keys
+from stocktracker.streams.core.settings import UnknownSettingError, load_settings, unknown_keys
 
 
 def test_defaults_are_paper_and_simulated(monkeypatch: pytest.MonkeyPatch,
@@ -51,8 +51,8 @@ def test_kafka_tool_variables_and_lists_are_accepted(monkeypatch: pytest.MonkeyP
 
 
 def test_env_example_lists_every_setting_and_only_those() -> None:
-    from streams.core.settings import SECTIONS
-    from streams.venues import VENUE_SETTINGS
+    from stocktracker.streams.core.settings import SECTIONS
+    from stocktracker.streams.venues import VENUE_SETTINGS
 
     sections = SECTIONS + VENUE_SETTINGS
 
@@ -79,8 +79,8 @@ def test_llm_keys_are_secret_and_read_under_both_names(monkeypatch: pytest.Monke
 
 def test_a_typo_in_a_venue_key_is_refused_when_the_venues_are_read(monkeypatch: pytest.MonkeyPatch,
                                                                   tmp_path: Path) -> None:
-    from streams.core.settings import SECTIONS
-    from streams.venues import VENUE_SETTINGS
+    from stocktracker.streams.core.settings import SECTIONS
+    from stocktracker.streams.venues import VENUE_SETTINGS
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_X_BEARER_TOKN", "t")

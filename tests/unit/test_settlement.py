@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from domain.performance import equity_curve
-from domain.settlement import intrinsic, is_settlement, settle_expiring
+from stocktracker.domain.performance import equity_curve
+from stocktracker.domain.settlement import intrinsic, is_settlement, settle_expiring
 
 DAY = date(2026, 11, 24)
 CLOSE = 1_795_554_000_000_000  # 16:00 New York on DAY

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from connectors.broker import BrokerError
-from connectors.simulated.broker import SimulatedBroker
-from connectors.simulated.journal import KEEP_US, JournalError, MemoryJournal
-from domain.orders import OrderRequest, OrderUpdate, parse_occ
-from streams.core.settings import Settings, TradingSettings
-from streams.venues import LiveTradingRefused, UnknownVenue, check_live, make_broker
+from stocktracker.connectors.broker import BrokerError
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.connectors.simulated.journal import KEEP_US, JournalError, MemoryJournal
+from stocktracker.domain.orders import OrderRequest, OrderUpdate, parse_occ
+from stocktracker.streams.core.settings import Settings, TradingSettings
+from stocktracker.streams.venues import LiveTradingRefused, UnknownVenue, check_live, make_broker
 
 SYM = "SPY261124C00590000"
 
@@ -107,7 +107,7 @@ async def test_sell_to_close_books_the_proceeds() -> None:
 
 
 async def test_quote_source_serves_a_restarted_broker() -> None:
-    from domain.fills import Touch
+    from stocktracker.domain.fills import Touch
 
     broker = SimulatedBroker()
     broker.quote_source = lambda s: Touch(1.0, 1.05, 10, 10, 5_000) if s == SYM else None

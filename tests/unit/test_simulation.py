@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.commands.backtest import Result, run_backtest, sessions_before, synthetic_items
-from streams.core.settings import SentimentSettings, Settings
+from stocktracker.streams.commands.backtest import Result, run_backtest, sessions_before, synthetic_items
+from stocktracker.streams.core.settings import SentimentSettings, Settings
 
 DAYS = sessions_before(date(2026, 11, 25), 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.sizing import SizingRule, contract_cost, size
+from stocktracker.domain.sizing import SizingRule, contract_cost, size
 
 EQUITY = 25_000.0
 

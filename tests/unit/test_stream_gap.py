@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from agents.owner import pump_updates
-from connectors.simulated.broker import SimulatedBroker
-from domain.book import Position
-from domain.orders import FILL, OrderRequest, OrderUpdate, StreamResumed
-from streams.samples import at
+from stocktracker.agents.owner import pump_updates
+from stocktracker.connectors.simulated.broker import SimulatedBroker
+from stocktracker.domain.book import Position
+from stocktracker.domain.orders import FILL, OrderRequest, OrderUpdate, StreamResumed
+from stocktracker.streams.samples import at
 from tests.unit.test_owner_duties import SYMBOL, simulation
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.pricing import occ_symbol
-from domain.synthetic import (
+from stocktracker.domain.pricing import occ_symbol
+from stocktracker.domain.synthetic import (
     OPENERS,
     TAILS,
     TEMPLATES,
@@ -231,7 +231,7 @@ def test_shuffled_posts_carry_no_direction() -> None:
 
 
 def test_templates_are_recognised_and_read_right_by_the_lexicon() -> None:
-    from domain.lexicon import LexiconModel
+    from stocktracker.domain.lexicon import LexiconModel
 
     model = LexiconModel()
     labels = {1: "bullish", -1: "bearish", 0: "neutral"}

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
-from agents.orders import OpenEntries, is_open_entry, store_order
-from agents.owner import run_term
-from domain.book import Position
-from domain.order_record import OrderRecord
-from streams.samples import at
+from stocktracker.agents.orders import OpenEntries, is_open_entry, store_order
+from stocktracker.agents.owner import run_term
+from stocktracker.domain.book import Position
+from stocktracker.domain.order_record import OrderRecord
+from stocktracker.streams.samples import at
 from tests.unit.test_owner_duties import SYMBOL, simulation
 
 

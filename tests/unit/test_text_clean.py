@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from domain.text_clean import clean_text, is_english, language
+from stocktracker.domain.text_clean import clean_text, is_english, language
 
 
 @pytest.mark.parametrize(("raw", "cleaned"), [

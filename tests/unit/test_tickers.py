@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.tickers import COMPANY_NAMES, GUARD_WORDS, extract_tickers, extract_tickers_ex
+from stocktracker.domain.tickers import COMPANY_NAMES, GUARD_WORDS, extract_tickers, extract_tickers_ex
 
 KNOWN = frozenset({"SPY", "QQQ", "NVDA", "TSLA", "AAPL", "AMD", "BRK.B", "ALL", "IT", "ON", "A",
                    "NOW", "CEO", "DD", "EOD", "ATH", "IMO", "USA", "GDP", "CPI", "I"})

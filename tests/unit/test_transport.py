@@ -13,9 +13,9 @@ import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams.core.settings import Settings
-from streams.pipeline import Pipeline
-from streams.transport import GuardedConsumer, broker_url
+from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.pipeline import Pipeline
+from stocktracker.streams.transport import GuardedConsumer, broker_url
 
 
 def message(topic: str, offset: int, generation: int) -> ConsumerMessage:

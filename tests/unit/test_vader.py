@@ -7,8 +7,8 @@ import random
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from domain.lexicon import LexiconModel
-from domain.vader import Vader, vader_lexicon
+from stocktracker.domain.lexicon import LexiconModel
+from stocktracker.domain.vader import Vader, vader_lexicon
 
 # Word lists that exercise every rule: sentiment words (some in capitals), boosters and
 # dampeners, negations and contractions, "but", "least", "kind of", idioms, emoticons,

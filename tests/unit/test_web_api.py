@@ -10,13 +10,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pydantic import SecretStr
 
-from connectors.alpaca.config import AlpacaSettings
-from streams import samples as r
-from streams.core.settings import Settings
+from stocktracker.connectors.alpaca.config import AlpacaSettings
+from stocktracker.streams import samples as r
+from stocktracker.streams.core.settings import Settings
+from stocktracker.web.app import create_app
+from stocktracker.web.control import ListWriter, NotDelivered
+from stocktracker.web.hub import Feed
 from tests.web_auth import TOKEN, web_settings
-from web.app import create_app
-from web.control import ListWriter, NotDelivered
-from web.hub import Feed
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VIEWS = ("/api/status", "/api/positions", "/api/signals", "/api/orders", "/api/metrics")
@@ -296,7 +296,7 @@ def test_the_web_command_refuses_to_start_without_a_token(monkeypatch: pytest.Mo
                                                           tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from streams.commands.cli import main
+    from stocktracker.streams.commands.cli import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WEB_TOKEN", raising=False)

@@ -17,15 +17,15 @@ from flask import Flask
 from flask_socketio import SocketIO, SocketIOTestClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from streams import samples as r
-from streams.commands.kafka_local import free_port
+from stocktracker.streams import samples as r
+from stocktracker.streams.commands.kafka_local import free_port
+from stocktracker.web.app import create_app
+from stocktracker.web.control import ListWriter
+from stocktracker.web.events import EVENTS
+from stocktracker.web.hub import Feed
+from stocktracker.web.sockets import Emitter
 from tests.waiting import eventually
 from tests.web_auth import TOKEN, web_settings
-from web.app import create_app
-from web.control import ListWriter
-from web.events import EVENTS
-from web.hub import Feed
-from web.sockets import Emitter
 
 
 def make(**web: Any) -> tuple[Flask, Feed]:

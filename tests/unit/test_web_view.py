@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 
-from streams import samples as r
-from streams.core.trace import now_us
-from web import report
-from web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event, EventBuffer
-from web.stats import LatencyWindow, RateMeter
-from web.view import DashboardView, origin_us
+from stocktracker.streams import samples as r
+from stocktracker.streams.core.trace import now_us
+from stocktracker.web import report
+from stocktracker.web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event, EventBuffer
+from stocktracker.web.stats import LatencyWindow, RateMeter
+from stocktracker.web.view import DashboardView, origin_us
 
 
 def test_a_signal_gets_its_order_outcome_and_reason() -> None:
@@ -166,8 +166,8 @@ def test_an_answer_that_does_not_say_whose_settles_the_latest_pending_of_its_com
 
 
 def test_an_invalid_limit_from_the_owner_is_a_dashboard_failure_and_changes_nothing() -> None:
-    from streams.core.settings import WebSettings
-    from web.hub import Feed
+    from stocktracker.streams.core.settings import WebSettings
+    from stocktracker.web.hub import Feed
 
     feed = Feed(WebSettings())
     feed.ingest("switches", r.switches("restore", by="owner", at=r.T0, max_daily_loss=500.0))
@@ -280,8 +280,8 @@ def test_rates_are_per_second_over_the_span() -> None:
 
 
 def test_a_record_the_view_cannot_fold_is_counted_and_the_rest_go_on() -> None:
-    from streams.core.settings import WebSettings
-    from web.hub import Feed
+    from stocktracker.streams.core.settings import WebSettings
+    from stocktracker.web.hub import Feed
 
     feed = Feed(WebSettings())
     broken = r.signal()

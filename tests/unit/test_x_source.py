@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Malformed, RawPost
-from connectors.simulated.x_server import FakeXServer
-from connectors.x.config import XSettings
-from connectors.x.rules import ExistingRule, RulesDiff, build_rules, diff_rules
-from connectors.x.source import XSource, x_source
+from stocktracker.connectors.base import Malformed, RawPost
+from stocktracker.connectors.simulated.x_server import FakeXServer
+from stocktracker.connectors.x.config import XSettings
+from stocktracker.connectors.x.rules import ExistingRule, RulesDiff, build_rules, diff_rules
+from stocktracker.connectors.x.source import XSource, x_source
 from tests.waiting import eventually_async
 
 TOKEN = "local-bearer-token"
