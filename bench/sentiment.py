@@ -3,7 +3,9 @@
 1. FinBERT (``bench/finbert.py``): the project's optimised path against plain fp32 eager
    transformers on the same BERT-base-shaped model, batch 1, ~32 tokens, measured
    interleaved; and batched texts/s.
-2. Lexicon (``bench/lexicon.py``): texts/s on one core, with plain VADER beside it.
+2. Lexicon (``bench/lexicon.py``): texts/s on one core, with plain VADER beside it; forecast
+   skill (``bench/skill.py``): scored posts measured per second (forward returns, IC with
+   its bootstrap, hit rate, calibration) over a generated session.
 3. Ensemble: the real ``groq`` and ``anthropic`` clients against local servers answering in
    50 ms and 400 ms, the lexicon (and FinBERT on the random BERT-base when torch is
    present); time-to-score per post, p50/p99, against ``deadline + 5 ms``.
@@ -121,6 +123,9 @@ def main() -> None:
     from bench.lexicon import measure as lexicon_measure
 
     figures.update(lexicon_measure())
+    from bench.skill import measure as skill_measure
+
+    figures.update(skill_measure())
     batcher = None
     if not args.skip_finbert:
         from bench.finbert import measure as finbert_measure
@@ -138,6 +143,8 @@ def main() -> None:
         ("FinBERT batched, texts/s", "finbert_batched_texts_per_s", "/s", ""),
         ("Lexicon, texts/s (one core)", "lexicon_texts_per_s", "/s", ">= 20,000"),
         ("Plain VADER, texts/s", "vader_texts_per_s", "/s", ""),
+        ("Skill (3 models x 3 horizons, bootstrap), posts/s", "skill_posts_per_s", "/s", ""),
+        ("Skill without the bootstrap, posts/s", "skill_posts_per_s_no_bootstrap", "/s", ""),
         ("Ensemble time-to-score p50, ms", "ensemble_p50_ms", "ms", ""),
         ("Ensemble time-to-score p99, ms", "ensemble_p99_ms", "ms",
          f"<= {DEADLINE_MS + SLACK_MS:.0f}"),

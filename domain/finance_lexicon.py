@@ -15,9 +15,22 @@ general-English meaning where markets differ ("bull", "short", "puts", "crush", 
   conjunction ("bought ... calls" matches "bought more SPY 0DTE calls").
 
 Weight 0 marks a phrase that must read as neutral ("short term", "hedge fund").
+
+``NO_VIEW`` phrases (same grammar) say the writer takes no direction ("no clue where it
+goes", "either way", "on the sidelines"): a post with one has its score scaled by
+``NO_VIEW_WEIGHT``, and a post that ends with a question by ``QUESTION_WEIGHT`` (0: such
+a post scores nothing).
+VADER's own general-English valences are scaled by ``GENERAL_WEIGHT``: in market talk
+"love", "great" or "insane" say little about direction next to "puts" or "downgrade"
+(and are often sarcastic).
 """
 
 from __future__ import annotations
+
+GENERAL_WEIGHT = 0.5
+NO_VIEW_WEIGHT = 0.0
+QUESTION_WEIGHT = 0.0
+SIGNED_MOVE = 1.6  # "+12%" / "-8%": a move written with its sign
 
 WORDS: dict[str, float] = {
     # analyst and corporate actions
@@ -59,6 +72,12 @@ WORDS: dict[str, float] = {
     "rugged": -2.8, "rugpull": -3.0, "tendies": 2.4, "yolo": 1.0, "printing": 2.0,
     "printer": 1.0, "brrr": 1.2, "fomo": 0.8, "hodl": 1.2, "hodling": 1.2, "lfg": 2.2,
     "stonks": 1.0, "btfd": 2.0, "btd": 2.0, "cooked": -2.0, "cooking": 1.0,
+    "guh": -2.0, "ngmi": -1.8, "wagmi": 1.8, "wrecked": -2.4, "diluting": -2.0, "dilute": -1.8,
+    "aths": 2.0, "overvalued": -1.8, "undervalued": 1.8, "overpriced": -1.6, "froth": -1.2,
+    "frothy": -1.4, "decel": -1.6, "decelerated": -1.6, "decelerating": -1.6,
+    "deceleration": -1.6, "reaccelerated": 1.8, "reaccelerating": 1.8, "reacceleration": 1.8,
+    "trimmed": -1.0, "trimming": -1.0, "topped": -1.4, "capitulating": -2.2, "csp": 1.2,
+    "csps": 1.2,
     # general-English words that carry no direction in market talk
     "share": 0.0, "shares": 0.0, "interest": 0.0, "credit": 0.0, "fair": 0.0, "value": 0.0,
     "worth": 0.0, "play": 0.0, "fire": 0.0, "lol": 0.0, "top": 0.0, "demand": 0.0,
@@ -66,13 +85,17 @@ WORDS: dict[str, float] = {
     "0dte": 0.0,
 }
 
-_SUBJECT_VERB = "are|r|is|were|was|got|getting|get|all|went|keep|still|been|expired|expiring"
+_SUBJECT_VERB = ("are|r|is|were|was|got|getting|get|all|went|keep|still|been|expired|expiring|"
+                 "have_been|has_been|had_been|are_getting|about_to_get|about_to_be|"
+                 "are_about_to_get|gonna_get|gonna_be|are_gonna_get|will_get|will_be")
 _LOSING = ("worthless|dead|dying|red|down|bleeding|crushed|rekt|wrecked|destroyed|burning|"
            "burned|burnt|fucked|fukt|cooked|toast|gone|zeroed|trapped|squeezed|obliterated|"
-           "in_shambles|down_bad|getting_crushed|getting_rekt|getting_wrecked|getting_squeezed")
+           "in_shambles|down_bad|getting_crushed|getting_rekt|getting_wrecked|getting_squeezed|"
+           "fuk|fukd|wrong|margin_called|getting_margin_called")
 _WINNING = "printing|paying|paid|cooking|mooning|ripping|flying|up|green|itm|on_fire|up_big"
 _OPEN = ("buy|buying|bought|load|loading|loaded|grab|grabbed|grabbing|add|adding|added|"
-         "scooped|picked_up|picking_up|yolo|yoloed|yolo'd|threw|throwing|all_in")
+         "scooped|picked_up|picking_up|yolo|yoloed|yolo'd|threw|throwing|all_in|"
+         "flip|flipped|flipping|roll|rolled|rolling")
 _CLOSE = ("sell|selling|sold|close|closing|closed|dump|dumping|dumped|trim|trimmed|trimming|"
           "exit|exited|exiting|cut|cutting")
 _TARGET = "price_target|price_targets|pt|target"
@@ -84,8 +107,8 @@ _EXPECT = "estimates|expectations|consensus|earnings|eps|revenue|numbers|forecas
 
 PHRASES: dict[str, float] = {
     # analyst and corporate actions
-    f"{_TARGET} {_RAISE}": 2.6, f"{_RAISE} its|the|their? {_TARGET}": 2.6,
-    f"{_TARGET} {_LOWER}": -2.6, f"{_LOWER} its|the|their? {_TARGET}": -2.6,
+    f"{_TARGET} {_RAISE}": 2.6, f"{_RAISE} its|the|their|my|our? {_TARGET}": 2.6,
+    f"{_TARGET} {_LOWER}": -2.6, f"{_LOWER} its|the|their|my|our? {_TARGET}": -2.6,
     f"{_RAISE} its|the|full_year|fy|annual? {_OUTLOOK}": 2.6, f"{_OUTLOOK} {_RAISE}": 2.6,
     f"{_LOWER} its|the|full_year|fy|annual? {_OUTLOOK}": -2.6, f"{_OUTLOOK} {_LOWER}": -2.6,
     "weak|soft|light|disappointing guidance|outlook|forecast": -2.4,
@@ -107,7 +130,19 @@ PHRASES: dict[str, float] = {
     "buy|overweight|outperform rating": 1.8, "sell|underweight|underperform rating": -1.8,
     "margin call|calls": -2.4,
     # forum phrases and chart talk
-    "to the moon|mars": 3.0, "buy|buying|bought the dip|dips": 2.0,
+    "to the moon|mars": 3.0, "to the moon|mars they|he|she said|says": -2.0,
+    "buy|buying|bought the dip they said": -2.0,
+    "buy|buying|bought|add|adding|added on? the|every|any|this dip|dips|fear|panic|weakness|"
+    "red_day|red_days": 2.0,
+    "back|backing|backed up the truck": 2.4, "room to run|grow": 1.6,
+    "face ripper|rippers|ripping": 2.2, "ripping|rip|ripped faces": 2.2,
+    "only goes|go|going up": 2.0, "only goes|go|going down": -2.0,
+    "green candle|candles|dildo|dildos": 1.8, "red candle|candles|dildo|dildos": -1.8,
+    "exit liquidity": -2.2, "don't|dont|do_not be exit liquidity": -2.2,
+    "don't|dont|do_not be a|the? bagholder|bagholders": -2.2, "falling knife|knives": -2.0,
+    "value trap": -2.2, "money pit": -2.0, "cut|cutting in half": -2.0, "top signal": -2.0,
+    "raising|raise|raised|went_to|going_to cash": -1.4,
+    "covered|covering|cover my|our|the? short|shorts": 1.6,
     "bought|buying|buy the top": -1.8, "sell|selling the rip|rally|news": -1.6,
     "short|gamma squeeze": 2.4, "short covering": 1.6, "dead cat bounce": -2.2,
     "bull trap": -2.2, "bear trap": 2.0, "bull market|run": 2.2, "bear market": -2.4,
@@ -117,8 +152,9 @@ PHRASES: dict[str, float] = {
     "iv|vol|volatility crush": -1.6, "diamond hands|hand|handed": 1.8,
     "paper hands|hand|handed": -1.2, "holding|hold|left_holding the? bag|bags": -2.2,
     "bag holder|holders|holding": -2.4,
-    "going|headed|heading up|higher": 1.8, "going|headed|heading down|lower": -1.8,
-    "going|headed|heading to zero": -3.0,
+    "going|headed|heading|go|goes|went up|higher": 1.8,
+    "going|headed|heading|go|goes|went down|lower": -1.8,
+    "going|headed|heading|go|goes|went to zero": -3.0,
     "breaking|broke|breaks out": 2.4, "breaking|broke|breaks down": -2.4,
     "broke|breaking|breaks|lost|losing support": -2.2,
     "broke|breaking|breaks through? resistance": 2.2, "held|holding|holds support": 1.6,
@@ -138,7 +174,14 @@ PHRASES: dict[str, float] = {
     # options positions: opening, closing, and how they are doing
     f"{_OPEN} ... calls|call": 2.4, f"{_OPEN} ... puts|put": -2.4,
     f"{_CLOSE} ... calls|call": -1.0, f"{_CLOSE} ... puts|put": 1.0,
-    "going|went|go long": 1.6, "going|went|go short": -1.6,
+    f"{_OPEN} ... shares|stock|position|stake": 1.6,
+    f"{_CLOSE} ... shares|stock|position|stake": -1.4,
+    f"{_OPEN} ... calls|call and|or|& puts|put": 0.0, "calls|call and|or|& puts|put": 0.0,
+    "puts|put and|or|& calls|call": 0.0,
+    "going|went|go|staying|stay|stayed|flipping|flipped|flip long": 1.6,
+    "going|went|go|staying|stay|stayed|flipping|flipped|flip short": -1.6,
+    "short put|puts": 1.2, "short call|calls": -1.2, "cash secured put|puts": 1.6,
+    "covered call|calls": 0.0,
     f"calls|call {_SUBJECT_VERB}? {_WINNING}": 2.8, f"puts {_SUBJECT_VERB}? {_WINNING}": -2.8,
     f"calls|call|bulls|longs {_SUBJECT_VERB}? {_LOSING}": -2.4,
     f"puts|bears|shorts {_SUBJECT_VERB}? {_LOSING}": 2.0,
@@ -148,9 +191,18 @@ PHRASES: dict[str, float] = {
     # neutral: positions and words used in their everyday sense
     "short|long term|run|time|while|story|weekend|day|way": 0.0, "how long": 0.0,
     "as long as": 0.0, "so long": 0.0, "short interest": 0.0, "hedge fund|funds": 0.0,
-    "earnings|conference call": 0.0, "call it": 0.0,
+    "earnings|conference call": 0.0, "call it": 0.0, "max pain": 0.0,
+    "loss|gain porn": 0.0,
+    "short|long straddle|straddles|strangle|strangles|condor|condors|butterfly|butterflies": 0.0,
     "put it|them|that|this|in|on|up|together|away|out|all|some|money": 0.0,
 }
+
+NO_VIEW: tuple[str, ...] = (
+    "no view|clue|idea|opinion|position|direction|bias", "no clue|idea where|which",
+    "either way", "which|whichever way", "coin flip|toss", "flip a coin", "sidelines",
+    "sitting on my|our hands", "don't|dont care which way", "undecided", "both sides|ways",
+    "fairly valued|priced", "delta neutral",
+)
 
 # Single emoji and emoji sequences (a sequence wins over its parts).
 EMOJI: dict[str, float] = {
@@ -158,6 +210,13 @@ EMOJI: dict[str, float] = {
     "💎🤲": 2.2, "🧻🙌": -1.4, "🧻✋": -1.4, "📈": 2.2, "🐂": 2.2, "🟢": 1.2, "🍗": 1.6,
     "🔥": 1.2, "🤑": 1.6, "💰": 1.2, "🦍": 0.6, "📉": -2.2, "🐻": -2.2, "🌈🐻": -2.6,
     "🩸": -2.0, "💀": -1.8, "☠": -1.8, "🪦": -2.0, "🔴": -1.2, "🤡": -1.2, "💸": -0.8,
+    # VADER reads these through descriptions with a market word in them ("red triangle
+    # pointed up", "red heart", "red apple", "teddy bear", "fuel pump", "new moon"), or
+    # with a mood that has no direction here (laughing at a post, boredom, a wave)
+    "🔺": 1.6, "🔻": -1.6, "❤": 1.0, "🍎": 0.0, "🍏": 0.0, "🧸": 0.0, "🧧": 0.0, "🏮": 0.0,
+    "🀄": 0.0, "📗": 0.0, "🥬": 0.0, "🥗": 0.0, "🍳": 0.0, "🍚": 0.0, "🥮": 0.0, "🎩": 0.0,
+    "🚒": 0.0, "🧯": 0.0, "⛽": 0.0, "📄": 0.0, "💳": 0.0, "▶": 0.0, "⏯": 0.0, "⏺": 0.0,
+    "🌑": 0.0, "🌚": 0.0, "😂": 0.0, "🤣": 0.0, "💤": 0.0, "👋": 0.0,
 }
 
 ACRONYMS: frozenset[str] = frozenset({

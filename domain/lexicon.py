@@ -9,7 +9,8 @@ one at a time, so before it scores a post the text is rewritten:
 3. cashtags ("$SPY") and bare tickers spelled like sentiment words ("LUV") are removed,
    so a symbol never carries sentiment; acronyms conventionally written in capitals
    ("ATH", "YOLO") are lower-cased, so VADER does not read them as shouting;
-4. strike notation ("590c", "585p") becomes "calls"/"puts";
+4. strike notation ("590c", "585p") becomes "calls"/"puts", and a move written with its
+   sign ("+12%", "-8%") a synthetic up or down token;
 5. finance phrases ("price target raised", "dead cat bounce", "selling my calls") become
    one synthetic token each, weighted in the extended lexicon, so negation, boosters,
    capitals and "!!!" around a phrase work as VADER's do for a word ("NOT selling my
@@ -17,7 +18,10 @@ one at a time, so before it scores a post the text is rewritten:
 6. clause breaks (", " ". " newline) get pad words, so a negation does not reach into the
    next clause.
 
-VADER's rules then run in :mod:`domain.vader` (vaderSentiment's scores, faster). Each
+VADER's rules then run in :mod:`domain.vader` (vaderSentiment's scores, faster), over
+VADER's lexicon with its general-English valences scaled down (``GENERAL_WEIGHT``) and the
+finance tables on top. A post that says it takes no side ("no clue where it goes", "either
+way"), or that ends with a question, has its score scaled (to 0 as the weights stand). Each
 step skips texts it cannot change (no "$", no capitals, no non-ASCII character), and the
 phrase scan finds candidate first words with C string operations rather than word by word.
 
@@ -31,7 +35,18 @@ import re
 import string
 from dataclasses import dataclass
 
-from stocktracker.domain.finance_lexicon import ACRONYMS, EMOJI, PHRASES, TICKER_WORDS, WORDS
+from stocktracker.domain.finance_lexicon import (
+    ACRONYMS,
+    EMOJI,
+    GENERAL_WEIGHT,
+    NO_VIEW,
+    NO_VIEW_WEIGHT,
+    PHRASES,
+    QUESTION_WEIGHT,
+    SIGNED_MOVE,
+    TICKER_WORDS,
+    WORDS,
+)
 from stocktracker.domain.vader import Vader, vader_lexicon
 
 _SEP = r"[\s-]+"
@@ -43,6 +58,11 @@ _GAP_WORDS = 4
 _CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:\.[A-Za-z])?(?!\w)")
 _STRIKE = re.compile(r"\d(?<![\w.]\d)\d*(?:\.\d+)?([cCpP])(?![\w'])")
 _STRIKE_WORD = {"c": " calls", "C": " calls", "p": " puts", "P": " puts"}
+_SIGNED_MOVE = re.compile(r"(?<![\w.%+-])([+-])\d+(?:\.\d+)?%")
+# What may follow a post's last "?" for the post to end with a question: space, cashtags,
+# emoji.
+_AFTER_QUESTION = re.compile(r"(?:\s|\$[A-Za-z.]+|[^\x00-\x7f])*")
+_NO_VIEW = "zznoview"
 _CAPS_WORD = re.compile(r"[A-Z](?<![\w$'][A-Z])[A-Z]{1,4}(?![\w'])")
 _WORD = re.compile(r"\w[\w']*")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -147,6 +167,12 @@ def _strike_word(match: re.Match[str]) -> str:
     return _STRIKE_WORD[match.group(1)]
 
 
+def _asks(text: str) -> bool:
+    """Whether the post ends with a question (cashtags, emoji and space may follow)."""
+    last = text.rfind("?")
+    return last >= 0 and _AFTER_QUESTION.fullmatch(text, last + 1) is not None
+
+
 def _priority(template: str) -> tuple[int, int]:
     required = [p for p in template.split() if p != "..." and not p.endswith("?")]
     return -len(required), -len(template)
@@ -228,20 +254,27 @@ class LexiconModel:
         if not 0.0 <= neutral_band < 1.0:
             raise ValueError("neutral_band must be in [0, 1)")
         self.neutral_band = neutral_band
-        lexicon = vader_lexicon()
-        taken = set(lexicon)
+        lexicon = {word: valence * GENERAL_WEIGHT for word, valence in vader_lexicon().items()}
+        taken = {*lexicon, _NO_VIEW}
         self._emoji_tokens = {e: _token(f"emoji {i}", taken) for i, e in enumerate(EMOJI)}
         self._emoji_runs: dict[str, str] = {}
+        self._move_tokens = {"+": f" {_token('move up', taken)} ",
+                             "-": f" {_token('move down', taken)} "}
         weights = dict(WORDS)
         weights.update({self._emoji_tokens[e]: w for e, w in EMOJI.items()})
+        weights.update({self._move_tokens["+"].strip(): SIGNED_MOVE,
+                        self._move_tokens["-"].strip(): -SIGNED_MOVE})
         # Phrases are indexed by their possible first words, so a post is scanned once and
         # only the templates that can start at a word are tried: all of them in one regex
         # per first word, alternatives in priority order, a named group per template.
+        # A no-view phrase folds to one shared token that carries no weight.
         by_first: dict[str, list[str]] = {}
         self._phrase_tokens: dict[str, str] = {}
-        for n, template in enumerate(sorted(PHRASES, key=_priority)):
-            token = _token(template, taken)
-            weights[token] = PHRASES[template]
+        templates = {**dict.fromkeys(NO_VIEW, None), **PHRASES}
+        for n, template in enumerate(sorted(templates, key=_priority)):
+            weight = templates[template]
+            token = _NO_VIEW if weight is None else _token(template, taken)
+            weights[token] = weight or 0.0
             group = f"p{n}"
             self._phrase_tokens[group] = token
             pattern = f"(?P<{group}>{compile_template(template)})"
@@ -271,6 +304,9 @@ class LexiconModel:
             rewritten = _EMOJI.sub(lambda m: f" {self._emoji_tokens[m.group(0)]} ", run)
             self._emoji_runs[run] = rewritten
         return rewritten
+
+    def _signed_move(self, match: re.Match[str]) -> str:
+        return self._move_tokens[match.group(1)]
 
     def _fold_phrases(self, text: str) -> str:
         """Replace each phrase (leftmost first, highest-priority template) by its token."""
@@ -313,6 +349,8 @@ class LexiconModel:
         if text.lower() != text:
             text = _CAPS_WORD.sub(_caps_word, text)
         text = _STRIKE.sub(_strike_word, text)
+        if "%" in text:
+            text = _SIGNED_MOVE.sub(self._signed_move, text)
         text = self._fold_phrases(text)
         return (_CLAUSE if "\n" in text else _CLAUSE_INLINE).sub(_CLAUSE_BREAK, text)
 
@@ -341,6 +379,10 @@ class LexiconModel:
         if not prepared or prepared.isspace():
             return LexiconResult(0.0, 0.0, "neutral")
         compound = self._vader.compound(prepared)
+        if compound and (_NO_VIEW in prepared or _NO_VIEW.upper() in prepared):
+            compound = round(compound * NO_VIEW_WEIGHT, 4) or 0.0  # never -0.0
+        elif compound and _asks(text):
+            compound = round(compound * QUESTION_WEIGHT, 4) or 0.0
         carried = self._carried(prepared)
         confidence = round(min(1.0, abs(compound) * (0.5 + 0.5 * math.sqrt(carried))), 4)
         if compound == 0.0 or abs(compound) < self.neutral_band:

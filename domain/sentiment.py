@@ -13,7 +13,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 LOCAL_MODELS = frozenset({"lexicon", "finbert"})
 NEUTRAL_BAND = 0.05
@@ -63,6 +63,14 @@ def label_of(score: float, band: float = NEUTRAL_BAND) -> str:
     if abs(score) < band or score == 0.0:
         return "neutral"
     return "bullish" if score > 0 else "bearish"
+
+
+def with_band(answer: ModelAnswer, band: float | None) -> ModelAnswer:
+    """``answer`` labelled from its score with ``band``; as the model gave it when None."""
+    if band is None:
+        return answer
+    label = label_of(answer.score, band)
+    return answer if label == answer.label else replace(answer, label=label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,20 @@ def combine(answers: Sequence[ModelAnswer], weights: Mapping[str, float],
         conf *= 0.5 + 0.5 * sum(weights.get(a.model, 0.0) for a in answers) / asked_w
     return Combined(_clip(score), min(1.0, max(0.0, conf)), label_of(score, band), disagreement,
                     vetoed, tuple(answers))
+
+
+def combine_weighted(answers: Sequence[ModelAnswer], weights: Mapping[str, float],
+                     disagreement_bound: float = 0.8, band: float = NEUTRAL_BAND,
+                     asked: Sequence[str] = ()) -> Combined:
+    """:func:`combine` with the settings' weights (``finbert``, ``groq``, ``claude``): when
+    FinBERT did not answer, the lexicon stands in with FinBERT's weight and FinBERT is not
+    counted as asked. The worker's ensemble and the weight fit both combine through here."""
+    has_finbert = any(a.model == "finbert" for a in answers)
+    w = dict(weights)
+    w["lexicon"] = 0.0 if has_finbert else float(weights.get("finbert", 0.0))
+    if not has_finbert:
+        asked = [m for m in asked if m != "finbert"]
+    return combine(answers, w, disagreement_bound, band, asked)
 
 
 def _weighted(answers: Sequence[ModelAnswer], weights: Mapping[str, float]) -> tuple[float, float]:

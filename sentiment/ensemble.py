@@ -27,7 +27,7 @@ from typing import Protocol
 from stocktracker.domain.lexicon import LexiconModel
 from stocktracker.domain.llm_answer import NonsenseAnswer
 from stocktracker.domain.ration import MinuteBudget
-from stocktracker.domain.sentiment import Combined, ModelAnswer, combine, text_key
+from stocktracker.domain.sentiment import Combined, ModelAnswer, combine_weighted, text_key, with_band
 from stocktracker.sentiment.io_loop import BackgroundLoop
 from stocktracker.sentiment.llm import LLMModel, LLMUnavailable, llms_from_settings
 from stocktracker.streams.core.settings import SentimentSettings
@@ -112,7 +112,8 @@ class Ensemble:
                  finbert: LocalScorer | None = None, llms: Sequence[LLMModel] = (),
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self.lexicon = lexicon or LexiconModel(settings.neutral_band)
+        self.bands = model_bands(settings)
+        self.lexicon = lexicon or LexiconModel(_lexicon_band(settings))
         self.finbert = finbert
         self.llms = list(llms)
         self.clock = clock
@@ -201,7 +202,8 @@ class Ensemble:
             return
         fut = self._inflight.get(cache_key)
         if fut is None:
-            fut = asyncio.ensure_future(call())
+            band = self.bands.get(model)
+            fut = asyncio.ensure_future(call() if band is None else _banded(call(), band))
             self._inflight[cache_key] = fut
             fut.add_done_callback(lambda f: self._store(cache_key, f))
         waiting[asyncio.shield(fut)] = model
@@ -235,13 +237,8 @@ class Ensemble:
             self._count_failure(exc)
 
     def _combine(self, answers: list[ModelAnswer], asked: list[str]) -> Combined:
-        weights = dict(self.weights)
-        has_finbert = any(a.model == "finbert" for a in answers)
-        weights["lexicon"] = 0.0 if has_finbert else self.settings.weight_finbert
-        if not has_finbert:  # the lexicon stands in for FinBERT
-            asked = [m for m in asked if m != "finbert"]
-        return combine(answers, weights, self.settings.disagreement_bound,
-                       self.settings.neutral_band, asked)
+        return combine_weighted(answers, self.weights, self.settings.disagreement_bound,
+                                self.settings.neutral_band, asked)
 
     async def close(self) -> None:
         """Stop FinBERT's batcher, close the LLM clients (on their loop) and stop that loop."""
@@ -253,6 +250,23 @@ class Ensemble:
         for llm in self.llms:
             await self._io.run(llm.close())
         self._io.stop()
+
+
+def model_bands(settings: SentimentSettings) -> dict[str, float | None]:
+    """Each model's neutral band, from its own setting; unset, the lexicon's is
+    ``neutral_band`` and FinBERT and the LLMs keep the label they give (None)."""
+    return {"lexicon": _lexicon_band(settings), "finbert": settings.neutral_band_finbert,
+            "groq": settings.neutral_band_groq, "claude": settings.neutral_band_claude}
+
+
+def _lexicon_band(settings: SentimentSettings) -> float:
+    band = settings.neutral_band_lexicon
+    return settings.neutral_band if band is None else band
+
+
+async def _banded(answer: Awaitable[ModelAnswer], band: float) -> ModelAnswer:
+    """The answer, labelled from its score with the model's band."""
+    return with_band(await answer, band)
 
 
 def ensemble_from_settings(settings: SentimentSettings) -> Ensemble:

@@ -80,6 +80,10 @@ def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None) -> Blu
     def metrics() -> Response:
         return jsonify(feed.metrics())
 
+    @bp.get("/skill")
+    def skill() -> Response:
+        return jsonify(feed.skill_view())
+
     @bp.get("/openapi.json")
     def openapi() -> Response:
         return jsonify(spec())

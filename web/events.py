@@ -18,7 +18,8 @@ TRADE = "trade_executed"
 POSITION = "position_update"
 STATUS = "system_status"
 LATENCY = "latency_metrics"
-EVENTS = (SENTIMENT, SIGNAL, TRADE, POSITION, STATUS, LATENCY)
+SKILL = "model_skill"
+EVENTS = (SENTIMENT, SIGNAL, TRADE, POSITION, STATUS, LATENCY, SKILL)
 
 
 @dataclass(frozen=True, slots=True)

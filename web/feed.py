@@ -38,7 +38,8 @@ class KafkaFeed(Feed):
     Parameters
     ----------
     settings:
-        Kafka (bootstrap, topic prefix), stream (the worker's group: the app id) and web.
+        Kafka (bootstrap, topic prefix), stream (the worker's group: the app id), web, and
+        the signal's bullish threshold (the model skill's calls).
     codec:
         The pipeline's codec.
     info:
@@ -46,7 +47,7 @@ class KafkaFeed(Feed):
     """
 
     def __init__(self, settings: Settings, codec: Codec, info: Mapping[str, Any] | None = None) -> None:
-        super().__init__(settings.web, info)
+        super().__init__(settings.web, info, skill_threshold=settings.signal.bullish_threshold)
         self.health["feed"]["running"] = False
         self.bootstrap = settings.kafka.bootstrap_servers
         self.prefix = settings.kafka.topic_prefix
@@ -58,15 +59,17 @@ class KafkaFeed(Feed):
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start the reader and the probe (daemon threads)."""
+        """Start the reader, the probe and the model skill (daemon threads)."""
+        super().start()
         for target, name in ((self._read, "web-feed"), (self._probe_loop, "web-probe")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop both threads and wait for them (a few seconds at most)."""
+        """Stop the threads and wait for them (a few seconds at most)."""
         self._stop.set()
+        super().stop()
         for thread in self._threads:
             thread.join(10)
 

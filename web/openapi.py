@@ -48,6 +48,36 @@ CONTROL_BODY: dict[str, Any] = {
 }
 
 
+_INTERVAL: dict[str, Any] = {"type": ["array", "null"], "items": {"type": "number"},
+                             "minItems": 2, "maxItems": 2, "description": "95 % [low, high]"}
+_RATIO: dict[str, Any] = {"type": ["number", "null"]}
+SKILL: dict[str, Any] = {
+    "type": "object",
+    "required": ["t", "computed_at", "window_s", "threshold", "horizons", "draws", "min_posts",
+                 "posts", "no_market", "models"],
+    "properties": {
+        "t": {"type": ["integer", "null"], "description": "pipeline clock (event time, ms) "
+              "the window ends at; null before the first computation"},
+        "computed_at": {"type": ["integer", "null"], "description": "wall clock, ms"},
+        "window_s": {"type": "number"}, "threshold": {"type": "number"},
+        "horizons": {"type": "array", "items": {"type": "integer"}},
+        "draws": {"type": "integer", "description": "bootstrap draws of the IC interval"},
+        "min_posts": {"type": "integer", "description": "fewer posts: not enough to judge"},
+        "posts": {"type": "integer"},
+        "no_market": {"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "per horizon (s): posts without a forward return"},
+        "models": {"type": "object", "description": "model -> horizon (s, as a string) -> figures",
+                   "additionalProperties": {"type": "object", "additionalProperties": {
+                       "type": "object",
+                       "properties": {"n": {"type": "integer"}, "ic": _RATIO, "ic_interval": _INTERVAL,
+                                      "hit_rate": _RATIO, "hits": {"type": "integer"},
+                                      "calls": {"type": "integer"}, "hit_interval": _INTERVAL,
+                                      "sorting": _RATIO,
+                                      "calibration": {"type": "array", "items": _OBJ}}}}},
+    },
+}
+
+
 def spec(version: str = "0.1.0") -> dict[str, Any]:
     """The document."""
     return {
@@ -69,6 +99,12 @@ def spec(version: str = "0.1.0") -> dict[str, Any]:
                                 {"type": "array", "items": _OBJ}, _LIMIT),
             "/api/metrics": _get("Latency percentiles per stage, throughput, errors, LLM usage and cost",
                                  _OBJ),
+            "/api/skill": _get("Model skill over the last WEB_SKILL_WINDOW_S of posts: per model "
+                               "(ensemble, lexicon, finbert, groq, claude as present) and horizon "
+                               "(60, 300, 900 s), the IC of score vs the underlying's forward return "
+                               "with its bootstrap interval, the hit rate of calls (|score| >= "
+                               "threshold) with its Wilson interval, confidence sorting and "
+                               "calibration buckets (what the model_skill event sends)", SKILL),
             "/api/control": {"post": {
                 "summary": "Pause, resume, kill, flatten, close one position or set limits (written "
                            "to the control topic)",

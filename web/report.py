@@ -1,4 +1,5 @@
-"""The REST views (status, positions, signals, orders, metrics) from a :class:`DashboardView`. Pure.
+"""The REST views (status, positions, signals, orders, metrics, model skill) from a
+:class:`DashboardView` (the skill: from a :class:`~domain.skill.SkillReport`). Pure.
 
 ``health`` is what the feed's probe found about the outside (broker, the worker's consumer
 group); ``now_us`` is the wall clock, read by the caller.
@@ -9,10 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from stocktracker.domain.skill import SkillReport
 from stocktracker.web.commands import PENDING
 from stocktracker.web.view import DashboardView
 
 STALE_S = 30.0  # the worker and ingest publish metrics every 10 s
+SKILL_MIN_POSTS = 10  # fewer posts with a forward return: the page says "not enough posts yet"
 UNKNOWN_HEALTH: dict[str, Any] = {
     "broker": {"connected": None, "error": "not probed", "checked_ms": None},
     "worker": {"group": None, "state": "unknown", "members": None, "lag": None, "lag_by_topic": {},
@@ -137,3 +140,15 @@ def metrics(view: DashboardView, now_us: int, budget_ms: float,
         "ingest": _by_name(view, "ingest_", "stage").get("ingest", {}),
         "dashboard": dashboard,
     }
+
+
+def skill(found: SkillReport, clock_us: int, *, window_s: float, threshold: float,
+          horizons: tuple[int, ...], draws: int, computed_us: int | None) -> dict[str, Any]:
+    """``GET /api/skill`` and the ``model_skill`` event: every model's skill per horizon
+    (:meth:`SkillReport.as_dict`) over the posts of the window ending at the pipeline's
+    clock ``clock_us`` (event time), with what it was measured with. ``t`` and
+    ``computed_at`` (wall clock, ms) are None before the first computation."""
+    return {"t": clock_us // 1000 or None,
+            "computed_at": None if computed_us is None else computed_us // 1000,
+            "window_s": window_s, "threshold": threshold, "horizons": list(horizons),
+            "draws": draws, "min_posts": SKILL_MIN_POSTS, **found.as_dict()}

@@ -28,6 +28,7 @@ from stocktracker.domain.contracts import NEW_YORK
 from stocktracker.domain.latency import stage_latencies, summarize
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
+from stocktracker.domain.skill import latest_scores, measure, mid_paths
 from stocktracker.domain.synthetic import generate_day
 from stocktracker.schemas.codec import Codec, SingleObjectCodec
 from stocktracker.streams.commands.admin import ensure_topics
@@ -147,16 +148,17 @@ def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bo
     broker = SimulatedBroker(settings.trading.slippage, settings.trading.commission,
                              cash=start_cash,
                              latency_us=int(settings.trading.sim_latency_ms * 1000))
-    keep = tuple(RECORDS) if keep_all else ("sentiment", "signals", "orders", "fills",
+    keep = tuple(RECORDS) if keep_all else ("scores", "sentiment", "signals", "orders", "fills",
                                              "positions", "quotes", "deadletter")
     simulation = Simulation(settings, broker=broker, rescore=rescore, keep=keep)
     outcome = asyncio.run(simulation.run(items))
     return _result(outcome, simulation.calendar, start_cash, title, extra or {},
-                   settings.signal.tickers[0] if settings.signal.tickers else "SPY")
+                   settings.signal.tickers[0] if settings.signal.tickers else "SPY",
+                   settings.signal.bullish_threshold)
 
 
 def _result(outcome: Outcome, calendar: MarketCalendar, start_cash: float, title: str,
-            extra: dict[str, Any], underlying: str) -> Result:
+            extra: dict[str, Any], underlying: str, threshold: float) -> Result:
     records = outcome.records
     orders = {o["client_order_id"]: o for o in records["orders"]}
     fills = records["fills"]
@@ -183,6 +185,9 @@ def _result(outcome: Outcome, calendar: MarketCalendar, start_cash: float, title
         "records_handled": outcome.handled,
         "trade_list": [t.to_dict() for t in trades],
         "latency": {stage: summarize(values) for stage, values in sorted(latency.items())},
+        # which model predicted the underlying's next move in this run (domain/skill.py)
+        "skill": measure(latest_scores(records.get("scores", [])), mid_paths(quotes),
+                         threshold=threshold, draws=200).as_dict(),
     }
     sentiment = [(s["event_time"], s["decayed"]) for s in records["sentiment"]
                  if s["ticker"] == underlying]

@@ -142,6 +142,25 @@ def _trades(trades: Sequence[Mapping[str, Any]]) -> str:
     return _table(head, rows, ["win" if (t.get("pnl") or 0) > 0 else "loss" for t in trades])
 
 
+def _skill(skill: Mapping[str, Any]) -> str:
+    models = skill.get("models") or {}
+    if not models:
+        return "<p>No scored posts.</p>"
+
+    def num(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    rows = [(model, f"{int(h) // 60}m", str(f["n"]), num(f["ic"], "+.3f"),
+             "-" if not f["ic_interval"] else f"[{f['ic_interval'][0]:+.2f}, {f['ic_interval'][1]:+.2f}]",
+             num(f["hit_rate"], ".0%"), str(f["calls"]), num(f["sorting"], "+.2f"))
+            for model, horizons in models.items() for h, f in horizons.items()]
+    note = ("<p>IC: rank correlation of each post's score with the underlying's return over the "
+            "horizon; hit rate on posts whose |score| reaches the signal threshold; the last "
+            "column: how well confidence sorts the hits (docs/operations.md, \"Model skill\").</p>")
+    return note + _table(("model", "horizon", "posts", "IC", "IC 95%", "hit rate", "calls",
+                          "conf. sorts"), rows)
+
+
 def _latency(latency: Mapping[str, Mapping[str, Any]]) -> str:
     if not latency:
         return "<p>No traces.</p>"
@@ -202,6 +221,7 @@ def render_html(report: Mapping[str, Any], charts: ChartData) -> str:
     title = escape(str(report.get("title", "Backtest report")))
     body = [f"<h1>{title}</h1>", "<h2>Summary</h2>", _summary(report), "<h2>Charts</h2>",
             *_charts(charts, trades), "<h2>Trades</h2>", _trades(trades),
+            "<h2>Model skill</h2>", _skill(report.get("skill") or {}),
             "<h2>Latency</h2>", _latency(report.get("latency") or {})]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{title}</title><style>{_CSS}</style></head><body>\n"

@@ -195,43 +195,75 @@ def web(host: str | None, port: int | None) -> None:
 @main.command("eval-sentiment")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
-              help="Write {model: {accuracy, macro_f1, ms_per_text}} here.")
+              help="Write {model: {accuracy, macro_f1, ms_per_text, neutral_share, per_class, "
+                   "confusion, ...}} here.")
 @click.option("--concurrency", default=8, show_default=True, help="Posts scored at once.")
-def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int) -> None:
-    """Accuracy, macro-F1 and latency of each model and the ensemble on a labelled CSV.
+@click.option("--two-class", is_flag=True,
+              help="A set of bullish/bearish tags only: a neutral answer is a miss; per-class "
+                   "figures for bullish and bearish.")
+@click.option("--choose-bands", is_flag=True,
+              help="Pick each model's neutral band on this (dev) set by macro-F1 "
+                   "(0 to 0.5, step 0.025) and print them as settings lines.")
+def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int, two_class: bool,
+                   choose_bands: bool) -> None:
+    """Accuracy, macro-F1, neutral share, per-class figures, confusion and latency of each
+    model and the ensemble on a labelled CSV.
 
     The CSV has text,label rows (0 bearish, 1 bullish, 2 neutral). The models are those the
-    settings enable (hosted LLMs need keys); the LLM budget and relevance bar are lifted.
+    settings enable (hosted LLMs need keys), each labelled with its band from the settings;
+    the LLM budget and relevance bar are lifted. Choose bands on dev, then report them on
+    holdout with the printed settings.
     """
     import asyncio
 
-    from stocktracker.sentiment.ensemble import ensemble_from_settings
-    from stocktracker.sentiment.evaluate import Figures, evaluate, read_labelled, table
+    from stocktracker.domain.evaluation import LABELS, TWO_CLASS
+    from stocktracker.sentiment.ensemble import ensemble_from_settings, model_bands
+    from stocktracker.sentiment.evaluate import (
+        Answers,
+        collect,
+        details,
+        figures_of,
+        read_labelled,
+        settings_lines,
+        table,
+    )
+    from stocktracker.sentiment.evaluate import choose_bands as choose
 
     try:
-        rows = read_labelled(csv_file)
+        rows = read_labelled(csv_file, two_class)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     sentiment = _settings().sentiment.model_copy(
         update={"llm_calls_per_minute": 10**9, "llm_min_relevance": 0.0})
+    labels = TWO_CLASS if two_class else LABELS
 
-    async def run() -> dict[str, Figures]:
+    async def run() -> Answers:
         ensemble = ensemble_from_settings(sentiment)
         try:
-            return await evaluate(rows, ensemble, concurrency)
+            return await collect(rows, ensemble, concurrency)
         finally:
             await ensemble.close()
 
-    figures = asyncio.run(run())
-    click.echo(f"{csv_file}: {len(rows)} posts\n{table(figures)}")
+    answers = asyncio.run(run())
+    figures = figures_of(answers, labels)
+    mode = " (two-class: neutral answers are misses)" if two_class else ""
+    click.echo(f"{csv_file}: {len(rows)} posts{mode}\n{table(figures)}\n\n{details(figures)}")
+    report = {m: f.as_dict() for m, f in figures.items()}
+    if choose_bands:
+        bands = {**model_bands(sentiment), "ensemble": sentiment.neutral_band}
+        chosen = choose(answers, bands, labels)
+        click.echo(f"\nneutral bands chosen by macro-F1 on {csv_file}:\n{settings_lines(chosen)}")
+        for model, c in chosen.items():
+            report[model].update({"chosen_band": c.band, "chosen_band_macro_f1": round(c.macro_f1, 4)})
     if json_path is not None:
-        json_path.write_text(json.dumps({m: f.as_dict() for m, f in figures.items()}, indent=2) + "\n")
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def _register_backtest_commands() -> None:
     from stocktracker.streams.commands.cli_backtest import ab, backtest, record, sweep, walk_forward
+    from stocktracker.streams.commands.cli_skill import fit_weights, skill
 
-    for command in (backtest, record, sweep, walk_forward, ab):
+    for command in (backtest, record, sweep, walk_forward, ab, skill, fit_weights):
         main.add_command(command)
 
 

@@ -133,7 +133,16 @@ class SentimentSettings(_Section):
     weight_claude: float = Field(default=0.35, ge=0)
     disagreement_bound: float = Field(default=0.8, gt=0, le=2,
                                       description="Score spread between models that sets the flag.")
-    neutral_band: float = Field(default=0.05, ge=0, lt=1)
+    neutral_band: float = Field(default=0.05, ge=0, lt=1,
+                                description="The ensemble's label: neutral when |score| < band.")
+    neutral_band_lexicon: float | None = Field(default=None, ge=0, lt=1,
+                                               description="The lexicon's label; unset: neutral_band.")
+    neutral_band_finbert: float | None = Field(
+        default=None, ge=0, lt=1, description="FinBERT's label from its score; unset: its top class.")
+    neutral_band_groq: float | None = Field(
+        default=None, ge=0, lt=1, description="Groq's label from its score; unset: the label it gives.")
+    neutral_band_claude: float | None = Field(
+        default=None, ge=0, lt=1, description="Claude's label from its score; unset: the label it gives.")
     cache_size: int = Field(default=20_000, ge=0, description="Answers cached by text hash.")
     concurrency: int = Field(default=32, ge=1, description="Posts scored at once by one worker.")
     # FinBERT
@@ -265,6 +274,10 @@ class WebSettings(_Section):
     replay_records: int = Field(default=2000, ge=0,
                                 description="Records per partition read back on start (control: all).")
     latency_budget_ms: float = Field(default=200.0, gt=0, description="Post-to-order budget shown.")
+    skill_interval_s: float = Field(default=10.0, gt=0,
+                                    description="How often the model skill panel is recomputed.")
+    skill_window_s: float = Field(default=3600.0, gt=0,
+                                  description="Posts (event time) the model skill is measured over.")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

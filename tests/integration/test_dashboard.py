@@ -1,7 +1,8 @@
 """The dashboard in headless Chromium (Debian's), on a real pipeline: Kafka, the worker,
 a replayed market day and ``stocktracker web`` as its own process.
 
-The page shows the signals and trades as the worker makes them, and the trading state the
+The page shows the signals and trades as the worker makes them, each model's skill (IC and
+hit rate against the underlying's next move, with the IC plot), and the trading state the
 account's owner confirmed on ``switches``; the kill switch (with its confirmation) writes a
 ``kill`` to the ``control`` topic, the owner applies it, the page and ``/api/status`` report
 trading stopped as confirmed by that owner, and the next signal's order is refused (kill
@@ -84,7 +85,7 @@ def dashboard(run: Run, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
            "KAFKA_TOPIC_PREFIX": s.kafka.topic_prefix, "STREAM_APP_ID": s.stream.app_id,
            "WEB_TOKEN": TOKEN, "WEB_PORT": str(port), "WEB_EMIT_INTERVAL_MS": "100",
-           "WEB_STATUS_INTERVAL_S": "1"}
+           "WEB_STATUS_INTERVAL_S": "1", "WEB_SKILL_INTERVAL_S": "1"}
     log = (tmp_path / "web.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "stocktracker.streams.commands.cli", "web"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -104,6 +105,13 @@ def _status(url: str) -> dict[str, Any] | None:
     except httpx.HTTPError:
         return None
     return answer.json() if answer.status_code == 200 else None
+
+
+def _skill(url: str, horizon: str) -> dict[str, Any] | None:
+    """``/api/skill`` once the ensemble has enough posts with a forward return at ``horizon``."""
+    skill = httpx.get(f"{url}/api/skill", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    ensemble = skill["models"].get("ensemble", {}).get(horizon)
+    return skill if ensemble and ensemble["n"] >= skill["min_posts"] else None
 
 
 def replay(run: Run, items: list[Any]) -> threading.Thread:
@@ -145,6 +153,15 @@ def test_the_dashboard_follows_the_pipeline_and_its_kill_switch_stops_trading(
             expect(page.locator("#trades tbody")).to_contain_text(entry["symbol"])
             expect(page.locator("#positions tbody")).to_contain_text(entry["symbol"])
             phase.join(60)
+            # the model skill panel: a row per model at the chosen horizon, the IC plot
+            page.select_option("#skill-horizon", "60")
+            skill = eventually(lambda: _skill(dashboard, "60"), timeout=60)
+            ensemble = page.locator("#skill tbody tr").filter(has_text="ensemble")
+            expect(ensemble).to_have_count(1)
+            expect(ensemble).to_contain_text("%")  # enough posts: its hit rate, not "not enough"
+            expect(page.locator("#skill tbody tr")).to_have_count(len(skill["models"]))
+            expect(page.locator("#skill-chart canvas")).not_to_have_count(0)
+            expect(page.locator("#skill-note")).not_to_contain_text("not enough posts yet")
             # the state shown is the one the owner said it restored on taking the account
             expect(page.locator("#trading-state")).to_have_text("trading: ACTIVE")
             expect(page.locator("#owner-state")).to_contain_text("on taking over")

@@ -42,6 +42,9 @@ def run() -> tuple[dict[str, Any], ChartData]:
         **build_report(equity, trades).to_dict(),
         "trade_list": [t.to_dict() for t in trades],
         "latency": {"score": summarize([1.0, 2.0, 30.0]), "execute": summarize([])},
+        "skill": {"posts": 40, "no_market": {"300": 2}, "models": {EVIL: {"300": {
+            "n": 38, "ic": 0.42, "ic_interval": [0.21, 0.6], "hit_rate": 0.7, "hits": 14, "calls": 20,
+            "hit_interval": [0.48, 0.85], "sorting": None, "calibration": []}}}},
     }
     price = [(T0 + i * MIN, 590.0 + math.cos(i / 30)) for i in range(390)]
     sentiment = [(T0 + i * 5 * MIN, math.sin(i / 7)) for i in range(78)]
@@ -79,6 +82,10 @@ def test_html_is_self_contained_with_svg_charts(run: tuple[dict[str, Any], Chart
     assert "(right axis)" in svgs[2]  # sentiment on its own y-axis
     assert svgs[3].count("#1a7f37") == 2 and svgs[3].count("#cf222e") == 2  # 2 entries, 2 exits
     assert "sig-2" in html and "stop_loss" in html and "p99 ms" in html
+    skill = html[html.index("<h2>Model skill</h2>"):html.index("<h2>Latency</h2>")]
+    cells = re.findall(r"<td>(.*?)</td>", skill)
+    assert cells == ["&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;", "5m", "38", "+0.420",
+                     "[+0.21, +0.60]", "70%", "20", "-"]
 
 
 def test_a_day_without_trades_or_prices_still_renders(tmp_path: Path) -> None:

@@ -66,6 +66,43 @@ CASES: list[tuple[str, str]] = [
 ]
 
 
+# Retail-chatter styles added with the larger dev set (options slang, emoji only, signed
+# moves, questions, no-side posts, forum idioms), written for this test: none is a row of
+# either set, and each one the lexicon before that change read wrong or may not regress.
+NEW_STYLES: list[tuple[str, str]] = [
+    ("my $AMD calls are printing 🤑", BULL),
+    ("$TSLA puts printing all week", BEAR),
+    ("🚀🚀🚀", BULL),
+    ("📉📉🩸", BEAR),
+    ("👀", NEUTRAL),
+    ("🍎 $AAPL", NEUTRAL),
+    ("$NIO +18% today", BULL),
+    ("$PTON -35% since the call", BEAR),
+    ("calls or puts for $COIN tomorrow?", NEUTRAL),
+    ("is anyone still loading $SPY calls before CPI?", NEUTRAL),
+    ("no clue where $SPY goes after FOMC", NEUTRAL),
+    ("covered my $TSLA short this morning", BULL),
+    ("still bagholding $LCID from 50", BEAR),
+    ("another rug pull, insiders dumped on retail", BEAR),
+    ("backing up the truck on $PYPL", BULL),
+    ("bears are about to get squeezed", BULL),
+    ("don't be exit liquidity for this $DJT pump", BEAR),
+    ("this thing only goes up 📈", BULL),
+    ("sold cash secured puts on $KO", BULL),
+    ("short strangle on $IWM, collecting theta", NEUTRAL),
+    ("guh, 0DTE calls went to zero", BEAR),
+    ("Raised my PT on $CRWD to 500", BULL),
+    ("$RIVN goes to zero", BEAR),
+    ("this stock is a value trap", BEAR),
+    ("what a lovely day to be bagholding $BYND", BEAR),
+    ("to the moon they said 🤡", BEAR),
+    ("shorts r fuk", BULL),
+    ("flipped long $AAPL at the open", BULL),
+    ("max pain is 580 this week", NEUTRAL),
+    ("sitting on my hands until earnings", NEUTRAL),
+]
+
+
 def _label(compound: float, band: float = 0.05) -> str:
     return NEUTRAL if abs(compound) < band or compound == 0 else BULL if compound > 0 else BEAR
 
@@ -95,6 +132,34 @@ def test_lexicon_gets_market_language_right_and_beats_plain_vader(model: Lexicon
 @pytest.mark.parametrize("text, want", [c for c in CASES if c[1] != NEUTRAL])
 def test_each_directional_case(model: LexiconModel, text: str, want: str) -> None:
     assert model.score(text).label == want, model.prepare(text)
+
+
+@pytest.mark.parametrize(("text", "want"), NEW_STYLES)
+def test_retail_chatter_styles(model: LexiconModel, text: str, want: str) -> None:
+    assert model.score(text).label == want, model.prepare(text)
+
+
+def test_a_question_or_a_post_without_a_side_scores_nothing(model: LexiconModel) -> None:
+    for text in ("loading calls before CPI?", "loading calls before CPI? 🤔 $SPY",
+                 "loading calls or puts, either way I win", "calls and puts, I'm on the sidelines"):
+        assert model.score(text) == LexiconResult(0.0, 0.0, NEUTRAL), text
+    assert model.score("loading calls before CPI").label == BULL
+    assert model.score("loading calls? yes, before CPI").label == BULL  # the question is not the end
+
+
+def test_general_english_weighs_less_than_market_words(model: LexiconModel) -> None:
+    # "great" and "love" (VADER 3.1, 3.2) no longer outweigh a red day or a falling stock
+    assert model.score("great, another red day").label == NEUTRAL
+    assert model.score("great, another red day 🩸").label == BEAR
+    assert model.score("love watching my shares go down").score < 0
+    assert 0 < model.score("great").score < SentimentIntensityAnalyzer().polarity_scores(
+        "great")["compound"]
+
+
+def test_emoji_whose_description_holds_a_market_word(model: LexiconModel) -> None:
+    assert model.score("🔺").score > 0 > model.score("🔻").score  # "red triangle pointed up"
+    for emoji in ("🍎", "🧸", "⛽", "😂"):  # "red apple", "teddy bear", "fuel pump", joy
+        assert model.score(emoji).score == 0.0, emoji
 
 
 @pytest.mark.parametrize(("phrase", "sign"), [

@@ -39,6 +39,13 @@ def test_a_day_where_posts_lead_the_price_makes_money(informed: Result) -> None:
         "profit_target", "stop_loss", "trailing_stop", "time_exit", "expiry"}
 
 
+def test_the_report_says_which_model_predicted_the_price(informed: Result) -> None:
+    skill = informed.report["skill"]
+    assert set(skill["models"]) == {"ensemble", "lexicon"}  # the lexicon alone answered
+    five = skill["models"]["lexicon"]["300"]
+    assert five["n"] > 1000 and five["ic"] > 0.05 and five["ic_interval"][0] > 0, five
+
+
 def test_the_same_replay_twice_gives_the_same_report(informed: Result) -> None:
     again = run_backtest(settings(), synthetic_items(DAYS, 7), title="informed")
     keys = ("total_return", "sharpe", "max_drawdown", "win_rate", "trades", "fees")

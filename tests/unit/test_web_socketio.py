@@ -1,4 +1,4 @@
-"""Socket.IO: the token on connect, the snapshot, the six events, throttling and batching.
+"""Socket.IO: the token on connect, the snapshot, the seven events, throttling and batching.
 
 Flask-SocketIO's test client for the handlers; a real server on loopback with the
 python-socketio client for the websocket transport and the origin check.
@@ -96,9 +96,12 @@ def test_records_become_batched_events() -> None:
     feed.ingest("fills", r.fill())
     feed.ingest("positions", r.position())
     feed.ingest("quotes", r.quote(bid=2.0, ask=2.2))
+    assert feed.refresh_skill() is not None  # the skill's thread, every WEB_SKILL_INTERVAL_S
     flush(app)
     got = received(client)
     assert set(got) == set(EVENTS) and all(len(batches) == 1 for batches in got.values())
+    [skill] = got["model_skill"][0]["items"]
+    assert skill["posts"] == 0 and skill["models"] == {} and skill["t"] == r.T0 // 1000
     sentiment = got["sentiment_update"][0]["items"]
     assert [(s["ticker"], s["mean"]) for s in sentiment] == [("SPY", 0.19), ("QQQ", 0.4)]  # latest per ticker
     [signal] = got["signal_generated"][0]["items"]

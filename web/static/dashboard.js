@@ -8,6 +8,7 @@ const STAGES = ["ingest", "score", "aggregate", "signal", "execute", "post_to_or
 const COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#e15759", "#9c755f"];
 const MAX_ROWS = 200;
 const MAX_POINTS = 600;
+const MODELS = ["ensemble", "lexicon", "finbert", "groq", "claude"];  // the skill table's order
 
 const state = {
   socket: null,
@@ -17,6 +18,7 @@ const state = {
   sentiment: new Map(),   // ticker -> {x: [], decayed: [], mean: [], last, plot, el}
   latency: {x: [], series: STAGES.map(() => []), plot: null},
   budget: 200,
+  skill: {last: null, plot: null, names: [], ics: [], intervals: []},  // the latest model_skill
   dirty: new Set(),
 };
 
@@ -60,6 +62,7 @@ function connect() {
   socket.on("position_update", (m) => batch(m, onPosition, () => state.positions.clear()));
   socket.on("system_status", (m) => batch(m, onStatus));
   socket.on("latency_metrics", (m) => batch(m, onLatency, resetLatency));
+  socket.on("model_skill", (m) => batch(m, onSkill));
 }
 
 function setConn(text, cls) {
@@ -114,6 +117,8 @@ function onLatency(p) {
   if (l.x.length > MAX_POINTS) { l.x.shift(); l.series.forEach((s) => s.shift()); }
   state.dirty.add("latency");
 }
+function onSkill(p) { state.skill.last = p; state.dirty.add("skill"); }
+
 function resetLatency() { state.latency.x.length = 0; state.latency.series.forEach((s) => { s.length = 0; }); }
 
 // ---- rendering (at most once per animation frame) ------------------------------------
@@ -133,6 +138,7 @@ function render() {
   if (dirty.has("status")) renderStatus();
   if (dirty.has("sentiment")) renderSentiment();
   if (dirty.has("latency")) renderLatency();
+  if (dirty.has("skill")) renderSkill();
 }
 
 function renderSignals() {
@@ -289,6 +295,109 @@ function renderLatency() {
   });
 }
 
+// ---- model skill: IC, hit rate and confidence sorting per model at one horizon -------
+const signed = (v, d = 2) => (v === null || v === undefined) ? "-" : `${v > 0 ? "+" : ""}${Number(v).toFixed(d)}`;
+const pct = (v) => (v === null || v === undefined) ? "-" : `${Math.round(v * 100)}%`;
+const span = (i, show) => i ? `[${show(i[0])}, ${show(i[1])}]` : "-";
+
+function skillModels(p) {
+  const rank = (m) => (MODELS.indexOf(m) < 0 ? MODELS.length : MODELS.indexOf(m));
+  return Object.keys(p.models || {}).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+// bars of IC per model with the bootstrap interval as error bars, on uPlot like the others
+function drawIntervals(u) {
+  const k = state.skill;
+  const ctx = u.ctx;
+  const px = window.devicePixelRatio || 1;
+  ctx.save();
+  ctx.strokeStyle = "#dfe4ea";
+  ctx.lineWidth = 1.5 * px;
+  k.intervals.forEach((iv, i) => {
+    if (!iv || iv[0] === null || iv[1] === null) return;
+    const x = u.valToPos(i, "x", true);
+    const lo = u.valToPos(iv[0], "y", true);
+    const hi = u.valToPos(iv[1], "y", true);
+    const w = 6 * px;
+    ctx.beginPath();
+    ctx.moveTo(x, lo); ctx.lineTo(x, hi);
+    ctx.moveTo(x - w, lo); ctx.lineTo(x + w, lo);
+    ctx.moveTo(x - w, hi); ctx.lineTo(x + w, hi);
+    ctx.stroke();
+  });
+  ctx.restore();
+}
+
+// symmetric around 0, wide enough for every bar and interval (at least +-0.1, at most +-1)
+function skillRange() {
+  const k = state.skill;
+  const all = k.ics.concat(...k.intervals.map((i) => i || [])).filter((v) => v !== null && v !== undefined);
+  const most = all.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+  const r = Math.min(1, Math.max(0.1, most * 1.15));
+  return [-r, r];
+}
+
+function skillChart(el) {
+  const k = state.skill;
+  const opts = {
+    title: "IC per model (bars) with its 95% interval", width: Math.max(300, el.clientWidth - 10), height: 200,
+    scales: {x: {time: false, range: () => [-0.5, Math.max(k.names.length, 1) - 0.5]}, y: {range: skillRange}},
+    axes: [
+      {splits: () => k.names.map((_, i) => i), values: (u, splits) => splits.map((i) => k.names[i] || ""),
+       grid: {show: false}, stroke: "#dfe4ea"},
+      {stroke: "#dfe4ea"},
+    ],
+    series: [{}, {label: "IC", stroke: COLORS[0], fill: "rgba(78, 121, 167, 0.6)", width: 1,
+                  fillTo: () => 0, points: {show: false}, paths: uPlot.paths.bars({size: [0.5, 80]})}],
+    legend: {show: false},
+    hooks: {draw: [drawIntervals]},
+  };
+  return new uPlot(opts, [[], []], el);
+}
+
+function renderSkill() {
+  const k = state.skill;
+  const p = k.last;
+  if (!p) return;
+  const select = $("skill-horizon");
+  const h = select.value;
+  const label = select.selectedOptions[0].textContent;
+  const need = p.min_posts || 10;
+  const rows = skillModels(p).map((model) => ({n: 0, ...(p.models[model][h] || {}), model}));
+  const enough = rows.filter((r) => r.n >= need);
+  const note = $("skill-note");
+  const noMarket = (p.no_market || {})[h] || 0;
+  if (!enough.length) {
+    const most = rows.reduce((a, r) => Math.max(a, r.n), 0);
+    note.textContent = `not enough posts yet: ${most} with a ${label} forward return (${need} needed), ` +
+      `${p.posts} scored in the window`;
+    note.className = "st-pending";
+  } else {
+    const from = p.t - (p.window_s + Math.max(...p.horizons)) * 1000;
+    note.textContent = `${p.posts} posts scored from ${time(from)} to ${time(p.t)} (event time), ` +
+      `${noMarket} without a fresh quote ${label} later. IC: rank correlation of score and the ` +
+      `underlying's ${label} return; hit rate: calls (|score| >= ${p.threshold}) whose sign the ` +
+      "return's matched; conf. sorts: rank correlation of confidence with being right.";
+    note.className = "muted";
+  }
+  fillTable("skill", rows, (tr, r) => {
+    cell(tr, r.model); cell(tr, r.n, "num");
+    if (r.n < need) {
+      cell(tr, "not enough posts yet", "few").colSpan = 6;
+      return;
+    }
+    cell(tr, signed(r.ic, 3), r.ic > 0 ? "up num" : r.ic < 0 ? "down num" : "num");
+    cell(tr, span(r.ic_interval, (v) => signed(v)));
+    cell(tr, pct(r.hit_rate), "num"); cell(tr, `${r.hits}/${r.calls}`, "num");
+    cell(tr, span(r.hit_interval, pct)); cell(tr, signed(r.sorting), "num");
+  });
+  k.names = rows.map((r) => r.model);
+  k.intervals = rows.map((r) => (r.n >= need ? r.ic_interval : null));
+  k.ics = rows.map((r) => (r.n >= need ? r.ic : null));
+  if (!k.plot) k.plot = skillChart($("skill-chart"));
+  k.plot.setData([rows.map((_, i) => i), k.ics]);
+}
+
 // ---- control -----------------------------------------------------------------------
 function ask(what, detail) {
   const dialog = $("confirm-dialog");
@@ -362,6 +471,7 @@ function init() {
   });
   document.querySelectorAll("button[data-command]").forEach((b) => b.addEventListener("click", onCommand));
   $("limits").addEventListener("submit", onLimits);
+  $("skill-horizon").addEventListener("change", () => { state.dirty.add("skill"); scheduleRender(); });
   if (body.dataset.controlEnabled !== "true") {
     document.querySelectorAll("#panel-control button").forEach((b) => { b.disabled = true; });
     $("control-result").textContent = "control is off (no WEB_TOKEN set on the server)";
