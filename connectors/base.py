@@ -88,6 +88,7 @@ class SourceHealth:
     errors: int = 0
     reconnects: int = 0
     rate_limited: int = 0
+    missing_metrics: int = 0  # posts without an engagement count they should carry (read as 0)
     last_post_us: int = 0
     last_error: str = ""
 

@@ -164,6 +164,7 @@ class IngestService:
                 ("source_rate_limited", float(h.rate_limited), labels),
                 ("source_malformed", float(h.malformed), labels),
                 ("source_filtered", float(h.filtered), labels),
+                ("source_missing_metrics", float(h.missing_metrics), labels),
             ]
         figures += [(f"ingest_{name}", float(n), {}) for name, n in sorted(self.counts.items())]
         figures.append(("ingest_buffer_depth", float(self.queue.qsize()), {}))

@@ -2,9 +2,11 @@
 
 Both read a post as delimited data and answer in a fixed shape that is validated before it
 is used (:mod:`domain.llm_answer`). Retries on 429/5xx, with backoff and ``retry-after``,
-are the SDKs' own (``max_retries``); every call also has a timeout. A failed call raises
-:class:`LLMUnavailable`, a nonsense answer :class:`~domain.llm_answer.NonsenseAnswer`; the
-ensemble counts both and goes on without that model. Usage and an estimated cost are kept
+are the SDKs' own (``max_retries``; Groq's ``retry-after`` is in whole seconds); every call
+also has a timeout. A failed call raises :class:`LLMUnavailable`, a nonsense answer
+:class:`~domain.llm_answer.NonsenseAnswer`; the ensemble counts both and goes on without that
+model. Groq's HTTP 400 ``json_validate_failed`` (the model's output failed JSON validation)
+is a nonsense answer, not a failed call, and is not retried. Usage and an estimated cost are kept
 per model in :class:`LLMUsage`. Keys live in the SDK clients only and are never logged.
 """
 
@@ -146,6 +148,13 @@ class GroqModel:
         except (TimeoutError, groq.APITimeoutError) as exc:
             self.usage.timeouts += 1
             raise LLMUnavailable(f"groq: no answer in {self.timeout_s:.1f} s") from exc
+        except groq.BadRequestError as exc:
+            if _json_validate_failed(exc):  # the model talked nonsense; the service is fine
+                self.usage.nonsense += 1
+                raise NonsenseAnswer(f"groq: the answer failed JSON validation: {_describe(exc)}") \
+                    from exc
+            self.usage.errors += 1
+            raise LLMUnavailable(f"groq: {_describe(exc)}") from exc
         except groq.APIError as exc:
             self.usage.errors += 1
             raise LLMUnavailable(f"groq: {_describe(exc)}") from exc
@@ -283,6 +292,15 @@ def llms_from_settings(s: SentimentSettings) -> list[LLMModel]:
         return []
     found: list[LLMModel | None] = [GroqModel.from_settings(s), ClaudeModel.from_settings(s)]
     return [m for m in found if m is not None]
+
+
+def _json_validate_failed(exc: groq.BadRequestError) -> bool:
+    """Whether a 400 is Groq's ``json_validate_failed``: the model's output failed JSON (or
+    schema) validation. The SDK does not retry a 400, and neither do we: at temperature 0 the
+    same prompt fails the same way, and the ensemble's deadline has no room for a second go."""
+    body = exc.body
+    error = body.get("error", body) if isinstance(body, Mapping) else None
+    return isinstance(error, Mapping) and error.get("code") == "json_validate_failed"
 
 
 def _describe(exc: Exception) -> str:

@@ -222,23 +222,33 @@ class PaperAccount:
         """List an option contract (``GET /v2/options/contracts``)."""
         occ = parse_occ(symbol)
         day = date.fromisoformat(occ.expiry)
-        contract = {
+        contract: Json = {
             "id": str(uuid.uuid5(_NAMESPACE, symbol)), "symbol": symbol,
             "name": f"{occ.underlying} {day:%b %d %Y} {occ.strike:g} {occ.option_type.title()}",
             "status": "active", "tradable": True, "expiration_date": occ.expiry,
             "root_symbol": occ.underlying, "underlying_symbol": occ.underlying,
             "underlying_asset_id": str(uuid.uuid5(_NAMESPACE, occ.underlying)),
             "type": occ.option_type, "style": "american", "strike_price": _num(occ.strike),
-            "size": "100", "open_interest": None if open_interest is None else str(open_interest),
-            "open_interest_date": None if open_interest is None else occ.expiry,
-            "close_price": None if close_price is None else _num(close_price),
-            "close_price_date": None if close_price is None else occ.expiry,
+            "multiplier": str(MULTIPLIER), "size": "100", "ppind": True,
         }
+        # Alpaca's schema types these as strings (not nullable): unknown ones are left out.
+        if open_interest is not None:
+            contract.update(open_interest=str(open_interest), open_interest_date=occ.expiry)
+        if close_price is not None:
+            contract.update(close_price=_num(close_price), close_price_date=occ.expiry)
         self.contracts[symbol] = contract
         return contract
 
     def contracts_page(self, params: dict[str, str], page_size: int) -> Json:
-        """One page of ``GET /v2/options/contracts`` (``page_token`` is an offset)."""
+        """One page of ``GET /v2/options/contracts`` (``page_token`` is an offset).
+
+        As Alpaca: active contracts only unless ``status`` says otherwise, and without any
+        ``expiration_date*`` filter only those expiring by the coming weekend
+        (:func:`coming_weekend`, from the account's clock).
+        """
+        if not any(params.get(k) for k in ("expiration_date", "expiration_date_gte",
+                                            "expiration_date_lte")):
+            params = {**params, "expiration_date_lte": coming_weekend(self.clock()).isoformat()}
         wanted = set(filter(None, params.get("underlying_symbols", "").split(",")))
         found = [c for c in self.contracts.values()
                  if (not wanted or c["underlying_symbol"] in wanted)
@@ -451,6 +461,18 @@ class PaperAccount:
                         qty=str(qty), position_qty=str(self.positions.get(order["symbol"], (0, 0.0))[0]))
         self.events.append(data)
         self.on_event(data)
+
+
+def coming_weekend(now: datetime) -> date:
+    """The Sunday that ends the coming weekend, in New York: this week's from Monday to
+    Friday, next week's on a Saturday or Sunday (this weekend has begun; Friday's contracts
+    have expired). ``GET /v2/options/contracts`` without date filters lists contracts
+    expiring on or before it (Alpaca: "by default only active contracts that expire before
+    the upcoming weekend are returned"; ``expiration_date_lte`` "by default ... the next
+    weekend")."""
+    today = now.astimezone(NEW_YORK).date()
+    days = 6 - today.weekday() if today.weekday() < 5 else 13 - today.weekday()
+    return today + timedelta(days=days)
 
 
 def _in_dates(expiry: str, params: dict[str, str]) -> bool:

@@ -6,8 +6,13 @@ them unchanged (only ``base_url`` differs): Groq's OpenAI-compatible
 server-sent-event streaming of a forced tool call. Latency and faults are injectable:
 
 - ``latency_s``: added before each answer (Claude's stream is spread over it);
-- ``faults``: a queue consumed one per request: ``"429"``, ``"500"``, ``"529"``,
-  ``"malformed"`` (not JSON / broken tool input), ``"hang"`` (never answers),
+- ``faults``: a queue consumed one per request: ``"429"`` (with an integer
+  ``retry-after``, :attr:`FakeLLMServer.retry_after_s` seconds, as Groq sends it), ``"500"``,
+  ``"529"``, ``"decommissioned"`` (Groq: HTTP 400 ``model_decommissioned``, a request
+  error), ``"malformed"`` (Groq: the answer failed JSON validation, which Groq answers
+  with an HTTP 400 ``json_validate_failed`` carrying the ``failed_generation``; Anthropic: a
+  tool input that breaks the schema), ``"nonsense"`` (a 200 whose content is valid JSON
+  that fails our answer schema: JSON mode checks syntax only), ``"hang"`` (never answers),
   ``"drop"`` (closes the connection mid-answer);
 - ``reader``: how the "model" reads a post (default: the lexicon model, so answers are
   sensible); a test can make it gullible to show what validation does.
@@ -68,6 +73,7 @@ class FakeLLMServer(LocalServer):
     reader: Callable[[str], Reading] = field(default_factory=lexicon_reader)
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    retry_after_s: int = 1
 
     def count(self, path_part: str) -> int:
         """How many requests went to a path containing ``path_part``."""
@@ -94,11 +100,15 @@ class FakeLLMServer(LocalServer):
     async def _groq(self, request: web.Request) -> web.StreamResponse:
         body, fault = await self._begin(request)
         if fault in ("429", "500"):
-            return _groq_error(int(fault))
+            return _groq_error(int(fault), self.retry_after_s)
+        if fault == "decommissioned":
+            return _groq_decommissioned(body["model"])
         await asyncio.sleep(self.latency_s)
         prompt = body["messages"][-1]["content"]
         reading = self.reader(post_of(prompt))
-        content = json.dumps(reading) if fault != "malformed" else '{"label": "bullish", "score": '
+        if fault == "malformed":
+            return _groq_json_validate_failed('{"label": "bullish", "score": ')
+        content = json.dumps(reading) if fault != "nonsense" else _GROQ_NONSENSE
         if fault == "drop":
             return await _drop(request)
         created = int(time.time())
@@ -133,8 +143,8 @@ class FakeLLMServer(LocalServer):
             "reasoning": reading.get("reasoning", ""),
         }
         tool_json = json.dumps(tool)
-        if fault == "malformed":
-            tool_json = '{"direction": "bullish", "score": "very", "confidence": 2}'
+        if fault in ("malformed", "nonsense"):
+            tool_json = _NONSENSE
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                                "request-id": f"req_{uuid.uuid4().hex[:24]}"})
         await response.prepare(request)
@@ -179,11 +189,41 @@ async def _sse(response: web.StreamResponse, event: str, data: dict[str, Any]) -
     await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
 
 
-def _groq_error(status: int) -> web.Response:
+_NONSENSE = '{"direction": "bullish", "score": "very", "confidence": 2}'
+"""A tool input that is valid JSON but breaks the tool's schema."""
+_GROQ_NONSENSE = '{"label": "up", "score": "very", "confidence": 2, "reasoning": ""}'
+"""Valid JSON that is not an answer: what JSON mode lets through (it checks syntax only)."""
+
+
+def _groq_error(status: int, retry_after_s: int = 1) -> web.Response:
+    """Groq's error object (OpenAI's shape: ``message``, ``type``, ``param``, ``code``); a 429
+    says when to come back in whole seconds, as Groq does."""
     kind = ("rate_limit_exceeded", "tokens") if status == 429 else ("internal_server_error", "server")
     return web.json_response(
-        {"error": {"message": f"local fault {status}", "type": kind[1], "code": kind[0]}},
-        status=status, headers={"retry-after": "0.05"} if status == 429 else {})
+        {"error": {"message": f"local fault {status}", "type": kind[1], "param": None,
+                   "code": kind[0]}},
+        status=status, headers={"retry-after": str(int(retry_after_s))} if status == 429 else {})
+
+
+def _groq_decommissioned(model: str) -> web.Response:
+    """Groq's answer for a retired model: a 400 that no retry mends."""
+    return web.json_response(
+        {"error": {"message": f"The model `{model}` has been decommissioned and is no longer "
+                              "supported.",
+                   "type": "invalid_request_error", "param": None, "code": "model_decommissioned"}},
+        status=400)
+
+
+def _groq_json_validate_failed(generated: str) -> web.Response:
+    """What Groq answers when the model's output fails JSON validation (JSON mode, or a
+    schema it could not hold to): HTTP 400, code ``json_validate_failed``, the output in
+    ``failed_generation``. Not retryable: the SDK does not retry a 400."""
+    return web.json_response(
+        {"error": {"message": "Failed to generate JSON. Please adjust your prompt. See "
+                              "'failed_generation' for more details.",
+                   "type": "invalid_request_error", "param": None, "code": "json_validate_failed",
+                   "failed_generation": generated}},
+        status=400)
 
 
 def _anthropic_error(status: int) -> web.Response:

@@ -1,7 +1,8 @@
 """A local stand-in for X's API v2 filtered stream, for tests and demos.
 
-It answers in X's own shapes, so the real ``tweepy`` client talks to it unchanged (only
-the host differs, see :mod:`connectors.x.source`):
+It answers in X's own shapes (API v2.167's OpenAPI spec: ``tests/resources/x/``), so the
+real ``tweepy`` client talks to it unchanged (only the host differs, see
+:mod:`connectors.x.source`):
 
 - ``GET /2/tweets/search/stream/rules``: ``{"data": [{"id", "value", "tag"}], "meta": {"sent",
   "result_count"}}``;
@@ -9,6 +10,14 @@ the host differs, see :mod:`connectors.x.source`):
   answered with ``data``, ``meta.summary`` and ``errors`` (duplicate values refused as X does);
 - ``GET /2/tweets/search/stream``: a long-lived chunked response, one JSON object per line
   (``{"data", "includes": {"users"}, "matching_rules"}``), ``\\r\\n`` keep-alives between.
+
+Field selection is X's: a post carries only ``id``, ``text`` and ``edit_history_tweet_ids``
+unless the connection's ``tweet.fields`` asks for more, ``includes.users`` comes only with
+``expansions=author_id`` (its users with ``id``, ``name``, ``username`` and what
+``user.fields`` asks for). :meth:`FakeXServer.tweet` builds the whole post; each stream gets
+what its query selects (:func:`select_fields`). A field name X does not know is answered
+with 400 ``invalid-request``. Engagement counts have today's names (``repost_count``,
+``post_count``); ``legacy_metrics=True`` sends the old ``retweet_count`` / ``tweet_count``.
 
 Faults are a queue consumed one per stream connection (``stream_faults``) or per rules
 request (``rules_faults``): ``"429"`` (with ``x-rate-limit-*`` headers, reset after
@@ -35,6 +44,32 @@ Payload = dict[str, Any]
 _DROP = b"__drop__"
 _END = b"__end__"
 
+# X's own field names (API v2.167, the filtered stream's query parameters).
+TWEET_FIELDS = frozenset((
+    "article", "attachments", "author_id", "card_uri", "community_id", "context_annotations",
+    "conversation_id", "created_at", "display_text_range", "edit_controls",
+    "edit_history_tweet_ids", "entities", "geo", "id", "in_reply_to_user_id", "lang",
+    "matched_media_notes", "media_metadata", "non_public_metrics", "note_request_suggestions",
+    "note_tweet", "organic_metrics", "paid_partnership", "possibly_sensitive",
+    "promoted_metrics", "public_metrics", "referenced_tweets", "reply_settings", "scopes",
+    "source", "suggested_source_links", "suggested_source_links_with_counts", "text",
+    "withheld"))
+USER_FIELDS = frozenset((
+    "affiliation", "confirmed_email", "connection_status", "created_at", "description",
+    "entities", "id", "is_identity_verified", "location", "most_recent_tweet_id", "name",
+    "parody", "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected",
+    "public_metrics", "receives_your_dm", "subscription", "subscription_type", "url",
+    "username", "verified", "verified_followers_count", "verified_type", "withheld"))
+EXPANSIONS = frozenset((
+    "article.cover_media", "article.media_entities", "attachments.media_keys",
+    "attachments.media_source_tweet", "attachments.poll_ids", "author_id",
+    "edit_history_tweet_ids", "entities.mentions.username", "geo.place_id",
+    "in_reply_to_user_id", "entities.note.mentions.username", "referenced_tweets.id",
+    "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id"))
+DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
+DEFAULT_USER_FIELDS = ("id", "name", "username")
+_KNOWN = {"tweet.fields": TWEET_FIELDS, "user.fields": USER_FIELDS, "expansions": EXPANSIONS}
+
 
 def _sent() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -42,6 +77,43 @@ def _sent() -> str:
 
 def _problem(status: int, title: str) -> Payload:
     return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def _listed(query: Any, name: str) -> list[str]:
+    return [v for v in str(query.get(name, "")).split(",") if v]
+
+
+def unknown_fields(query: Any) -> tuple[str, str] | None:
+    """The first ``(parameter, value)`` of ``query`` naming a field X does not know."""
+    for name, known in _KNOWN.items():
+        for value in _listed(query, name):
+            if value not in known:
+                return name, value
+    return None
+
+
+def select_fields(message: Payload, query: Any) -> Payload:
+    """``message`` (a whole stream message) as X sends it for a connection's ``query``.
+
+    The post keeps its default fields, those ``tweet.fields`` names and the fields the
+    ``expansions`` name; ``includes.users`` only with ``expansions=author_id``, each user
+    with its default fields and those ``user.fields`` names. ``matching_rules`` always
+    comes; a message without a ``data`` object (an ``errors`` notice) goes unchanged.
+    """
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return message
+    expansions = set(_listed(query, "expansions"))
+    wanted = {*DEFAULT_TWEET_FIELDS, *_listed(query, "tweet.fields"), *expansions}
+    selected: Payload = {"data": {k: v for k, v in data.items() if k in wanted}}
+    includes = message.get("includes")
+    if "author_id" in expansions and isinstance(includes, dict) and includes.get("users"):
+        user_fields = {*DEFAULT_USER_FIELDS, *_listed(query, "user.fields")}
+        selected["includes"] = {"users": [{k: v for k, v in user.items() if k in user_fields}
+                                          for user in includes["users"]]}
+    if "matching_rules" in message:
+        selected["matching_rules"] = message["matching_rules"]
+    return selected
 
 
 @dataclass
@@ -53,6 +125,7 @@ class FakeXServer(LocalServer):
     """
 
     bearer_token: str = "local-bearer-token"
+    legacy_metrics: bool = False
     rules: list[Payload] = field(default_factory=list)
     stream_faults: list[str] = field(default_factory=list)
     rules_faults: list[str] = field(default_factory=list)
@@ -61,7 +134,7 @@ class FakeXServer(LocalServer):
     requests: list[Payload] = field(default_factory=list)
     resets: list[int] = field(default_factory=list)
     port: int = 0
-    _streams: list[asyncio.Queue[bytes]] = field(default_factory=list)
+    _streams: list[asyncio.Queue[bytes | Payload]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_790_000_000_000_000_001))
 
     @property
@@ -84,11 +157,16 @@ class FakeXServer(LocalServer):
     def tweet(self, text: str, username: str, *, tweet_id: str | None = None,
               followers: int = 100, verified: bool = False, likes: int = 0, reposts: int = 0,
               replies: int = 0, cashtags: tuple[str, ...] = (), lang: str = "en",
-              created_at: str | None = None, tags: tuple[str, ...] | None = None) -> Payload:
-        """A stream message as X sends it for one tweet.
+              created_at: str | None = None, tags: tuple[str, ...] | None = None,
+              legacy_metrics: bool | None = None) -> Payload:
+        """A stream message for one post, with every field this server knows.
 
-        ``tags``: the rules it matched, by tag (default: every rule set now).
+        Each stream is sent what its query selects (:func:`select_fields`). ``tags``: the
+        rules it matched, by tag (default: every rule set now). ``legacy_metrics``: the
+        counts under their old names, ``retweet_count`` and ``tweet_count`` (default: the
+        server's ``legacy_metrics``).
         """
+        legacy = self.legacy_metrics if legacy_metrics is None else legacy_metrics
         tweet_id = tweet_id or str(next(self._ids))
         author_id = str(abs(hash(username)) % 10**12)
         entities = {"cashtags": [{"start": text.find("$" + c), "end": text.find("$" + c) + len(c) + 1,
@@ -100,7 +178,8 @@ class FakeXServer(LocalServer):
                 "id": tweet_id, "text": text, "author_id": author_id, "lang": lang,
                 "created_at": created_at or _sent(), "conversation_id": tweet_id,
                 "edit_history_tweet_ids": [tweet_id],
-                "public_metrics": {"retweet_count": reposts, "reply_count": replies,
+                "public_metrics": {"retweet_count" if legacy else "repost_count": reposts,
+                                   "reply_count": replies,
                                    "like_count": likes, "quote_count": 0,
                                    "bookmark_count": 0, "impression_count": 0},
                 **({"entities": entities} if entities else {}),
@@ -109,19 +188,20 @@ class FakeXServer(LocalServer):
                 "id": author_id, "name": username.title(), "username": username,
                 "verified": verified,
                 "public_metrics": {"followers_count": followers, "following_count": 10,
-                                   "tweet_count": 1000, "listed_count": 1, "like_count": 5},
+                                   "tweet_count" if legacy else "post_count": 1000,
+                                   "listed_count": 1, "like_count": 5},
             }]},
             "matching_rules": matching,
         }
 
     async def push(self, message: Payload | bytes) -> int:
-        """Send a message (a dict, or raw bytes for a malformed line) to every open stream.
+        """Send a message to every open stream: a dict (each stream gets the fields its
+        query selects), or raw bytes as they are (a malformed line).
 
         Returns how many streams it went to (0: it was lost, as on X).
         """
-        line = message if isinstance(message, bytes) else json.dumps(message).encode()
         for queue in self._streams:
-            await queue.put(line)
+            await queue.put(message)
         return len(self._streams)
 
     async def drop(self) -> int:
@@ -206,19 +286,29 @@ class FakeXServer(LocalServer):
         refused = await self._begin(request, self.stream_faults)
         if refused is not None:
             return refused
+        unknown = unknown_fields(request.query)
+        if unknown is not None:
+            name, value = unknown
+            return web.json_response({
+                "title": "Invalid Request", "status": 400, "parameter": name, "value": value,
+                "detail": f"The `{name}` query parameter value [{value}] is not one of "
+                          f"[{', '.join(sorted(_KNOWN[name]))}]",
+                "type": "https://api.x.com/2/problems/invalid-request"}, status=400)
         response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
         response.enable_chunked_encoding()
         await response.prepare(request)
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        queue: asyncio.Queue[bytes | Payload] = asyncio.Queue()
         self._streams.append(queue)
         try:
             await response.write(b"\r\n")
             while True:
                 try:
-                    line = await asyncio.wait_for(queue.get(), self.heartbeat_s)
+                    item = await asyncio.wait_for(queue.get(), self.heartbeat_s)
                 except TimeoutError:
                     await response.write(b"\r\n")
                     continue
+                line = (item if isinstance(item, bytes)
+                        else json.dumps(select_fields(item, request.query)).encode())
                 if line == _END:
                     await response.write_eof()
                     return response

@@ -1,4 +1,12 @@
-"""X filtered-stream lines into posts: parsing and the settings' filters. Pure."""
+"""X filtered-stream lines into posts: parsing and the settings' filters. Pure.
+
+The stream sends only the fields a connection asks for: :data:`TWEET_FIELDS`,
+:data:`EXPANSIONS` and :data:`USER_FIELDS` are exactly what :func:`parse_line` reads, and
+the source asks for them. Engagement counts are read under X's current names
+(``repost_count``; API v2.167) and, failing that, the old ones (``retweet_count``). A post
+lacking a count it should carry is still a post, its count 0, and the names missing are in
+``extra["missing_metrics"]`` for the source to count (``health.missing_metrics``).
+"""
 
 from __future__ import annotations
 
@@ -22,10 +30,23 @@ def _malformed(line: bytes, reason: str, received_us: int) -> Malformed:
     return Malformed(source="x", payload=line, reason=reason, received_us=received_us)
 
 
-def _count(metrics: Any, key: str) -> int:
-    value = metrics.get(key, 0) if isinstance(metrics, dict) else 0
+# What parse_line reads beyond the defaults (id, text): the stream request's fields.
+TWEET_FIELDS = ("author_id", "created_at", "public_metrics", "lang", "entities", "conversation_id")
+EXPANSIONS = ("author_id",)
+USER_FIELDS = ("username", "public_metrics", "verified")
+MISSING_METRICS = "missing_metrics"
+
+
+def _count(metrics: Any, *names: str, where: str, missing: list[str]) -> int:
+    """The first of ``names`` present in ``metrics``; 0 (and ``where.names[0]`` appended to
+    ``missing``) when none is."""
+    present = [n for n in names if isinstance(metrics, dict) and n in metrics]
+    if not present:
+        missing.append(f"{where}.{names[0]}")
+        return 0
+    value = metrics[present[0]]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"public_metrics.{key} is not an integer")
+        raise ValueError(f"{where}.{present[0]} is not an integer")
     return value
 
 
@@ -54,27 +75,36 @@ def parse_line(line: bytes, received_us: int) -> RawPost | Malformed | StreamNot
         includes = message.get("includes") or {}
         users = includes.get("users") or [] if isinstance(includes, dict) else []
         user = next((u for u in users if isinstance(u, dict) and u.get("id") == data["author_id"]), {})
-        metrics = data.get("public_metrics") or {}
+        metrics = data.get("public_metrics")
+        absent: list[str] = []
+        followers = _count(user.get("public_metrics"), "followers_count",
+                           where="user.public_metrics", missing=absent)
+        likes = _count(metrics, "like_count", where="public_metrics", missing=absent)
+        reposts = _count(metrics, "repost_count", "retweet_count", where="public_metrics",
+                         missing=absent)
+        replies = _count(metrics, "reply_count", where="public_metrics", missing=absent)
         entities = data.get("entities") or {}
         cashtags = entities.get("cashtags") or [] if isinstance(entities, dict) else []
         rules = message.get("matching_rules") or []
         username = str(user.get("username") or "")
         tweet_id = data["id"]
+        extra = {"rules": ",".join(str(r.get("tag", "")) for r in rules if isinstance(r, dict)),
+                 "author_id": data["author_id"],
+                 "conversation_id": str(data.get("conversation_id") or tweet_id)}
+        if absent:
+            extra[MISSING_METRICS] = ",".join(absent)
         return RawPost(
             id=f"x:{tweet_id}", source="x", author=username or data["author_id"],
             text=data["text"], created_us=int(created.timestamp() * 1_000_000),
             received_us=received_us,
-            followers=_count(user.get("public_metrics"), "followers_count"),
-            likes=_count(metrics, "like_count"), reposts=_count(metrics, "retweet_count"),
-            replies=_count(metrics, "reply_count"), verified=user.get("verified") is True,
+            followers=followers, likes=likes, reposts=reposts, replies=replies,
+            verified=user.get("verified") is True,
             url=(f"https://x.com/{username}/status/{tweet_id}" if username
                  else f"https://x.com/i/web/status/{tweet_id}"),
             lang=str(data.get("lang") or ""),
             tickers=tuple(dict.fromkeys(str(c["tag"]).upper() for c in cashtags
                                         if isinstance(c, dict) and c.get("tag"))),
-            extra={"rules": ",".join(str(r.get("tag", "")) for r in rules if isinstance(r, dict)),
-                   "author_id": data["author_id"],
-                   "conversation_id": str(data.get("conversation_id") or tweet_id)},
+            extra=extra,
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         return _malformed(line, f"bad field: {exc}", received_us)

@@ -1,8 +1,11 @@
 """X source: the API v2 filtered stream through tweepy's async streaming client.
 
 On start the stream rules are synced (:mod:`connectors.x.rules`), then ``filter()`` streams
-tweets with their authors expanded. Each line becomes a :class:`RawPost` (or a
-:class:`Malformed`); posts failing the settings' filters are counted in ``health.filtered``.
+tweets with their authors expanded, asking for exactly the fields the parser reads
+(:data:`connectors.x.parsing.TWEET_FIELDS`, ``EXPANSIONS``, ``USER_FIELDS``: X sends nothing
+else). Each line becomes a :class:`RawPost` (or a :class:`Malformed`); posts failing the
+settings' filters are counted in ``health.filtered``, posts that came without an engagement
+count they should carry (read as 0) in ``health.missing_metrics``.
 
 Reconnection, in two layers:
 
@@ -33,18 +36,19 @@ from tweepy import StreamRule
 from tweepy.asynchronous import AsyncStreamingClient
 from yarl import URL
 
-from stocktracker.connectors.base import RawPost
+from stocktracker.connectors.base import Malformed, RawPost
 from stocktracker.connectors.queued import QueuedSource, backoff_delay
+from stocktracker.connectors.x import parsing
 from stocktracker.connectors.x.config import XSettings
-from stocktracker.connectors.x.parsing import StreamNotice, parse_line, rejection
+from stocktracker.connectors.x.parsing import MISSING_METRICS, StreamNotice, parse_line, rejection
 from stocktracker.connectors.x.rules import ExistingRule, build_rules, diff_rules
 
 log = logging.getLogger(__name__)
 
 X_API_HOST = "api.twitter.com"
-EXPANSIONS = ["author_id"]
-TWEET_FIELDS = ["created_at", "public_metrics", "lang", "entities", "conversation_id", "author_id"]
-USER_FIELDS = ["username", "public_metrics", "verified"]
+EXPANSIONS = list(parsing.EXPANSIONS)
+TWEET_FIELDS = list(parsing.TWEET_FIELDS)
+USER_FIELDS = list(parsing.USER_FIELDS)
 _TWEEPY_LOGGERS = ("tweepy.asynchronous.client", "tweepy.asynchronous.streaming", "tweepy.client")
 _MAX_RESET_WAIT_S = 900.0  # X's rate-limit windows are 15 minutes
 
@@ -219,7 +223,16 @@ class XSource(QueuedSource):
         if isinstance(item, StreamNotice):
             self._count_error(item.reason)
             return
+        self._count_missing_metrics(item)
         await self._deliver(item)
+
+    def _count_missing_metrics(self, item: RawPost | Malformed) -> None:
+        if isinstance(item, Malformed) or MISSING_METRICS not in item.extra:
+            return
+        if not self.health.missing_metrics:
+            log.warning("X posts arrive without %s (read as 0; counted in "
+                        "health.missing_metrics)", item.extra[MISSING_METRICS])
+        self.health.missing_metrics += 1
 
     def _keeps(self, post: RawPost) -> bool:
         return rejection(post, self._settings) is None

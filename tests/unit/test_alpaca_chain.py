@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.models import OptionContractsResponse
+from alpaca.trading.requests import GetOptionContractsRequest
 from pydantic import SecretStr
 
 from stocktracker.connectors.alpaca.chain import AlpacaChain, with_local_greeks
@@ -78,6 +81,44 @@ def test_fetch_merges_contracts_and_snapshots(server: AlpacaServer) -> None:
     assert feeds == ["indicative"]
     contracts = [q for m, p, q in server.requests if p == "/v2/options/contracts"]
     assert contracts[0]["underlying_symbols"] == "SPY" and contracts[0]["expiration_date"] == "2026-11-24"
+
+
+def test_contracts_without_a_date_filter_are_only_this_weeks(server: AlpacaServer) -> None:
+    """As Alpaca: no ``expiration_date*`` parameter, only contracts expiring by the coming
+    weekend (the clock says Tuesday 2026-11-24; the weekend ends Sunday 2026-11-29)."""
+    friday, next_friday = date(2026, 11, 27), date(2026, 12, 4)
+    server.add_contract(sym("call", 600, friday), open_interest=10)
+    server.add_contract(sym("call", 600, next_friday), open_interest=10)
+    trading = TradingClient(KEY, SECRET, url_override=server.url)
+    page = trading.get_option_contracts(GetOptionContractsRequest(underlying_symbols=["SPY"]))
+    assert isinstance(page, OptionContractsResponse) and page.option_contracts
+    days = {c.expiration_date for c in page.option_contracts}
+    assert days == {DAY, date(2026, 11, 25), friday}  # not next week's
+    later = trading.get_option_contracts(GetOptionContractsRequest(
+        underlying_symbols=["SPY"], expiration_date_gte=next_friday))
+    assert isinstance(later, OptionContractsResponse) and later.option_contracts
+    assert {c.expiration_date for c in later.option_contracts} == {next_friday}
+    # on a Saturday the coming weekend is next week's
+    server.account.clock = lambda: datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+    page = trading.get_option_contracts(GetOptionContractsRequest(underlying_symbols=["SPY"]))
+    assert isinstance(page, OptionContractsResponse) and page.option_contracts
+    assert {c.expiration_date for c in page.option_contracts} == {DAY, date(2026, 11, 25), friday,
+                                                                   next_friday}
+    trading._session.close()
+
+
+def test_the_chain_always_sends_a_date_filter(server: AlpacaServer) -> None:
+    """Our requests never rely on Alpaca's default (this week's contracts only)."""
+    c = chain(server)
+    run(c.fetch("SPY", date(2026, 11, 25)))
+    assert run(c.nearest_expiry("SPY", DAY)) == DAY
+    server.add_contract(sym("call", 600, date(2026, 12, 4)), open_interest=10)
+    assert run(c.nearest_expiry("SPY", date(2026, 11, 30))) == date(2026, 12, 4)  # next week's
+    run(c.close())
+    asked = [q for m, p, q in server.requests if p == "/v2/options/contracts"]
+    assert len(asked) == 3
+    assert all(q.get("expiration_date") or (q.get("expiration_date_gte") and q.get("expiration_date_lte"))
+               for q in asked)
 
 
 def test_greeks_are_computed_locally_when_the_snapshot_has_none(server: AlpacaServer) -> None:

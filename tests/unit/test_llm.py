@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 
+import groq
 import pytest
 
 from stocktracker.connectors.simulated.llm_servers import FakeLLMServer
@@ -101,10 +103,17 @@ async def test_claude_answer_ready_before_the_stream_ends(server: FakeLLMServer)
 async def test_groq_retries_then_answers(groq_model: GroqModel, server: FakeLLMServer,
                                          fault: str) -> None:
     server.faults += [fault]
+    started = time.monotonic()
     got = await groq_model.answer(BULL, ())
+    waited = time.monotonic() - started
     assert got.label == "bullish"
     assert server.count("chat/completions") == 2
     assert server.requests[1]["_headers"]["x-stainless-retry-count"] == "1"
+    if fault == "429":  # Groq's retry-after, whole seconds, is honoured by the SDK ...
+        assert server.retry_after_s == 1 and waited >= 1.0
+    else:  # ... where a 500 gets the SDK's own backoff (0.5 s less jitter)
+        assert waited < 0.9
+    assert groq_model.usage.answers == 1 and groq_model.usage.errors == 0
 
 
 @pytest.mark.parametrize("fault", ["429", "529"])
@@ -128,11 +137,47 @@ async def test_retries_run_out(server: FakeLLMServer) -> None:
 async def test_malformed_answers_are_nonsense(groq_model: GroqModel, claude_model: ClaudeModel,
                                               server: FakeLLMServer) -> None:
     server.faults += ["malformed", "malformed"]
-    with pytest.raises(NonsenseAnswer):
+    with pytest.raises(NonsenseAnswer, match="JSON validation"):
         await groq_model.answer(BULL, ())
     with pytest.raises(NonsenseAnswer):
         await claude_model.answer(BULL, ())
     assert groq_model.usage.nonsense == 1 and claude_model.usage.nonsense == 1
+    assert groq_model.usage.errors == 0 and claude_model.usage.errors == 0
+
+
+async def test_groq_json_validate_failed_is_nonsense_and_not_retried(
+        groq_model: GroqModel, server: FakeLLMServer) -> None:
+    """Groq answers a failed JSON validation with a 400 ``json_validate_failed``: the model
+    talked nonsense (llm_nonsense), the service did not fail (llm_errors), and nothing is
+    asked again."""
+    server.faults += ["malformed"]
+    with pytest.raises(NonsenseAnswer) as info:
+        await groq_model.answer(BULL, ())
+    assert server.count("chat/completions") == 1  # no retry of a 400
+    assert isinstance(info.value.__cause__, groq.BadRequestError)
+    assert info.value.__cause__.status_code == 400
+    usage = groq_model.usage
+    assert (usage.calls, usage.nonsense, usage.errors, usage.timeouts, usage.answers) == (1, 1, 0, 0, 0)
+    assert (await groq_model.answer(BULL, ())).label == "bullish"  # the next call is fine
+
+
+async def test_groq_valid_json_that_fails_the_schema_is_nonsense(
+        groq_model: GroqModel, server: FakeLLMServer) -> None:
+    """JSON mode checks syntax only: a 200 with valid JSON can still be no answer."""
+    server.faults += ["nonsense"]
+    with pytest.raises(NonsenseAnswer):
+        await groq_model.answer(BULL, ())
+    assert server.count("chat/completions") == 1
+    assert groq_model.usage.nonsense == 1 and groq_model.usage.errors == 0
+    assert groq_model.usage.tokens_in > 0  # a 200 is billed
+
+
+async def test_other_groq_400s_are_errors(groq_model: GroqModel, server: FakeLLMServer) -> None:
+    server.faults += ["decommissioned"]
+    with pytest.raises(LLMUnavailable, match=r"BadRequestError 400.*decommissioned"):
+        await groq_model.answer(BULL, ())
+    assert server.count("chat/completions") == 1
+    assert groq_model.usage.errors == 1 and groq_model.usage.nonsense == 0
 
 
 async def test_timeouts_and_dropped_connections(server: FakeLLMServer) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from stocktracker.connectors.base import Malformed, RawPost
 from stocktracker.connectors.simulated.x_server import FakeXServer
+from stocktracker.connectors.x import parsing, source
 from stocktracker.connectors.x.config import XSettings
 from stocktracker.connectors.x.rules import ExistingRule, RulesDiff, build_rules, diff_rules
 from stocktracker.connectors.x.source import XSource, x_source
@@ -136,11 +137,70 @@ async def test_tweets_become_raw_posts_with_author_engagement_and_cashtags(serve
     assert post.received_us > post.created_us
     assert post.extra["rules"] == "stocktracker:cashtag:SPY"
     assert run.source.health.posts == 1 and run.source.health.last_post_us == post.received_us
+    assert "missing_metrics" not in post.extra and run.source.health.missing_metrics == 0
     query = next(r["query"] for r in server.requests if r["path"] == "/2/tweets/search/stream")
-    assert query["expansions"] == "author_id"
-    assert {"created_at", "public_metrics", "entities", "lang", "conversation_id"} <= set(
-        query["tweet.fields"].split(","))
-    assert {"public_metrics", "verified", "username"} <= set(query["user.fields"].split(","))
+    assert query == {"tweet.fields": ",".join(parsing.TWEET_FIELDS),   # exactly what it reads
+                     "expansions": "author_id", "user.fields": "username,public_metrics,verified"}
+
+
+# ---- engagement counts and field selection --------------------------------------------------
+async def test_old_count_names_are_read_as_a_fallback(server: FakeXServer) -> None:
+    server.legacy_metrics = True   # retweet_count / tweet_count, as X sent them before v2.167
+    async with running(server) as run:
+        await server.push(server.tweet("old names", "a", likes=1, reposts=7, replies=2))
+        [post] = await eventually_async(lambda: run.posts, timeout=WAIT_S)
+
+    assert (post.likes, post.reposts, post.replies) == (1, 7, 2)
+    assert run.source.health.missing_metrics == 0
+
+
+async def test_a_post_without_a_count_is_kept_and_counted_in_health(server: FakeXServer) -> None:
+    async with running(server) as run:
+        neither = server.tweet("no repost count under either name", "a", likes=5, reposts=9)
+        del neither["data"]["public_metrics"]["repost_count"]
+        await server.push(neither)
+        bare = server.tweet("no public_metrics at all", "b", likes=5)
+        del bare["data"]["public_metrics"]
+        await server.push(bare)
+        await eventually_async(lambda: len(run.posts) == 2, timeout=WAIT_S)
+
+    first, second = run.posts
+    assert (first.likes, first.reposts) == (5, 0)
+    assert first.extra["missing_metrics"] == "public_metrics.repost_count"
+    assert (second.likes, second.reposts, second.replies) == (0, 0, 0)
+    assert second.extra["missing_metrics"] == ("public_metrics.like_count,"
+                                               "public_metrics.repost_count,public_metrics.reply_count")
+    assert run.source.health.missing_metrics == 2 and run.source.health.posts == 2
+    assert run.source.health.malformed == 0 and run.source.health.errors == 0
+
+
+@pytest.mark.parametrize("left_out,effect", [
+    ("created_at", "malformed"), ("public_metrics", "missing_metrics"),
+    ("expansion", "missing_metrics"), ("entities", "no cashtags")])
+async def test_a_field_missing_from_the_request_shows(server: FakeXServer,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      left_out: str, effect: str) -> None:
+    """The local X sends only what the request asks for: a field the parser reads but the
+    request forgot does not pass unnoticed (as it would against a server sending all)."""
+    if left_out == "expansion":
+        monkeypatch.setattr(source, "EXPANSIONS", [])
+    else:
+        monkeypatch.setattr(source, "TWEET_FIELDS", [f for f in source.TWEET_FIELDS
+                                                     if f != left_out])
+    async with running(server) as run:
+        await server.push(server.tweet("$SPY calls", "trader", followers=5000, likes=3,
+                                       cashtags=("SPY",)))
+        await eventually_async(lambda: run.items, timeout=WAIT_S)
+
+    if effect == "no cashtags":
+        assert run.posts[0].tickers == () and run.source.health.missing_metrics == 0
+    elif effect == "malformed":
+        assert run.malformed[0].reason == f"missing field(s): {left_out}"
+    else:
+        [post] = run.posts
+        assert run.source.health.missing_metrics == 1
+        assert (post.followers, post.likes) == ((0, 3) if left_out == "expansion" else (5000, 0))
+        assert post.author == ("trader" if left_out != "expansion" else post.extra["author_id"])
 
 
 async def test_filters_drop_small_unverified_and_unengaged_authors(server: FakeXServer) -> None:
