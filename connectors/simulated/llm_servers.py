@@ -13,7 +13,9 @@ server-sent-event streaming of a forced tool call. Latency and faults are inject
   with an HTTP 400 ``json_validate_failed`` carrying the ``failed_generation``; Anthropic: a
   tool input that breaks the schema), ``"nonsense"`` (a 200 whose content is valid JSON
   that fails our answer schema: JSON mode checks syntax only), ``"hang"`` (never answers),
-  ``"drop"`` (closes the connection mid-answer);
+  ``"drop"`` (closes the connection mid-answer), ``"stream_overloaded"`` (Anthropic: the stream
+  opens with HTTP 200, then an ``event: error`` carrying an ``overloaded_error`` arrives before
+  the tool input is complete, as Anthropic sends it when it is overloaded mid-answer);
 - ``reader``: how the "model" reads a post (default: the lexicon model, so answers are
   sensible); a test can make it gullible to show what validation does.
 
@@ -130,8 +132,9 @@ class FakeLLMServer(LocalServer):
     # ---- Anthropic ------------------------------------------------------------------------
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         body, fault = await self._begin(request)
+        request_id = f"req_{uuid.uuid4().hex[:24]}"
         if fault in ("429", "500", "529"):
-            return _anthropic_error(int(fault))
+            return _anthropic_error(int(fault), request_id)
         prompt = body["messages"][-1]["content"]
         reading = self.reader(post_of(prompt))
         tool = {
@@ -146,17 +149,25 @@ class FakeLLMServer(LocalServer):
         if fault in ("malformed", "nonsense"):
             tool_json = _NONSENSE
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "request-id": f"req_{uuid.uuid4().hex[:24]}"})
+                                               "request-id": request_id})
         await response.prepare(request)
         tokens_in = _tokens(prompt) + 400
+        # Every field Anthropic's spec lists as always present is sent, null where it has none.
         await _sse(response, "message_start", {"type": "message_start", "message": {
             "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
             "content": [], "model": body["model"], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": tokens_in, "output_tokens": 1}}})
+            "stop_details": None, "container": None,
+            "usage": {"input_tokens": tokens_in, "output_tokens": 1,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                      "cache_creation": {"ephemeral_5m_input_tokens": 0,
+                                         "ephemeral_1h_input_tokens": 0},
+                      "server_tool_use": None, "service_tier": "standard",
+                      "inference_geo": None}}})
         await _sse(response, "content_block_start", {
             "type": "content_block_start", "index": 0,
             "content_block": {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}",
-                              "name": body["tools"][0]["name"], "input": {}}})
+                              "name": body["tools"][0]["name"], "input": {},
+                              "caller": {"type": "direct"}}})
         await _sse(response, "ping", {"type": "ping"})
         pieces = [tool_json[i:i + 12] for i in range(0, len(tool_json), 12)]
         for n, piece in enumerate(pieces):
@@ -165,13 +176,21 @@ class FakeLLMServer(LocalServer):
                 assert request.transport is not None
                 request.transport.close()
                 return response
+            if fault == "stream_overloaded" and n == min(2, len(pieces) - 1):
+                await _sse(response, "error", _anthropic_error_body(529, request_id))
+                await response.write_eof()
+                return response
             await _sse(response, "content_block_delta", {
                 "type": "content_block_delta", "index": 0,
                 "delta": {"type": "input_json_delta", "partial_json": piece}})
         await _sse(response, "content_block_stop", {"type": "content_block_stop", "index": 0})
         await _sse(response, "message_delta", {
-            "type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-            "usage": {"output_tokens": _tokens(tool_json)}})
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": None, "stop_details": None,
+                      "container": None},
+            "usage": {"output_tokens": _tokens(tool_json), "input_tokens": tokens_in,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                      "server_tool_use": None}})
         await _sse(response, "message_stop", {"type": "message_stop"})
         await response.write_eof()
         return response
@@ -226,11 +245,21 @@ def _groq_json_validate_failed(generated: str) -> web.Response:
         status=400)
 
 
-def _anthropic_error(status: int) -> web.Response:
+def _anthropic_error_body(status: int, request_id: str) -> dict[str, Any]:
+    """Anthropic's error object (``type: error``, the ``error`` with its ``type`` and
+    ``message``, and the ``request_id``), as an HTTP answer's body or a stream's ``error``
+    event carries it."""
     kind = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}[status]
-    return web.json_response(
-        {"type": "error", "error": {"type": kind, "message": f"local fault {status}"}},
-        status=status, headers={"retry-after": "0.05"} if status == 429 else {})
+    return {"type": "error", "error": {"type": kind, "message": f"local fault {status}"},
+            "request_id": request_id}
+
+
+def _anthropic_error(status: int, request_id: str) -> web.Response:
+    headers = {"request-id": request_id}
+    if status == 429:
+        headers["retry-after"] = "0.05"
+    return web.json_response(_anthropic_error_body(status, request_id), status=status,
+                             headers=headers)
 
 
 async def _drop(request: web.Request) -> web.StreamResponse:

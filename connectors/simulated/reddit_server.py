@@ -14,7 +14,9 @@ It answers in Reddit's own shapes, so the real ``asyncpraw`` client talks to it 
 Faults are a queue consumed one per listing request (``faults``): ``"429"`` (rate limit
 spent: remaining 0, reset after ``rate_reset_s``), ``"500"``, ``"exhausted"`` (a normal
 answer announcing remaining 0 until ``rate_reset_s``), ``"malformed"`` (one broken child
-added to the answer). Every request is kept in ``requests``.
+added to the answer). A listing request without a valid token is answered 401 with
+``www-authenticate: Bearer realm="reddit", error="invalid_token"``, as Reddit does (asyncprawcore
+picks ``InvalidToken`` from that header). Every request is kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ class FakeRedditServer(LocalServer):
         self._log(request)
         if request.headers.get("Authorization") not in {f"bearer {t}" for t in self.tokens}:
             return web.json_response({"message": "Unauthorized", "error": 401}, status=401,
-                                     headers=self._rate_headers())
+                                     headers={**self._rate_headers(), "www-authenticate":
+                                              'Bearer realm="reddit", error="invalid_token"'})
         fault = self.faults.pop(0) if self.faults else None
         if fault == "429":
             return web.json_response({"message": "Too Many Requests", "error": 429}, status=429,
