@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
 from stocktracker.domain.pricing import occ_symbol
+from tests import contract
 
 SPEC = json.loads((Path(__file__).parents[1] / "resources" / "alpaca" / "alpaca.schema.json").read_text())
 KEY, SECRET = "PKCONTRACTKEY", "contract-secret"
@@ -45,12 +46,11 @@ def _formats() -> FormatChecker:
 
 
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator({**SPEC, "$ref": f"#/$defs/{name}"}, format_checker=_formats())
+    return contract.validator(SPEC, name, _formats())
 
 
 def check(name: str, instance: Any) -> None:
-    errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+    contract.check(SPEC, name, instance, _formats())
 
 
 @pytest.fixture

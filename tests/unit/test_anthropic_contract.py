@@ -27,6 +27,7 @@ from stocktracker.connectors.simulated.llm_servers import FakeLLMServer
 from stocktracker.domain.llm_answer import OPTIONS_TOOL, NonsenseAnswer
 from stocktracker.sentiment.llm import ClaudeModel, LLMUnavailable
 from stocktracker.streams.core.settings import SentimentSettings
+from tests import contract
 
 RESOURCES = Path(__file__).parents[1] / "resources" / "anthropic"
 SPEC = json.loads((RESOURCES / "anthropic-messages.schema.json").read_text())
@@ -41,13 +42,11 @@ ERROR_TYPES = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error
 
 
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator({**SPEC, "$ref": f"#/$defs/{name}"},
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return contract.validator(SPEC, name)
 
 
 def check(name: str, instance: Any) -> None:
-    errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+    contract.check(SPEC, name, instance)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator
 from stocktracker.connectors.simulated.llm_servers import FakeLLMServer
 from stocktracker.sentiment.llm import GroqModel
 from stocktracker.streams.core.settings import SentimentSettings
+from tests import contract
 
 RESOURCES = Path(__file__).parents[1] / "resources" / "groq"
 OPENAI = json.loads((RESOURCES / "openai-chat-completions.schema.json").read_text())
@@ -37,14 +38,8 @@ ANSWERS = {None: 200, "nonsense": 200, "429": 429, "500": 500, "malformed": 400,
            "decommissioned": 400}
 
 
-def validator(doc: dict[str, Any], name: str) -> Draft202012Validator:
-    return Draft202012Validator({**doc, "$ref": f"#/$defs/{name}"},
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def check(doc: dict[str, Any], name: str, instance: Any) -> None:
-    errors = sorted(validator(doc, name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+validator = contract.validator
+check = contract.check
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 from stocktracker.connectors.base import RawPost
 from stocktracker.connectors.reddit.source import build_child, to_post
 from stocktracker.connectors.simulated.reddit_server import FakeRedditServer
+from tests import contract
 
 SPEC = json.loads((Path(__file__).parents[1] / "resources" / "reddit" / "reddit.schema.json")
                   .read_text())
@@ -37,13 +38,11 @@ STATUS = {None: 200, "exhausted": 200, "malformed": 200, "429": 429, "500": 500}
 
 
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator({**SPEC, "$ref": f"#/$defs/{name}"},
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return contract.validator(SPEC, name)
 
 
 def check(name: str, instance: Any) -> None:
-    errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+    contract.check(SPEC, name, instance)
 
 
 def valid(name: str, instance: Any) -> bool:
