@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from stocktracker.connectors.broker import ChainSource
-from stocktracker.domain.contracts import NEW_YORK
+from stocktracker.domain.contracts import new_york_date
 
 if TYPE_CHECKING:
     from stocktracker.agents.host import AgentHost
@@ -33,7 +32,7 @@ async def refresh(p: AgentHost, source: ChainSource, underlying: str) -> int:
     """
     spot = await source.underlying_quote(underlying)
     await p.send(p.topics.quotes, "Quote", underlying, spot)
-    day = datetime.fromtimestamp(spot["event_time"] / 1e6, NEW_YORK).date()
+    day = new_york_date(spot["event_time"])
     mid = (spot["bid"] + spot["ask"]) / 2
     chain = await source.fetch(underlying, day, mid)
     if not chain and p.trading_rules.contract.allow_later_expiry:

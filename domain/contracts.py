@@ -194,6 +194,11 @@ class ContractChoice:
         return self.contract is not None
 
 
+def new_york_date(event_us: int) -> date:
+    """The New York (exchange) date of an event time, µs since the epoch."""
+    return datetime.fromtimestamp(event_us / 1e6, NEW_YORK).date()
+
+
 def option_type_for(direction: str) -> str:
     """``call`` for a bullish signal, ``put`` for a bearish one."""
     if direction == "bullish":

@@ -22,7 +22,7 @@ from typing import Any
 
 from stocktracker.domain.research import walk_forward as splits
 from stocktracker.domain.sentiment import NEUTRAL_BAND, ModelAnswer, combine_weighted, label_of
-from stocktracker.domain.skill import ENSEMBLE, ScoredPost, bootstrap_spearman, spearman
+from stocktracker.domain.skill import ENSEMBLE, ScoredPost, bootstrap_spearman, scored_post, spearman
 
 WEIGHTED: tuple[str, ...] = ("finbert", "groq", "claude")
 """The models with a weight setting (``SENTIMENT_WEIGHT_<NAME>``)."""
@@ -47,8 +47,6 @@ def reweighed(post: ScoredPost, weights: Mapping[str, float], disagreement_bound
 def reweigh_record(record: Mapping[str, Any], weights: Mapping[str, float],
                    disagreement_bound: float = 0.8, band: float = NEUTRAL_BAND) -> dict[str, Any]:
     """A ``Score`` record with its ensemble score, confidence and label under ``weights``."""
-    from stocktracker.domain.skill import scored_post
-
     post = scored_post(record)
     if post is None:
         return dict(record)
@@ -70,9 +68,13 @@ class Sample:
     posts: tuple[ScoredPost, ...]
     returns: tuple[float, ...]
 
+    def scores(self, weights: Mapping[str, float]) -> list[float]:
+        """The ensemble's score of each post under ``weights``."""
+        return [reweighed(p, weights)[0] for p in self.posts]
+
     def ic(self, weights: Mapping[str, float]) -> float | None:
         """IC of the ensemble under ``weights``."""
-        return spearman([reweighed(p, weights)[0] for p in self.posts], self.returns)
+        return spearman(self.scores(weights), self.returns)
 
 
 def sample(posts: Sequence[ScoredPost], forward: Callable[[ScoredPost], float | None]) -> Sample:
@@ -150,9 +152,11 @@ def walk_forward(by_day: Mapping[date, Sample], current: Mapping[str, float],
         joined = join([by_day[d] for d in train])
         weights, in_ic = fit(joined, candidates)
         held = join([by_day[d] for d in test])
-        folds.append(Fold(tuple(train), tuple(test), weights, in_ic, held.ic(weights), held.ic(current)))
-        fitted_scores += [reweighed(p, weights)[0] for p in held.posts]
-        current_scores += [reweighed(p, current)[0] for p in held.posts]
+        fitted, kept = held.scores(weights), held.scores(current)
+        folds.append(Fold(tuple(train), tuple(test), weights, in_ic, spearman(fitted, held.returns),
+                          spearman(kept, held.returns)))
+        fitted_scores += fitted
+        current_scores += kept
         returns += held.returns
 
     def interval(scores: list[float]) -> tuple[float, float] | None:

@@ -120,16 +120,20 @@ class MidPath:
         del self.times[:i], self.mids[:i]
 
 
+def is_underlying_quote(record: Mapping[str, Any]) -> bool:
+    """Whether a ``Quote`` is the underlying's own (not an option's)."""
+    return not record.get("option_type") and record.get("symbol") == record.get("underlying")
+
+
 def underlying_mid(record: Mapping[str, Any]) -> tuple[str, int, float] | None:
     """``(underlying, event_us, mid)`` of an underlying's own ``Quote`` (not an option's);
     None for an option quote or one without a sane two-sided market."""
-    symbol, underlying = record.get("symbol"), record.get("underlying")
-    if record.get("option_type") or symbol != underlying:
+    if not is_underlying_quote(record):
         return None
     bid, ask = _number(record.get("bid")), _number(record.get("ask"))
     if bid is None or ask is None or bid <= 0 or ask < bid:
         return None
-    return str(underlying), int(record["event_time"]), (bid + ask) / 2
+    return str(record["underlying"]), int(record["event_time"]), (bid + ask) / 2
 
 
 def mid_paths(quotes: Iterable[Mapping[str, Any]]) -> dict[str, MidPath]:

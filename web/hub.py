@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stocktracker.domain.control import ControlState
-from stocktracker.domain.skill import HORIZONS_S, RollingSkill, SkillReport
+from stocktracker.domain.skill import HORIZONS_S, RollingSkill, SkillReport, is_underlying_quote
 from stocktracker.streams.core.settings import WebSettings
 from stocktracker.streams.core.trace import now_us
 from stocktracker.web import report
@@ -107,8 +107,7 @@ class Feed:
                 for event in events:
                     self.buffer.add(event)
                     queued = True
-                if topic == "scores" or (topic == "quotes" and not record.get("option_type")
-                                         and record.get("symbol") == record.get("underlying")):
+                if topic == "scores" or (topic == "quotes" and is_underlying_quote(record)):
                     if len(self._skill_queue) == SKILL_QUEUE:
                         self.skill_stats["queue_dropped"] += 1
                     self._skill_queue.append((topic, record))

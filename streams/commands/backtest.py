@@ -24,7 +24,7 @@ from stocktracker.connectors.replay.recorded import find_spans, read_range
 from stocktracker.connectors.replay.source import ReplayItem
 from stocktracker.connectors.simulated.broker import SimulatedBroker
 from stocktracker.connectors.simulated.market import day_items
-from stocktracker.domain.contracts import NEW_YORK
+from stocktracker.domain.contracts import new_york_date
 from stocktracker.domain.latency import stage_latencies, summarize
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.domain.performance import MINUTE_BARS, build_report, equity_curve, trades_from_fills
@@ -167,7 +167,7 @@ def _result(outcome: Outcome, calendar: MarketCalendar, start_cash: float, title
              if q.get("option_type") and q["bid"] > 0 and q["ask"] > 0]
     price = [(q["event_time"], (q["bid"] + q["ask"]) / 2) for q in quotes
              if q["symbol"] == underlying and not q.get("option_type")]
-    days = sorted({datetime.fromtimestamp(q["event_time"] / 1e6, NEW_YORK).date() for q in quotes})
+    days = sorted({new_york_date(q["event_time"]) for q in quotes})
     sessions = [(s.open_us, s.close_us) for d in days if (s := calendar.session_on(d))]
     curve = equity_curve(start_cash, fills, marks, sessions=sessions or None)
     trades = trades_from_fills(fills, orders)

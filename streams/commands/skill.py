@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from stocktracker.connectors.replay.source import ReplayItem
-from stocktracker.domain.contracts import NEW_YORK
+from stocktracker.domain.contracts import new_york_date
 from stocktracker.domain.fitting import (
     WEIGHTED,
     Sample,
@@ -39,11 +39,6 @@ from stocktracker.domain.skill import (
     mid_paths,
 )
 from stocktracker.streams.core.settings import Settings
-
-
-def session_day(event_us: int) -> date:
-    """The New York date of an event."""
-    return datetime.fromtimestamp(event_us / 1e6, NEW_YORK).date()
 
 
 def records_of(items: Iterable[ReplayItem], topic: str) -> list[dict[str, Any]]:
@@ -125,7 +120,7 @@ def by_session(items: Sequence[ReplayItem]) -> dict[date, list[ReplayItem]]:
     """The items split by New York date."""
     days: dict[date, list[ReplayItem]] = {}
     for item in items:
-        days.setdefault(session_day(item.event_us), []).append(item)
+        days.setdefault(new_york_date(item.event_us), []).append(item)
     return days
 
 
