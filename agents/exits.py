@@ -48,6 +48,7 @@ from stocktracker.domain.exits import (
 from stocktracker.domain.market_hours import Session
 from stocktracker.domain.order_record import OrderRecord
 from stocktracker.domain.orders import OrderRequest, parse_occ
+from stocktracker.domain.price_steps import PriceSteps
 
 if TYPE_CHECKING:
     from stocktracker.agents.host import AgentHost
@@ -101,7 +102,8 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
             await p.send(p.topics.metrics, "Metric", position.underlying, {
                 "name": "position_stale", "value": 1.0 if stale else 0.0,
                 "labels": {"symbol": symbol}, "event_time": now, "trace": {}})
-        mark = Mark(0.0, 0.0) if cached is None else Mark(cached["bid"], cached["ask"])
+        steps = PriceSteps(position.underlying, None if cached is None else cached.get("penny"))
+        mark = Mark(0.0, 0.0, steps) if cached is None else Mark(cached["bid"], cached["ask"], steps)
         await check_one(p, position, mark, now, session, rule, market=stale)
 
 

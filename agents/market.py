@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from stocktracker.agents.host import AgentHost
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
-                "strike", "expiry", "iv", "delta", "open_interest", "volume", "event_time")
+                "strike", "expiry", "iv", "delta", "open_interest", "volume", "penny", "event_time")
 
 
 def touch_of(quote: dict[str, Any] | None) -> Touch | None:
@@ -20,7 +20,7 @@ def touch_of(quote: dict[str, Any] | None) -> Touch | None:
     if not quote:
         return None
     return Touch(quote["bid"], quote["ask"], int(quote.get("bid_size") or 0),
-                 int(quote.get("ask_size") or 0), int(quote["event_time"]))
+                 int(quote.get("ask_size") or 0), int(quote["event_time"]), quote.get("penny"))
 
 
 class ChainIndex:
@@ -78,6 +78,6 @@ def register(p: AgentHost) -> None:
         feed = p.broker.market_feed()  # the simulated broker fills from quotes
         if feed is not None:
             feed.on_quote(symbol, quote["bid"], quote["ask"], quote["bid_size"], quote["ask_size"],
-                     quote["event_time"])
+                          quote["event_time"], quote.get("penny"))
 
     stage_agent(p, p.topics.quotes, "market", "Quote", handle)

@@ -33,8 +33,13 @@ class MarketFeed(Protocol):
         ...
 
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
-                 at_us: int) -> list[OrderUpdate]:
-        """A quote arrived; fill what it can fill. Returns the updates it caused."""
+                 at_us: int, penny: bool | None = None) -> list[OrderUpdate]:
+        """A quote arrived (``penny``: its class is in the penny program, None: not said);
+        fill what it can fill. Returns the updates it caused."""
+        ...
+
+    async def load(self) -> None:
+        """Read the account's saved state now, without blocking the event loop."""
         ...
 
     def use_quotes(self, lookup: Callable[[str], Touch | None]) -> None:

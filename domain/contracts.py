@@ -55,6 +55,9 @@ class ChainQuote:
         Delta, if the source gives one.
     open_interest, volume:
         Contracts open, and traded today.
+    penny:
+        In the penny program (``None``: the source does not say); see
+        :mod:`domain.price_steps`.
     """
 
     symbol: str
@@ -70,6 +73,7 @@ class ChainQuote:
     delta: float | None = None
     open_interest: int | None = None
     volume: int | None = None
+    penny: bool | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ChainQuote:
@@ -87,7 +91,7 @@ class ChainQuote:
                    float(raw["bid"]), float(raw["ask"]), int(raw["event_time"]),
                    int(raw.get("bid_size") or 0), int(raw.get("ask_size") or 0),
                    opt_float("iv"), opt_float("delta"), opt_int("open_interest"),
-                   opt_int("volume"))
+                   opt_int("volume"), raw.get("penny"))
 
     def to_record(self, underlying: str) -> dict[str, Any]:
         """The ``Quote`` record (``schemas/quote.avsc``) of this entry; ``event_time`` is
@@ -97,7 +101,8 @@ class ChainQuote:
             "bid_size": self.bid_size, "ask_size": self.ask_size,
             "option_type": self.option_type, "strike": self.strike, "expiry": self.expiry,
             "iv": self.iv, "delta": self.delta, "open_interest": self.open_interest,
-            "volume": self.volume, "event_time": self.quote_us, "trace": {},
+            "volume": self.volume, "penny": self.penny, "event_time": self.quote_us,
+            "trace": {},
         }
 
     @property

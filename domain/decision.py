@@ -16,7 +16,8 @@ from stocktracker.domain.contracts import ChainQuote, ContractRule, choose
 from stocktracker.domain.control import ControlState, effective_limits
 from stocktracker.domain.exits import ExitRule
 from stocktracker.domain.market_hours import Session
-from stocktracker.domain.orders import Account
+from stocktracker.domain.orders import Account, parse_occ
+from stocktracker.domain.price_steps import PriceSteps
 from stocktracker.domain.risk import OrderIntent, RiskLimits, RiskState, check, parse_hhmm, prune_recent
 from stocktracker.domain.sizing import SizingRule, size
 
@@ -131,7 +132,8 @@ def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence
                         recent_orders_us=recent)
     contract = choice.contract
     sized = size(contract.ask, account.equity, rules.sizing)
-    limit = round(contract.ask, 2) if rules.order_type == "limit" else None
+    steps = PriceSteps(parse_occ(contract.symbol).underlying, contract.penny)
+    limit = steps.up(contract.ask) if rules.order_type == "limit" else None
     qty = max(sized.qty, 1)  # a budget that buys none is refused below, with its reason
     age = signal.get("trace", {}).get("post_age_us")
     intent = OrderIntent(str(signal["ticker"]), contract.symbol, qty, limit, contract.bid,

@@ -9,11 +9,11 @@ expiry day. The high water mark is state the caller keeps, through :func:`update
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, replace
 from datetime import time
 
 from stocktracker.domain.market_hours import Session
+from stocktracker.domain.price_steps import PENNY_STEPS, PriceSteps
 from stocktracker.domain.risk import ny_us
 
 PROFIT_TARGET, STOP_LOSS, TRAILING_STOP, TIME_EXIT = (
@@ -51,8 +51,6 @@ class ExitRule:
         A profit target resting this long unfilled while the target still holds is
         cancelled and sent again at the urgent limit (the bid); ``None``: it rests until
         another exit fires.
-    tick:
-        Price increment, $ (SPY options trade in pennies).
     max_attempts, retry_pause_us:
         An exit the broker refused (or whose submit failed) is sent again after a pause
         that doubles from ``retry_pause_us`` (capped at 60 s), at most ``max_attempts``
@@ -68,7 +66,6 @@ class ExitRule:
     entry_timeout_us: int = 60_000_000
     limit_style: str = "mid_minus_tick"
     urgent_limit_style: str = "bid"
-    tick: float = 0.01
     reprice_after_us: int | None = 60_000_000
     max_attempts: int = 6
     retry_pause_us: int = 2_000_000
@@ -77,18 +74,20 @@ class ExitRule:
         for style in (self.limit_style, self.urgent_limit_style):
             if style not in ("bid", "mid_minus_tick"):
                 raise ValueError(f"limit style must be bid or mid_minus_tick, not {style!r}")
-        if self.tick <= 0 or self.entry_timeout_us <= 0:
-            raise ValueError("tick and entry_timeout_us must be positive")
+        if self.entry_timeout_us <= 0:
+            raise ValueError("entry_timeout_us must be positive")
         if self.reprice_after_us is not None and self.reprice_after_us <= 0:
             raise ValueError("reprice_after_us must be positive (None: never)")
 
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """The contract's quote now; its mid is the mark."""
+    """The contract's quote now; its mid is the mark. ``steps`` are its class's price
+    increments (a sell limit goes on them)."""
 
     bid: float
     ask: float
+    steps: PriceSteps = PENNY_STEPS
 
     @property
     def mid(self) -> float:
@@ -160,13 +159,14 @@ def exit_order_id(entry_client_order_id: str, reason: str, attempt: int = 0) -> 
     return "sx-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def exit_limit_price(mark: Mark, style: str, tick: float = 0.01) -> float:
-    """Sell limit: the bid, or the mid less a tick (floored to the tick, never below the
-    bid); at least one tick so the order stays valid on a zero bid."""
+def exit_limit_price(mark: Mark, style: str) -> float:
+    """Sell limit: the bid, or the mid less a tick (never below the bid), rounded down onto
+    the class's price steps (:mod:`domain.price_steps`); at least one step, so the order
+    stays valid on a zero bid."""
     price = mark.bid
     if style == "mid_minus_tick":
-        price = max(math.floor((mark.mid - tick) / tick + _EPS) * tick, mark.bid)
-    return round(max(price, tick), 2)
+        price = max(mark.mid - mark.steps.tick(mark.mid), mark.bid)
+    return mark.steps.down(price)
 
 
 def time_exit_us(session: Session, rule: ExitRule) -> int | None:
@@ -232,7 +232,7 @@ def exit_limit(reason: str, mark: Mark, rule: ExitRule, attempt: int = 0) -> flo
     (``limit_style``); stops, trails, time exits and every exit sent again (``attempt``
     above 0) take the ``urgent_limit_style``."""
     style = rule.limit_style if reason == PROFIT_TARGET and attempt == 0 else rule.urgent_limit_style
-    return exit_limit_price(mark, style, rule.tick)
+    return exit_limit_price(mark, style)
 
 
 def entry_timed_out(sent_us: int, now_us: int, qty: int, filled_qty: int,

@@ -14,6 +14,7 @@ class Touch:
     bid_size: int
     ask_size: int
     at_us: int
+    penny: bool | None = None  # its class is in the penny program (domain.price_steps)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,10 @@
 
 :meth:`AlpacaChain.fetch` reads, for one underlying and expiry,
 
-- the contracts, ``GET /v2/options/contracts`` (``TradingClient.get_option_contracts``),
-  page after page while there is a ``next_page_token``: strike, type, open interest;
+- the contracts, ``GET /v2/options/contracts`` (as ``TradingClient.get_option_contracts``
+  asks it), page after page while there is a ``next_page_token``: strike, type, open
+  interest, and whether the class is in the penny program (``ppind``, for the price steps
+  of :mod:`domain.price_steps`);
 - the chain snapshots, ``GET /v1beta1/options/snapshots/{underlying}``
   (``OptionHistoricalDataClient.get_option_chain``, which pages itself), on the feed of
   ``ALPACA_OPTIONS_FEED`` (``indicative``: free, delayed; ``opra``: real time): the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -91,6 +94,7 @@ class AlpacaChain:
         self.refresh_s = refresh_s
         self.limiter = limiter or RateLimiter()
         self.page_size = page_size
+        self.penny: dict[str, bool | None] = {}  # contract -> in the penny program (ppind)
         self.rate = rate
         self._now_us = now_us
         self._retry = {"retries": max_retries, "backoff_s": backoff_s, "backoff_cap_s": backoff_cap_s}
@@ -114,19 +118,27 @@ class AlpacaChain:
         return await call(fn, *args, what=what, **self._retry)  # type: ignore[arg-type]
 
     async def contracts(self, underlying: str, expiry: date) -> list[OptionContract]:
-        """Every active contract of ``underlying`` expiring on ``expiry`` (all pages)."""
+        """Every active contract of ``underlying`` expiring on ``expiry`` (all pages), each
+        with its penny-program flag in :attr:`penny` (``ppind``, which alpaca-py's model
+        drops: the pages are read as JSON through the SDK's client, then validated)."""
         found: list[OptionContract] = []
         token: str | None = None
         while True:
             request = GetOptionContractsRequest(underlying_symbols=[underlying], expiration_date=expiry,
                                                 limit=self.page_size, page_token=token)
-            page = await self._call(self._trading.get_option_contracts, request, what="option contracts")
-            if not isinstance(page, OptionContractsResponse):
-                raise BrokerError("Alpaca answered the contracts request with no contracts")
+            raw = await self._call(self._contracts_json, request, what="option contracts")
+            page, penny = convert.contracts_page(raw)
             found += page.option_contracts or []
+            self.penny.update(penny)
             token = page.next_page_token
             if not token:
                 return found
+
+    def _contracts_json(self, request: GetOptionContractsRequest) -> Any:
+        """``GET /v2/options/contracts`` as JSON, the parameters as alpaca-py sends them."""
+        params = request.to_request_fields()
+        params["underlying_symbols"] = ",".join(request.underlying_symbols or [])
+        return self._trading.get("/options/contracts", params)
 
     async def snapshots(self, underlying: str, expiry: date) -> dict[str, OptionsSnapshot]:
         """The chain snapshots of ``underlying`` expiring on ``expiry`` (the SDK pages)."""
@@ -178,7 +190,7 @@ class AlpacaChain:
         """
         contracts = {c.symbol: c for c in await self.contracts(underlying, expiry)}
         snaps = await self.snapshots(underlying, expiry)
-        quotes = [convert.chain_quote(s, contracts.get(s), snaps.get(s))
+        quotes = [convert.chain_quote(s, contracts.get(s), snaps.get(s), self.penny.get(s))
                   for s in sorted(set(contracts) | set(snaps))]
         chain = [q for q in quotes if q is not None]
         if any(q.iv is None or q.delta is None for q in chain):
@@ -205,6 +217,4 @@ def with_local_greeks(q: ChainQuote, spot: float, now_us: int, rate: float) -> C
     iv = q.iv if q.iv is not None else implied_vol(q.mid, spot, q.strike, t_years, rate, q.option_type)
     delta = q.delta if q.delta is not None else bs_delta(spot, q.strike, t_years, iv, rate,
                                                         q.option_type)
-    return ChainQuote(q.symbol, q.option_type, q.strike, q.expiry, q.bid, q.ask, q.quote_us,
-                      q.bid_size, q.ask_size, round(iv, 6), round(delta, 6), q.open_interest,
-                      q.volume)
+    return replace(q, iv=round(iv, 6), delta=round(delta, 6))

@@ -45,9 +45,18 @@ from typing import Any
 
 from alpaca.data.models.snapshots import OptionsSnapshot
 from alpaca.trading.enums import OrderSide, PositionIntent, TimeInForce
-from alpaca.trading.models import OptionContract, Order, Position, TradeAccount, TradeUpdate
+from alpaca.trading.models import (
+    OptionContract,
+    OptionContractsResponse,
+    Order,
+    Position,
+    TradeAccount,
+    TradeUpdate,
+)
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from pydantic import TypeAdapter, ValidationError
 
+from stocktracker.connectors.broker import BrokerError
 from stocktracker.domain.contracts import ChainQuote
 from stocktracker.domain.orders import (
     CANCELED,
@@ -252,10 +261,32 @@ def account(raw: TradeAccount) -> Account:
     return Account(equity=number(raw.equity), buying_power=number(power), cash=number(raw.cash))
 
 
+def contracts_page(raw: Any) -> tuple[OptionContractsResponse, dict[str, bool | None]]:
+    """A page of ``GET /v2/options/contracts`` (JSON) as alpaca-py's model, and each
+    contract's ``ppind`` (in the penny program; ``None`` where the page does not say),
+    which the model drops.
+
+    Raises
+    ------
+    BrokerError
+        When the answer is not a page of contracts.
+    """
+    try:
+        page = TypeAdapter(OptionContractsResponse).validate_python(raw)
+    except ValidationError as exc:
+        raise BrokerError(f"Alpaca answered the contracts request with no contracts: {exc}") from None
+    penny: dict[str, bool | None] = {}
+    for item in raw.get("option_contracts") or []:
+        flag = item.get("ppind")
+        penny[str(item["symbol"])] = flag if isinstance(flag, bool) else None
+    return page, penny
+
+
 def chain_quote(symbol: str, contract: OptionContract | None,
-                snapshot: OptionsSnapshot | None) -> ChainQuote | None:
-    """A chain-cache entry from a contract (open interest) and its snapshot (quote, IV,
-    delta). ``None`` without a quote: a contract nobody quotes is not tradable here."""
+                snapshot: OptionsSnapshot | None, penny: bool | None = None) -> ChainQuote | None:
+    """A chain-cache entry from a contract (open interest), its snapshot (quote, IV,
+    delta) and its penny flag. ``None`` without a quote: a contract nobody quotes is not
+    tradable here."""
     if snapshot is None or snapshot.latest_quote is None:
         return None
     quote = snapshot.latest_quote
@@ -276,4 +307,4 @@ def chain_quote(symbol: str, contract: OptionContract | None,
         bid_size=int(quote.bid_size), ask_size=int(quote.ask_size),
         iv=float(iv) if iv is not None and iv > 0 else None,
         delta=float(snapshot.greeks.delta) if snapshot.greeks is not None else None,
-        open_interest=open_interest, volume=None)
+        open_interest=open_interest, volume=None, penny=penny)

@@ -2,7 +2,10 @@
 
 :class:`PaperAccount` keeps what Alpaca keeps for a paper account (pure: no I/O, time from
 a clock argument): cash, orders, positions, the option quotes (:class:`Touch`) orders fill
-against, contracts, greeks, and the fills as account activities. Its methods answer in
+against, contracts, greeks, and the fills as account activities. An order goes as a real
+option order goes: answered ``accepted``, then routed (``pending_new``, ``new``) and filled
+later (:meth:`PaperAccount.route`); at the close the open ones are ``done_for_day`` and
+then ``expired`` (:meth:`PaperAccount.close_day`). Its methods answer in
 Alpaca's own JSON shapes; a request Alpaca would refuse raises :class:`ApiRefusal` (the
 HTTP status and message the server answers). Marketable orders fill at the touch when a
 quote is there, partially when the touch shows fewer contracts than the order wants (the
@@ -24,10 +27,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stocktracker.domain.orders import parse_occ
+from stocktracker.domain.price_steps import PriceSteps
 
 Json = dict[str, Any]
 MULTIPLIER = 100
 OPEN = ("new", "partially_filled", "accepted", "pending_new", "pending_cancel", "held")
+WORKING = ("new", "partially_filled")  # routed to the venue: these fill
 _NAMESPACE = uuid.UUID("7b0c1c1e-5a4e-4b7e-9a51-3c0b1d7a1f00")
 NEW_YORK = ZoneInfo("America/New_York")
 ACTIVITIES_PAGE_MAX = 100
@@ -106,7 +111,9 @@ class PaperAccount:
 
     # ---- orders -----------------------------------------------------------------------------
     def submit(self, body: Json) -> Json:
-        """Accept an order (the answer is its state at acceptance) and fill what it can.
+        """Accept an order: the answer is its state at acceptance (``accepted``, as a real
+        option order answers); it is routed, and fills, later (:meth:`route`, which the
+        server calls just after answering).
 
         Raises
         ------
@@ -134,6 +141,10 @@ class PaperAccount:
         limit = float(body["limit_price"]) if kind == "limit" and body.get("limit_price") else None
         if kind == "limit" and (limit is None or limit <= 0):
             raise ApiRefusal(422, "limit_price is required for limit orders", 40010001)
+        if limit is not None and not self.price_steps(symbol).on_step(limit):
+            raise ApiRefusal(422, f"invalid limit_price {body['limit_price']}. price increment "
+                                  f"does not fulfill minimum pricing criteria "
+                                  f"(${self.price_steps(symbol).tick(limit):.2f} steps)", 42210000)
         self._check_power(symbol, side, qty, limit)
         now = self.clock()
         order_id = str(uuid.uuid5(_NAMESPACE, f"{self.account_id}:{next(self._ids)}"))
@@ -148,15 +159,28 @@ class PaperAccount:
             "filled_avg_price": None, "order_class": "simple", "order_type": kind, "type": kind,
             "side": side, "position_intent": intent, "time_in_force": "day",
             "limit_price": _num(limit) if limit is not None else None, "stop_price": None,
-            "status": "new", "extended_hours": False, "legs": None, "trail_percent": None,
+            "status": "accepted", "extended_hours": False, "legs": None, "trail_percent": None,
             "trail_price": None, "hwm": None, "subtag": None, "source": None,
         }
         self.orders[order_id] = order
         self._by_coid[coid] = order_id
-        accepted = dict(order)
-        self._event("new", order)
-        self._match(order)
-        return accepted
+        self._event("accepted", order)
+        return dict(order)
+
+    def route(self) -> int:
+        """Orders accepted and not yet routed go to the venue: ``pending_new``, then
+        ``new`` (each a trade update), then they fill against the touch when they can.
+        Returns how many were routed (a canceled or rejected one is not)."""
+        routed = 0
+        for order in self.orders.values():
+            if order["status"] != "accepted":
+                continue
+            for status in ("pending_new", "new"):
+                order.update(status=status, updated_at=_iso(self.clock()))
+                self._event(status, order)
+            self._match(order)
+            routed += 1
+        return routed
 
     def reject(self, order_id: str) -> None:
         """Reject an accepted order after the fact (an exchange or risk-desk rejection)."""
@@ -182,13 +206,17 @@ class PaperAccount:
         order.update(status="canceled", canceled_at=_iso(now), updated_at=_iso(now))
         self._event("canceled", order)
 
-    def expire_all(self) -> None:
-        """The close: every open day order expires."""
-        for order in self.orders.values():
-            if order["status"] in OPEN:
-                now = self.clock()
-                order.update(status="expired", expired_at=_iso(now), updated_at=_iso(now))
-                self._event("expired", order)
+    def close_day(self) -> int:
+        """The close: every open day order is ``done_for_day``, then ``expired`` (each a
+        trade update). Returns how many orders it ended."""
+        ended = [o for o in self.orders.values() if o["status"] in OPEN]
+        for order in ended:
+            now = self.clock()
+            order.update(status="done_for_day", updated_at=_iso(now))
+            self._event("done_for_day", order)
+            order.update(status="expired", expired_at=_iso(now), updated_at=_iso(now))
+            self._event("expired", order)
+        return len(ended)
 
     def order(self, order_id: str) -> Json:
         """An order by id (404 when unknown)."""
@@ -218,8 +246,9 @@ class PaperAccount:
                 self._match(order)
 
     def add_contract(self, symbol: str, open_interest: int | None = None,
-                     close_price: float | None = None) -> Json:
-        """List an option contract (``GET /v2/options/contracts``)."""
+                     close_price: float | None = None, penny: bool = True) -> Json:
+        """List an option contract (``GET /v2/options/contracts``); ``penny``: its class is
+        in the penny program (``ppind``), else it trades in $0.05/$0.10 steps."""
         occ = parse_occ(symbol)
         day = date.fromisoformat(occ.expiry)
         contract: Json = {
@@ -229,7 +258,7 @@ class PaperAccount:
             "root_symbol": occ.underlying, "underlying_symbol": occ.underlying,
             "underlying_asset_id": str(uuid.uuid5(_NAMESPACE, occ.underlying)),
             "type": occ.option_type, "style": "american", "strike_price": _num(occ.strike),
-            "multiplier": str(MULTIPLIER), "size": "100", "ppind": True,
+            "multiplier": str(MULTIPLIER), "size": "100", "ppind": penny,
         }
         # Alpaca's schema types these as strings (not nullable): unknown ones are left out.
         if open_interest is not None:
@@ -238,6 +267,12 @@ class PaperAccount:
             contract.update(close_price=_num(close_price), close_price_date=occ.expiry)
         self.contracts[symbol] = contract
         return contract
+
+    def price_steps(self, symbol: str) -> PriceSteps:
+        """The price steps of an option: its listed contract's ``ppind``, else what is known
+        of its class (:mod:`domain.price_steps`)."""
+        listed = self.contracts.get(symbol)
+        return PriceSteps(parse_occ(symbol).underlying, listed["ppind"] if listed else None)
 
     def contracts_page(self, params: dict[str, str], page_size: int) -> Json:
         """One page of ``GET /v2/options/contracts`` (``page_token`` is an offset).
@@ -415,7 +450,7 @@ class PaperAccount:
 
     def _match(self, order: Json) -> None:
         touch = self.quotes.get(order["symbol"])
-        if order["status"] not in OPEN or touch is None:
+        if order["status"] not in WORKING or touch is None:
             return
         buy = order["side"] == "buy"
         price, size = (touch.ask, touch.ask_size) if buy else (touch.bid, touch.bid_size)

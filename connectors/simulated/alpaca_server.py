@@ -104,6 +104,10 @@ class AlpacaServer(LocalServer):
         The paper account's starting cash.
     page_size:
         Most contracts or snapshots per page whatever the client asks (to test paging).
+    route_delay_s:
+        An order is answered ``accepted`` and routed (``pending_new``, ``new``, a fill when
+        the touch allows) this long after, on the server's loop, as a real option order
+        moves on after its answer.
 
     Attributes
     ----------
@@ -114,8 +118,10 @@ class AlpacaServer(LocalServer):
     """
 
     def __init__(self, api_key: str = "PKTESTKEY", secret_key: str = "test-secret",
-                 cash: float = 100_000.0, port: int = 0, page_size: int = 10_000) -> None:
+                 cash: float = 100_000.0, port: int = 0, page_size: int = 10_000,
+                 route_delay_s: float = 0.005) -> None:
         self.api_key, self.secret_key = api_key, secret_key
+        self.route_delay_s = route_delay_s
         self.port = port
         self.page_size = page_size
         self._lock = threading.RLock()
@@ -139,6 +145,16 @@ class AlpacaServer(LocalServer):
         with self._lock:
             self.account.set_quote(symbol, bid, ask, bid_size, ask_size)
 
+    def routed(self) -> bool:
+        """Whether every order answered so far has been routed (none still ``accepted``)."""
+        with self._lock:
+            return all(o["status"] != "accepted" for o in self.account.orders.values())
+
+    def close_day(self) -> int:
+        """The close: open orders go ``done_for_day``, then ``expired``; how many ended."""
+        with self._lock:
+            return self.account.close_day()
+
     def set_greeks(self, symbol: str, iv: float | None = None, delta: float | None = None) -> None:
         """Greeks and IV the chain snapshot reports for ``symbol``."""
         with self._lock:
@@ -154,10 +170,11 @@ class AlpacaServer(LocalServer):
         with self._lock:
             self.account.stock_quotes[symbol] = Touch(bid, ask, 1, 1, self.account.clock())
 
-    def add_contract(self, symbol: str, open_interest: int | None = None) -> None:
-        """List an option contract."""
+    def add_contract(self, symbol: str, open_interest: int | None = None,
+                     penny: bool = True) -> None:
+        """List an option contract (``penny``: in the penny program, ``ppind``)."""
         with self._lock:
-            self.account.add_contract(symbol, open_interest)
+            self.account.add_contract(symbol, open_interest, penny=penny)
 
     def fail_next(self, match: str, status: int = 500, count: int = 1,
                   after_accept: bool = False) -> None:
@@ -316,11 +333,16 @@ class AlpacaServer(LocalServer):
                 self.account.reject(order["id"])
             late = self._take_fault("POST", "/v2/orders", after_accept=True)
             delay = self._timeouts.pop(0) if self._timeouts else None
+        asyncio.get_running_loop().call_later(self.route_delay_s, self._route)
         if late is not None:
             return _fault_answer(late)
         if delay is not None:
             await asyncio.sleep(delay)
         return web.json_response(order)
+
+    def _route(self) -> None:
+        with self._lock:
+            self.account.route()
 
     async def _get_orders(self, request: web.Request) -> web.Response:
         q = request.query

@@ -25,6 +25,7 @@ next change (the pipeline re-reads what it had not committed, which moves it aga
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -43,8 +44,10 @@ from stocktracker.domain.orders import (
     Execution,
     OrderRequest,
     OrderUpdate,
+    parse_occ,
 )
 from stocktracker.domain.positions import MULTIPLIER
+from stocktracker.domain.price_steps import PriceSteps
 
 
 class SimulatedBroker:
@@ -78,6 +81,7 @@ class SimulatedBroker:
         self._journal = journal
         self._state = SimState(cash=cash)
         self._saved: dict[str, Any] | None = None  # the journal's last state (None: not read)
+        self._load_lock = threading.Lock()  # one first read, whichever thread asks first
         self._pending: list[OrderUpdate] = []  # changed, not yet saved nor published
         self._updates: asyncio.Queue[OrderUpdate] = asyncio.Queue()
 
@@ -94,10 +98,10 @@ class SimulatedBroker:
 
     # ---- market data ------------------------------------------------------------------------
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
-                 at_us: int) -> list[OrderUpdate]:
+                 at_us: int, penny: bool | None = None) -> list[OrderUpdate]:
         """Take a quote; fill what it can fill. Returns the updates it caused."""
         state = self._ready()
-        self.quotes[symbol] = Touch(bid, ask, bid_size, ask_size, at_us)
+        self.quotes[symbol] = Touch(bid, ask, bid_size, ask_size, at_us, penny)
         for coid, resting in list(state.resting.items()):
             if resting.request.symbol == symbol and at_us >= resting.since_us + self.latency_us:
                 self._try_fill(coid, at_us)
@@ -210,19 +214,38 @@ class SimulatedBroker:
     # ---- internals --------------------------------------------------------------------------
     def _ready(self) -> SimState:
         """The state, read from the journal on first use."""
-        if self._journal is not None and self._saved is None:
-            try:
-                loaded = self._journal.load()
-            except JournalError as exc:
-                raise BrokerError(f"simulated broker: cannot read its journal: {exc}") from exc
-            if loaded is not None:
-                clock_us = self._state.clock_us  # what advance() saw before the first use
-                self._state = SimState.from_dict(loaded)
-                self._state.clock_us = max(self._state.clock_us, clock_us)
-            self._saved = self._state.to_dict()
+        if self._journal is None or self._saved is not None:
+            return self._state
+        with self._load_lock:
+            if self._saved is None:
+                try:
+                    loaded = self._journal.load()
+                except JournalError as exc:
+                    raise BrokerError(f"simulated broker: cannot read its journal: {exc}") from exc
+                if loaded is not None:
+                    clock_us = self._state.clock_us  # what advance() saw before the first use
+                    self._state = SimState.from_dict(loaded)
+                    self._state.clock_us = max(self._state.clock_us, clock_us)
+                self._saved = self._state.to_dict()
         return self._state
 
+    async def load(self) -> None:
+        """Read the journal now, in a thread: a Kafka read can take seconds, and the worker's
+        event loop (heartbeats, every agent) must not wait for it. Later calls return at once.
+
+        Raises
+        ------
+        BrokerError
+            When the journal cannot be read (the next use tries again).
+        """
+        await asyncio.to_thread(self._ready)
+
     def _refusal(self, request: OrderRequest, touch: Touch | None) -> str:
+        if request.order_type == "limit" and request.limit_price is not None:
+            steps = PriceSteps(parse_occ(request.symbol).underlying, touch.penny if touch else None)
+            if not steps.on_step(request.limit_price):
+                return (f"invalid limit_price {request.limit_price}: off the "
+                        f"${steps.tick(request.limit_price):.2f} price steps")
         if request.side == "sell":
             held = self._state.positions.get(request.symbol)
             if held is None or held.qty < request.qty:

@@ -7,7 +7,7 @@ server-sent-event streaming of a forced tool call. Latency and faults are inject
 
 - ``latency_s``: added before each answer (Claude's stream is spread over it);
 - ``faults``: a queue consumed one per request: ``"429"`` (with an integer
-  ``retry-after``, :attr:`FakeLLMServer.retry_after_s` seconds, as Groq sends it), ``"500"``,
+  ``retry-after``, :attr:`FakeLLMServer.retry_after_s` seconds, as Groq and Anthropic send it), ``"500"``,
   ``"529"``, ``"decommissioned"`` (Groq: HTTP 400 ``model_decommissioned``, a request
   error), ``"malformed"`` (Groq: the answer failed JSON validation, which Groq answers
   with an HTTP 400 ``json_validate_failed`` carrying the ``failed_generation``; Anthropic: a
@@ -134,7 +134,7 @@ class FakeLLMServer(LocalServer):
         body, fault = await self._begin(request)
         request_id = f"req_{uuid.uuid4().hex[:24]}"
         if fault in ("429", "500", "529"):
-            return _anthropic_error(int(fault), request_id)
+            return _anthropic_error(int(fault), request_id, self.retry_after_s)
         prompt = body["messages"][-1]["content"]
         reading = self.reader(post_of(prompt))
         tool = {
@@ -254,10 +254,10 @@ def _anthropic_error_body(status: int, request_id: str) -> dict[str, Any]:
             "request_id": request_id}
 
 
-def _anthropic_error(status: int, request_id: str) -> web.Response:
+def _anthropic_error(status: int, request_id: str, retry_after_s: int = 1) -> web.Response:
     headers = {"request-id": request_id}
-    if status == 429:
-        headers["retry-after"] = "0.05"
+    if status == 429:  # Anthropic's rate-limit answer says how long to wait in whole seconds
+        headers["retry-after"] = str(int(retry_after_s))
     return web.json_response(_anthropic_error_body(status, request_id), status=status,
                              headers=headers)
 

@@ -12,11 +12,12 @@ It answers in Reddit's own shapes, so the real ``asyncpraw`` client talks to it 
   tests raise it).
 
 Faults are a queue consumed one per listing request (``faults``): ``"429"`` (rate limit
-spent: remaining 0, reset after ``rate_reset_s``), ``"500"``, ``"exhausted"`` (a normal
-answer announcing remaining 0 until ``rate_reset_s``), ``"malformed"`` (one broken child
-added to the answer). A listing request without a valid token is answered 401 with
-``www-authenticate: Bearer realm="reddit", error="invalid_token"``, as Reddit does (asyncprawcore
-picks ``InvalidToken`` from that header). Every request is kept in ``requests``.
+spent: remaining 0, reset after ``rate_reset_s``, a JSON body), ``"429html"`` (as Reddit has
+also answered it: an HTML page, ``Retry-After`` in whole seconds, no rate-limit headers),
+``"500"``, ``"exhausted"`` (a normal answer announcing remaining 0 until ``rate_reset_s``),
+``"malformed"`` (one broken child added to the answer). A listing request without a valid
+token is answered 401 with ``www-authenticate: Bearer realm="reddit", error="invalid_token"``,
+as Reddit does (asyncprawcore picks ``InvalidToken`` from that header). Every request is kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def _base36(number: int) -> str:
         number, rest = divmod(number, 36)
         out = digits[rest] + out
     return out or "0"
+
+TOO_MANY_HTML = ("<!doctype html><html><head><title>Too Many Requests</title></head><body>"
+                 "<h1>whoa there, pardner!</h1><p>we're sorry, but you appear to be a bot and "
+                 "we've seen too many requests from you lately.</p></body></html>")
 
 
 @dataclass
@@ -156,6 +161,9 @@ class FakeRedditServer(LocalServer):
         if fault == "429":
             return web.json_response({"message": "Too Many Requests", "error": 429}, status=429,
                                      headers=self._rate_headers(exhausted=True))
+        if fault == "429html":
+            return web.Response(status=429, text=TOO_MANY_HTML, content_type="text/html",
+                                headers={"Retry-After": str(self.rate_reset_s)})
         if fault == "500":
             return web.json_response({"message": "Internal Server Error", "error": 500}, status=500,
                                      headers=self._rate_headers())

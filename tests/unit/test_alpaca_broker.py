@@ -153,6 +153,19 @@ async def test_limit_order_is_new_then_fills_through_the_stream(
     assert body["limit_price"] == "1.1"
 
 
+async def test_an_order_still_open_at_the_close_is_done_for_day_then_expired(
+        broker: AlpacaBroker, server: AlpacaServer, live: Collector) -> None:
+    server.set_quote(SYM, 1.00, 1.20, 10, 1)
+    state = await broker.submit(buy("d1", 3, 1.20))
+    assert state.event == "new" and state.filled_qty == 0  # answered "accepted": not filled yet
+    await live.wait("d1", "partial_fill")
+    assert server.close_day() == 1
+    expired = await live.wait("d1", "expired")
+    assert expired.done and expired.filled_qty == 1
+    await asyncio.sleep(0.2)  # done_for_day is not news: it adds no fill and ends nothing
+    assert live.of("d1") == [("new", 0), ("partial_fill", 1), ("expired", 1)]
+
+
 async def test_partial_fill_then_fill(broker: AlpacaBroker, server: AlpacaServer,
                                       live: Collector) -> None:
     server.set_quote(SYM, 1.00, 1.10, 10, 2)
@@ -279,6 +292,22 @@ async def test_rejections_are_rejected_updates_with_the_reason(broker: AlpacaBro
         await small.close()
 
 
+async def test_an_off_step_limit_is_refused_as_alpaca_refuses_it(broker: AlpacaBroker,
+                                                                 server: AlpacaServer) -> None:
+    """A class outside the penny program trades in $0.05 below $3 and $0.10 above; the
+    server answers an off-step limit 422 (code 42210000), which is a rejection here."""
+    nickel = "XYZ261124C00100000"
+    server.add_contract(nickel, open_interest=100, penny=False)
+    server.set_quote(nickel, 1.00, 1.10, 10, 10)
+    off = await broker.submit(buy("t1", 1, 1.07, symbol=nickel))
+    assert off.event == "rejected" and "invalid limit_price 1.07" in off.reason
+    assert "$0.05 steps" in off.reason and server.order_count() == 0
+    on = await broker.submit(buy("t2", 1, 1.10, symbol=nickel))
+    assert on.event in ("new", "fill") and server.order_count() == 1
+    penny = await broker.submit(buy("t3", 1, 1.07))  # SPY: pennies at every price
+    assert penny.event in ("new", "fill") and server.order_count() == 2
+
+
 async def test_a_rejection_on_the_stream(broker: AlpacaBroker, server: AlpacaServer,
                                          live: Collector) -> None:
     server.reject_next("exchange rejected", asynchronous=True)
@@ -314,15 +343,17 @@ async def test_cancel(broker: AlpacaBroker, server: AlpacaServer, live: Collecto
     assert await broker.cancel("nobody") is None
     server.set_quote(SYM, 1.00, 1.05, 10, 10)
     await broker.submit(buy("c2", 1, 1.10))
+    await live.wait("c2", "fill")
     filled = await broker.cancel("c2")
     assert filled is not None and filled.event == "fill"  # too late: it filled
-    assert server.count("DELETE", "/v2/orders/") == 1
+    assert server.count("DELETE", "/v2/orders/") == 1  # known to be done: not asked
 
 
 async def test_order_lookup(broker: AlpacaBroker, server: AlpacaServer) -> None:
     assert await broker.order("nope") is None
     server.set_quote(SYM, 1.00, 1.05, 10, 10)
     await broker.submit(buy("l1", 1, 1.10))
+    await eventually_async(server.routed, WAIT_S)
     state = await broker.order("l1")
     assert state is not None and state.event == "fill" and state.filled_avg_price == 1.05
 
@@ -485,8 +516,8 @@ async def test_a_fill_alpaca_sends_again_is_reported_once(
     server.set_quote(SYM, 1.00, 1.05, 10, 10)
     await broker.submit(buy("y1", 2, 1.10))
     fill = await live.wait("y1", "fill")
-    assert server.replay("y1") == 2  # "new" and "fill" again, same execution id
-    assert server.replay("y1") == 2
+    assert server.replay("y1") == 4  # accepted, pending_new, new and fill again: same ids
+    assert server.replay("y1") == 4
     await broker.submit(buy("y2", 1, 1.10))  # sent after the copies: read after them
     await live.wait("y2", "fill")
     assert live.of("y1") == [("new", 0), ("fill", 2)]
@@ -508,15 +539,19 @@ async def a_session(broker: AlpacaBroker, server: AlpacaServer, clock: Clock) ->
     times = [clock.now]
     server.set_quote(SYM, 1.00, 1.10, 10, 2)
     await broker.submit(buy("s1", 3, 1.15))  # 2 at 1.10
+    await eventually_async(server.routed, WAIT_S)  # answered "accepted", filled just after
     times.append(clock.advance())
     server.set_quote(SYM, 1.02, 1.14, 10, 5)  # 1 at 1.14
     times.append(clock.advance())
     server.set_quote(PUT, 2.00, 2.05, 10, 10)
     await broker.submit(buy("s2", 1, 2.10, symbol=PUT))  # 1 at 2.05
+    await eventually_async(server.routed, WAIT_S)
     times.append(clock.advance())
     await broker.submit(sell("s3", 2))  # 2 at 1.02
+    await eventually_async(server.routed, WAIT_S)
     times.append(clock.advance())
     await broker.submit(sell("s4", 1))  # 1 at 1.02
+    await eventually_async(server.routed, WAIT_S)
     return times
 
 
@@ -638,13 +673,16 @@ def test_progress_reports_each_state_once_and_splits_missed_fills() -> None:
 def test_trade_update_conversion() -> None:
     account = PaperAccount(clock=lambda: datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
     account.set_quote(SYM, 1.00, 1.10, 5, 1)
-    account.submit({"symbol": SYM, "qty": "2", "side": "buy", "type": "limit", "limit_price": "1.2",
-                    "time_in_force": "day", "client_order_id": "q1"})
-    new, partial = (TradeUpdate(**e) for e in account.events)
+    answer = account.submit({"symbol": SYM, "qty": "2", "side": "buy", "type": "limit",
+                             "limit_price": "1.2", "time_in_force": "day", "client_order_id": "q1"})
+    assert answer["status"] == "accepted" and [e["event"] for e in account.events] == ["accepted"]
+    assert account.route() == 1 and account.route() == 0
+    accepted, pending, new, partial = (TradeUpdate(**e) for e in account.events)
+    assert [convert.trade_state(u).event for u in (accepted, pending, new)] == ["new"] * 3
     state = convert.trade_state(partial)
     assert (state.event, state.filled_qty, state.last_fill_qty, state.last_fill_price) == (
         "partial_fill", 1, 1, 1.10)
-    assert state.execution_id == account.events[1]["execution_id"] != ""
+    assert state.execution_id == account.events[3]["execution_id"] != ""
     assert convert.progress(state, convert.trade_state(new))[0].execution_id == state.execution_id
     assert state.at_us == int(datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp()) * 1_000_000
     assert convert.order_state(Order(**account.order_by_coid("q1"))).event == "partial_fill"

@@ -17,6 +17,7 @@ from alpaca.trading.models import OptionContractsResponse
 from alpaca.trading.requests import GetOptionContractsRequest
 from pydantic import SecretStr
 
+from stocktracker.connectors.alpaca import convert
 from stocktracker.connectors.alpaca.chain import AlpacaChain, with_local_greeks
 from stocktracker.connectors.alpaca.config import AlpacaSettings
 from stocktracker.connectors.alpaca.limiter import RateLimiter
@@ -81,6 +82,24 @@ def test_fetch_merges_contracts_and_snapshots(server: AlpacaServer) -> None:
     assert feeds == ["indicative"]
     contracts = [q for m, p, q in server.requests if p == "/v2/options/contracts"]
     assert contracts[0]["underlying_symbols"] == "SPY" and contracts[0]["expiration_date"] == "2026-11-24"
+
+
+def test_the_penny_flag_is_read_from_the_contracts_json(server: AlpacaServer) -> None:
+    """alpaca-py's ``OptionContract`` drops ``ppind``; the chain reads it from the JSON."""
+    server.add_contract(sym("put", 595), open_interest=10, penny=False)  # listed again: nickel
+    server.set_quote(sym("put", 595), 1.05, 1.15, 5, 5)
+    quotes = {q.symbol: q for q in run(chain(server).fetch("SPY", DAY))}
+    assert quotes[sym("put", 595)].penny is False
+    assert quotes[sym("call", 590)].penny is True
+    record = quotes[sym("put", 595)].to_record("SPY")
+    assert record["penny"] is False and ChainQuote.from_dict(record).penny is False
+
+
+def test_a_contracts_page_that_is_no_page_is_a_broker_error() -> None:
+    with pytest.raises(BrokerError, match="no contracts"):
+        convert.contracts_page({"option_contracts": [{"symbol": "SPY"}]})
+    page, penny = convert.contracts_page({"option_contracts": [], "next_page_token": None})
+    assert page.option_contracts == [] and penny == {}
 
 
 def test_contracts_without_a_date_filter_are_only_this_weeks(server: AlpacaServer) -> None:

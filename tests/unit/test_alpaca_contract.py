@@ -20,12 +20,15 @@ import jsonschema
 import pytest
 import requests
 from alpaca.trading.enums import OrderSide, OrderType, PositionIntent, TimeInForce
+from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from stocktracker.connectors.simulated.alpaca_account import PaperAccount
 from stocktracker.connectors.simulated.alpaca_server import AlpacaServer, serve_in_thread
 from stocktracker.domain.pricing import occ_symbol
 from tests import contract
+from tests.waiting import eventually
 
 SPEC = json.loads((Path(__file__).parents[1] / "resources" / "alpaca" / "alpaca.schema.json").read_text())
 KEY, SECRET = "PKCONTRACTKEY", "contract-secret"
@@ -121,8 +124,9 @@ def test_orders(server: AlpacaServer, kind: str) -> None:
     assert answer.status_code == 200
     order = answer.json()
     check("Order", order)
-    assert order["asset_class"] == "us_option" and order["status"] == "new"
-    # the same order read back, by then filled (market) or resting (limit)
+    assert order["asset_class"] == "us_option" and order["status"] == "accepted"  # routed later
+    # the same order read back once routed: filled (market) or resting (limit)
+    eventually(server.routed, timeout=5)
     again = get(server, f"/v2/orders/{order['id']}").json()
     check("Order", again)
     assert again["status"] == ("filled" if kind == "market" else "new")
@@ -172,3 +176,31 @@ def test_an_order_drift_fails(server: AlpacaServer, drift: Any) -> None:
     drift(order)
     with pytest.raises(jsonschema.ValidationError):
         validator("Order").validate(order)
+
+
+# Alpaca's trade_updates events (docs.alpaca.markets/docs/websocket-streaming, "Order
+# Updates": the common ones, then the less common); no machine-readable schema is published.
+TRADE_EVENTS = {"new", "fill", "partial_fill", "canceled", "expired", "done_for_day", "replaced",
+                "accepted", "rejected", "pending_new", "stopped", "pending_cancel",
+                "pending_replace", "calculated", "suspended", "order_replace_rejected",
+                "order_cancel_rejected"}
+
+
+def test_trade_updates_follow_an_option_order_through_its_day() -> None:
+    """Answered ``accepted``; routed ``pending_new``, ``new``; partly filled; at the close
+    ``done_for_day`` then ``expired``. Each update is an event Alpaca names, its order
+    valid, and alpaca-py's ``TradeUpdate`` reads it."""
+    account = PaperAccount(clock=lambda: NOW)
+    account.set_quote(CALL, 2.10, 2.16, 30, 1)
+    answer = account.submit({"symbol": CALL, "qty": "3", "side": "buy", "type": "limit",
+                             "limit_price": "2.16", "time_in_force": "day"})
+    assert answer["status"] == "accepted"
+    account.route()
+    assert account.close_day() == 1
+    events = [e["event"] for e in account.events]
+    assert events == ["accepted", "pending_new", "new", "partial_fill", "done_for_day", "expired"]
+    assert set(events) <= TRADE_EVENTS
+    for data in account.events:
+        check("Order", data["order"])
+        assert TradeUpdate(**data).event == data["event"]
+    assert account.order(answer["id"])["status"] == "expired"

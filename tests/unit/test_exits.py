@@ -29,6 +29,7 @@ from stocktracker.domain.exits import (
     update_high_water,
 )
 from stocktracker.domain.market_hours import MarketCalendar, Session
+from stocktracker.domain.price_steps import PriceSteps
 
 CAL = MarketCalendar()
 DAY = date(2026, 11, 24)
@@ -154,6 +155,16 @@ def test_exit_limit_prices() -> None:
     assert exit_limit_price(Mark(0.0, 0.05), "bid") == 0.01
 
 
+def test_exit_limits_go_on_the_class_price_steps() -> None:
+    coarse = PriceSteps("XYZ", penny=False)  # $0.05 below $3, $0.10 above
+    assert exit_limit_price(Mark(1.00, 1.12, coarse), "mid_minus_tick") == 1.00  # 1.06 - 0.05
+    assert exit_limit_price(Mark(3.20, 3.60, coarse), "mid_minus_tick") == 3.30  # 3.40 - 0.10
+    assert exit_limit_price(Mark(3.27, 3.40, coarse), "bid") == 3.20  # down, never up
+    assert exit_limit_price(Mark(3.27, 3.40, PriceSteps("AAPL", True)), "bid") == 3.25
+    assert exit_limit_price(Mark(3.27, 3.40, PriceSteps("SPY", True)), "bid") == 3.27
+    assert exit_limit_price(Mark(0.0, 0.10, coarse), "bid") == 0.05  # one step on a zero bid
+
+
 def test_exit_order_ids_are_deterministic() -> None:
     coid = POSITION.entry_client_order_id
     assert exit_order_id(coid, STOP_LOSS) == exit_order_id(coid, STOP_LOSS)
@@ -175,8 +186,8 @@ def test_an_unfilled_entry_is_cancelled_after_the_timeout() -> None:
 def test_bad_knobs_are_refused() -> None:
     with pytest.raises(ValueError, match="limit style"):
         ExitRule(limit_style="market")
-    with pytest.raises(ValueError, match="tick"):
-        ExitRule(tick=0.0)
+    with pytest.raises(ValueError, match="entry_timeout_us"):
+        ExitRule(entry_timeout_us=0)
 
 
 def test_exit_step_sends_waits_cancels_and_retries() -> None:

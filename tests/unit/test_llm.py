@@ -120,8 +120,11 @@ async def test_groq_retries_then_answers(groq_model: GroqModel, server: FakeLLMS
 async def test_claude_retries_then_answers(claude_model: ClaudeModel, server: FakeLLMServer,
                                            fault: str) -> None:
     server.faults += [fault]
+    started = time.monotonic()
     got = await claude_model.answer(BEAR, ())
     assert got.label == "bearish" and server.count("/v1/messages") == 2
+    if fault == "429":  # Anthropic's retry-after, whole seconds, is honoured by the SDK
+        assert time.monotonic() - started >= server.retry_after_s
 
 
 async def test_retries_run_out(server: FakeLLMServer) -> None:

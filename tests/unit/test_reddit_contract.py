@@ -34,7 +34,7 @@ MULTI = "wallstreetbets+stocks"
 Answer = tuple[int, dict[str, str], Any]
 LISTING = {"new": "LinkListing", "comments": "CommentListing"}
 CHILD = {"new": "Link", "comments": "Comment"}
-STATUS = {None: 200, "exhausted": 200, "malformed": 200, "429": 429, "500": 500}
+STATUS = {None: 200, "exhausted": 200, "malformed": 200, "429": 429, "429html": 429, "500": 500}
 
 
 def validator(name: str) -> Draft202012Validator:
@@ -65,6 +65,8 @@ async def request(server: FakeRedditServer, method: str, path: str, **kwargs: An
     async with aiohttp.ClientSession() as session, \
             session.request(method, server.url + path, **kwargs) as response:
         headers = {k.lower(): v for k, v in response.headers.items()}
+        if response.content_type == "text/html":
+            return response.status, headers, await response.text()
         return response.status, headers, await response.json(content_type=None)
 
 
@@ -116,6 +118,10 @@ async def test_the_token_answer(server: FakeRedditServer) -> None:
 async def test_every_listing_answer(server: FakeRedditServer, kind: str, fault: str | None) -> None:
     status, headers, got = await listing(server, kind, fault)
     assert status == STATUS[fault]
+    if fault == "429html":  # as Reddit has answered it: a page, and a wait in whole seconds
+        assert isinstance(got, str) and "Too Many Requests" in got
+        assert headers["retry-after"].isdigit() and "x-ratelimit-remaining" not in headers
+        return
     check("RateLimitHeaders", headers)
     if fault in ("429", "exhausted"):
         assert float(headers["x-ratelimit-remaining"]) == 0

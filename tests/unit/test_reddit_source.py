@@ -130,6 +130,18 @@ async def test_posts_under_the_minimum_score_are_filtered(server: FakeRedditServ
     assert [p.text for p in run.posts] == ["high"]
 
 
+async def test_a_429_page_in_html_is_a_rate_limit_and_its_retry_after_is_kept(
+        server: FakeRedditServer) -> None:
+    server.rate_reset_s = 2
+    async with running(server, reddit_comments=False) as run:
+        limited = len(server.listings())
+        server.faults.append("429html")
+        await eventually_async(lambda: len(server.listings()) >= limited + 2, timeout=WAIT_S)
+    assert gap_after(server, limited) > 1.9  # Retry-After: 2, not the first backoff
+    health = run.source.health
+    assert health.rate_limited == 1 and "TooManyRequests" in (health.last_error or "")
+
+
 async def test_rate_limit_headers_and_429_make_the_client_wait(server: FakeRedditServer) -> None:
     async with running(server, reddit_comments=False) as run:
         spent = len(server.listings())

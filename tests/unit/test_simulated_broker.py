@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -50,6 +51,18 @@ async def test_limit_below_the_ask_waits_for_the_market_to_trade_through() -> No
     assert broker.on_quote(SYM, 1.02, 1.15, 50, 50, 2_000) == []
     filled = broker.on_quote(SYM, 1.00, 1.08, 50, 50, 3_000)
     assert [(u.event, u.last_fill_price, u.at_us) for u in filled] == [("fill", 1.08, 3_000)]
+
+
+async def test_an_off_step_limit_is_rejected_with_the_step() -> None:
+    broker = SimulatedBroker()
+    nickel = "XYZ261124C00100000"
+    broker.on_quote(nickel, 1.00, 1.10, 50, 50, 1_000, penny=False)
+    off = await broker.submit(OrderRequest("n1", nickel, "buy", 1, "limit", 1.07, "open"))
+    assert off.event == "rejected" and "off the $0.05 price steps" in off.reason
+    on = await broker.submit(OrderRequest("n2", nickel, "buy", 1, "limit", 1.10, "open"))
+    assert on.event == "fill"
+    broker.on_quote(SYM, 1.00, 1.05, 50, 50, 1_000)  # SPY: pennies at every price
+    assert (await broker.submit(buy("n3", 1, 1.07))).event == "fill"
 
 
 async def test_thin_quote_fills_partially_then_fully() -> None:
@@ -307,3 +320,23 @@ def test_occ_symbols_parse() -> None:
         parse_occ("SPY")
     with pytest.raises(ValueError):
         OrderRequest("x", SYM, "buy", 1, "limit", None)
+
+
+async def test_the_journal_is_read_once_and_off_the_event_loop() -> None:
+    journal = MemoryJournal()
+    first = SimulatedBroker(cash=5_000, journal=journal)
+    first.on_quote(SYM, 1.00, 1.05, 50, 50, 1_000)
+    await first.submit(buy("j1", 1, 1.05))
+    reads: list[str] = []
+    load = journal.load
+
+    def counted() -> dict[str, object] | None:
+        reads.append(threading.current_thread().name)
+        return load()
+
+    journal.load = counted  # type: ignore[method-assign]
+    second = SimulatedBroker(cash=1.0, journal=journal)
+    await second.load()
+    await second.load()
+    assert len(reads) == 1 and reads[0] != "MainThread"  # read once, in a worker thread
+    assert second.cash == pytest.approx(first.cash) and second.known("j1")
