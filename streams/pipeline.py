@@ -17,7 +17,7 @@ import faust
 
 from stocktracker.agents.host import ControlHolder
 from stocktracker.agents.owner import Ownership
-from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.broker import Broker, BrokerError, ChainSource
 from stocktracker.domain.decision import rules_from
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.domain.order_record import OrderRecord
@@ -111,8 +111,14 @@ class Pipeline:
         await self.broker.close()
         self.broker = make_broker(self.settings, live=self._live)
         feed = self.broker.market_feed()
-        if self.quote_lookup is not None and feed is not None:
+        if feed is None:
+            return
+        if self.quote_lookup is not None:
             feed.use_quotes(self.quote_lookup)
+        try:
+            await feed.load()  # off the event loop; reconciliation reads it anyway
+        except BrokerError as exc:
+            log.warning("the %s broker's account was not read yet: %s", self.broker.name, exc)
 
     async def tables_ready(self, timeout_s: float = 15.0) -> bool:
         """Wait (at most ``timeout_s``) until the tables hold what their changelogs say.

@@ -24,6 +24,7 @@ BEARISH = "$SPY breaking down hard, loading puts 📉"
 def run(kafka_bootstrap: str, run_settings: Callable[..., Settings],
         tmp_path: Path) -> Iterator[Run]:
     pipeline_run = Run(run_settings(kafka_bootstrap), tmp_path)
+    pipeline_run.worker_env["STOCKTRACKER_LOG_LEVEL"] = "INFO"  # a failure's log says why
     try:
         yield pipeline_run
     finally:
@@ -102,6 +103,9 @@ def test_restarted_worker_recovers_windows_and_never_orders_twice(run: Run) -> N
     run.start_worker(fresh_state=True)
     run.send("signals", "Signal", "SPY", signal)  # the same signal, replayed
     run.send_raw("signals", b"SPY", b"sentinel: not avro", at(16, 5))
-    eventually(lambda: run.records("deadletter"), timeout=60)  # worker got past the replay
+    # The worker got past the replay. A fresh worker joins, recovers every table and reconciles
+    # before it takes a signal; on a loaded machine that can pass a minute (its log says
+    # which step it reached: the owner logs the term, the execute agent the replay).
+    eventually(lambda: run.records("deadletter"), timeout=120)
     same = [o for o in run.records("orders") if o["client_order_id"] == orders[0]["client_order_id"]]
     assert [o["status"] for o in same] == ["new", "filled"], same

@@ -78,10 +78,13 @@ def test_a_stop_replaces_a_resting_target(run: Run) -> None:
     entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
     quotes(run, at(15, 2), 593.0)  # the target rests inside the spread
     target = eventually(lambda: run.orders(intent="close", status="new"), timeout=60)[0]
-    quotes(run, at(15, 3), 588.0)  # the fall fires the stop: the target is cancelled first
+    # The fall comes 20 s on: the target's quote is still fresh (TRADING_STALE_POSITION_S is
+    # 30) and it has not rested long enough to be re-priced (60 s), so the only exit that
+    # can fire is the stop, whichever of the burst's quotes the exits agent reads first.
+    quotes(run, at(15, 2, 20), 588.0)  # the fall fires the stop: the target is cancelled first
     eventually(lambda: run.orders(client_order_id=target["client_order_id"], status="canceled"),
                timeout=60)
-    quotes(run, at(15, 3, 5), 588.0)  # ... and the stop goes out at the bid
+    quotes(run, at(15, 2, 25), 588.0)  # ... and the stop goes out at the bid
     stop = eventually(lambda: run.orders(intent="close", status="filled"), timeout=60)[0]
     assert "stop" in (stop["reason"] or "") and stop["qty"] == entry["filled_qty"]
     assert stop["client_order_id"] != target["client_order_id"]
@@ -95,7 +98,11 @@ def test_a_target_the_market_does_not_reach_is_sent_again_at_the_bid(run: Run) -
     entry = eventually(lambda: run.orders(intent="open", status="filled"), timeout=60)[0]
     quotes(run, at(15, 2), 593.0)  # the target rests inside the spread ...
     target = eventually(lambda: run.orders(intent="close", status="new"), timeout=60)[0]
-    quotes(run, at(15, 2, 30), 593.0)  # ... and the bid stays below it
+    # ... and the bid stays below it. Each burst comes less than TRADING_STALE_POSITION_S
+    # (30 s) after the last, so the contract's quote is never stale while the burst's other
+    # quotes are read first, and the re-sent exit is a limit at the bid, not a market order.
+    quotes(run, at(15, 2, 25), 593.0)
+    quotes(run, at(15, 2, 50), 593.0)
     quotes(run, at(15, 3, 1), 593.0)  # a minute on: cancelled to be sent again
     eventually(lambda: run.orders(client_order_id=target["client_order_id"], status="canceled"),
                timeout=60)
