@@ -64,9 +64,14 @@ def register(p: AgentHost) -> None:
             decision.limit_price, p.broker.name, decision.sizing, now,
             stamped(signal["trace"], "execute", received), decision.reasons)
         store_order(p, order)
+        ids = {"signal_id": signal["id"], "client_order_id": coid}
         if not decision.ok:
+            log.info("signal %s: no order: %s", signal["id"], "; ".join(decision.reasons), extra=ids)
             await p.send(p.topics.orders, "Order", underlying, order.to_record())
             return
+        log.info("signal %s: buy %d %s at %s (%s; %s)", signal["id"], decision.qty, decision.symbol,
+                 decision.limit_price or "market", decision.contract_reason, decision.sizing,
+                 extra={**ids, "symbol": decision.symbol})
         kept = RiskMemory((*decision.recent_orders_us, now))  # the decision pruned the old
         tables.risk_state[underlying] = kept.to_record()
         await submit(p, OrderRequest(coid, decision.symbol, "buy", decision.qty,

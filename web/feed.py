@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from stocktracker.schemas.codec import Codec, DecodeError
+from stocktracker.streams.core.logs import kafka_logged
 from stocktracker.streams.core.settings import Settings
 from stocktracker.streams.core.topics import RECORDS, topic_name
 from stocktracker.streams.core.trace import now_us
@@ -75,13 +76,13 @@ class KafkaFeed(Feed):
 
     # reader -----------------------------------------------------------------------------
     def _read(self) -> None:
-        consumer = Consumer({
+        consumer = Consumer(kafka_logged({
             "bootstrap.servers": self.bootstrap,
             "group.id": f"web-{uuid.uuid4().hex[:8]}",  # never joined: partitions are assigned
             "enable.auto.commit": False,
             "fetch.wait.max.ms": 20,
             "socket.nagle.disable": True,
-        })
+        }))
         assigned: set[str] = set()
         next_look = 0.0
         self.health["feed"]["running"] = True
@@ -137,7 +138,7 @@ class KafkaFeed(Feed):
 
     # probe ------------------------------------------------------------------------------
     def _probe_loop(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(kafka_logged({"bootstrap.servers": self.bootstrap}))
         while not self._stop.is_set():
             broker, worker = probe(admin, self.group, self._names)
             with self.lock:

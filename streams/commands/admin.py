@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from stocktracker.streams.core.logs import kafka_logged
 from stocktracker.streams.core.topics import ACCOUNT_TOPICS, RECORDS, partitions_of, topic_name
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ def ensure_topics(bootstrap: str, prefix: str, partitions: int, replication: int
                   names: Iterable[str] = RECORDS, timeout: float = 30.0) -> list[str]:
     """Create the pipeline's topics that do not exist yet, and wait until every partition
     of them has a leader (until then reads and writes fail); returns the full names."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_logged({"bootstrap.servers": bootstrap}))
     names = list(names)
     wanted = [topic_name(prefix, n) for n in names]
     listing = admin.list_topics(timeout=timeout).topics
@@ -69,7 +70,7 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -
     Each name goes once: the broker refuses a whole request that names a topic twice
     (``INVALID_REQUEST``), as a run's prefix and its app id both match its record topics.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_logged({"bootstrap.servers": bootstrap}))
     existing = set(admin.list_topics(timeout=timeout).topics)
     doomed = sorted({n for n in names if n in existing})
     refused = []
@@ -85,13 +86,13 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30.0) -
 
 def topics_with_prefix(bootstrap: str, prefix: str, timeout: float = 30.0) -> list[str]:
     """Every topic whose name starts with ``prefix`` (a run's own and its changelogs)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_logged({"bootstrap.servers": bootstrap}))
     return sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(prefix))
 
 
 def wait_for_group(bootstrap: str, group: str, timeout: float = 60.0) -> bool:
     """Wait until consumer group ``group`` is stable with members (a worker is ready)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_logged({"bootstrap.servers": bootstrap}))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -109,7 +110,7 @@ def partition_holder(bootstrap: str, group: str, topic: str, partition: int = 0,
     """The client id of the group member that has ``topic[partition]`` assigned (the
     account's owner, for a trading topic), or None (no member has it, or the group is
     rebalancing)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_logged({"bootstrap.servers": bootstrap}))
     try:
         desc = admin.describe_consumer_groups([group])[group].result(timeout)
     except (KafkaException, TimeoutError):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
+from stocktracker.streams.core.logs import FORMATS, secrets_of, setup_logging
 from stocktracker.streams.core.settings import SECTIONS, Settings, UnknownSettingError, load_settings
 from stocktracker.streams.venues import VENUE_SETTINGS
 
@@ -22,12 +22,44 @@ def _settings() -> Settings:
         raise click.ClickException(f"invalid settings:\n{exc}") from exc
 
 
+def _secret_values() -> list[str]:
+    """The values of every secret setting, the venues' too, for the log mask; a section
+    that does not load gives none (the command that reads it then says why)."""
+    loaded: list[object] = []
+    try:
+        loaded.append(load_settings(sections=SECTIONS + VENUE_SETTINGS))
+    except (ValidationError, UnknownSettingError):
+        pass
+    for section in VENUE_SETTINGS:
+        try:
+            loaded.append(section())
+        except ValidationError:
+            pass
+    return secrets_of(loaded)
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """The group's logging choices, handed to commands that set up logging again."""
+
+    format: str
+    secrets: tuple[str, ...]
+
+
 @click.group()
-@click.option("--log-level", default="WARNING", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
-def main(log_level: str) -> None:
+@click.option("--log-level", default="INFO", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
+@click.option("--log-format", type=click.Choice(FORMATS, case_sensitive=False), default="text",
+              show_default=True, envvar="STOCKTRACKER_LOG_FORMAT",
+              help="text lines, or one JSON object per line; secrets are masked in both.")
+@click.pass_context
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     """stock-tracker: sentiment-driven 0DTE options trading on Kafka."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secrets = tuple(_secret_values())
+    try:
+        setup_logging(log_level, log_format, secrets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--log-level") from exc
+    ctx.obj = LogOptions(log_format, secrets)
 
 
 @main.group()
@@ -63,11 +95,15 @@ def kafka_status() -> None:
 
 
 @main.command()
-@click.option("--loglevel", default="warning", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
+@click.option("--loglevel", default="info", show_default=True, envvar="STOCKTRACKER_LOG_LEVEL")
 @click.option("--live", is_flag=True,
               help="Trade the LIVE Alpaca account (also needs TRADING_MODE=live).")
-def worker(loglevel: str, live: bool) -> None:
-    """Run a Faust worker (docs/architecture.md, "Workers and ownership")."""
+@click.pass_obj
+def worker(log: LogOptions, loglevel: str, live: bool) -> None:
+    """Run a Faust worker (docs/architecture.md, "Workers and ownership").
+
+    Its log lines take the group's --log-format (or STOCKTRACKER_LOG_FORMAT).
+    """
     from stocktracker.streams.commands.worker import run_worker
     from stocktracker.streams.venues import LiveTradingRefused, UnknownVenue, check_live
 
@@ -76,7 +112,7 @@ def worker(loglevel: str, live: bool) -> None:
         check_live(settings, live)
     except (LiveTradingRefused, UnknownVenue) as exc:
         raise click.ClickException(str(exc)) from exc
-    run_worker(settings, loglevel, live=live)
+    run_worker(settings, loglevel, live=live, log_format=log.format, secrets=log.secrets)
 
 
 @main.command()

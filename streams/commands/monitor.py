@@ -15,6 +15,7 @@ from stocktracker.domain.book import Fill, Position, apply
 from stocktracker.domain.latency import stage_latencies, summarize
 from stocktracker.domain.positions import unrealized
 from stocktracker.schemas.codec import Codec, DecodeError
+from stocktracker.streams.core.logs import kafka_logged
 from stocktracker.streams.core.topics import RECORDS, topic_name
 
 # which stage's latency each topic's records tell
@@ -31,13 +32,13 @@ class Monitor:
         self.codec = codec
         self.prefix = prefix
         self._names = {topic_name(prefix, t): t for t in RECORDS}
-        self._consumer = Consumer({
+        self._consumer = Consumer(kafka_logged({
             "bootstrap.servers": bootstrap,
             "group.id": f"monitor-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "fetch.wait.max.ms": 50,
-        })
+        }))
         self._consumer.subscribe(list(self._names))
         self.counts: Counter[str] = Counter()
         self.order_status: Counter[str] = Counter()

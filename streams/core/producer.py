@@ -13,6 +13,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from stocktracker.schemas.codec import Codec
+from stocktracker.streams.core.logs import kafka_logged
 from stocktracker.streams.core.topics import topic_name
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class RecordProducer:
             "allow.auto.create.topics": False,
         }
         conf.update(extra or {})
-        self._producer = Producer(conf)
+        self._producer = Producer(kafka_logged(conf))
         self.codec = codec
         self.prefix = prefix
         self.retries = retries
