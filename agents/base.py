@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import faust
 
 from stocktracker.schemas.codec import DecodeError
+from stocktracker.streams.core.metrics import PROCESS
 from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
@@ -23,7 +25,9 @@ def stage_agent(pipeline: AgentHost, topic: faust.TopicT, stage: str, record_nam
     """Register an agent named ``stage`` over ``topic`` that calls ``handler(record, received_us)``.
 
     Bytes that do not decode, and records whose handling raises, go to ``deadletter``
-    with the reason and the original bytes; the next record is processed as usual.
+    with the reason and the original bytes; the next record is processed as usual. Each
+    record's handling time and outcome go to this process' metrics
+    (:data:`streams.core.metrics.PROCESS`, served on ``/metrics``).
     With ``concurrency`` > 1, that many records are handled at once (order across them is
     not kept; only for stages without tables).
     """
@@ -46,16 +50,21 @@ def stage_agent(pipeline: AgentHost, topic: faust.TopicT, stage: str, record_nam
             yield None  # one result per event: Faust's test context counts these
 
     async def _process(event: faust.EventT, received: int) -> None:
+        started = time.perf_counter()
         try:
             record = pipeline.codec.decode(record_name, event.value, topic_name)
         except DecodeError as exc:
             await pipeline.dead_letter(event, stage, f"undecodable {record_name}: {exc}")
+            PROCESS.handled(stage, time.perf_counter() - started, ok=False)
             return
         try:
             await handler(record, received)
         except Exception as exc:
             log.exception("%s failed on %s", stage, topic_name)
             await pipeline.dead_letter(event, stage, f"{type(exc).__name__}: {exc}")
+            PROCESS.handled(stage, time.perf_counter() - started, ok=False)
+            return
+        PROCESS.handled(stage, time.perf_counter() - started, ok=True)
 
     registered = pipeline.app.agent(topic, name=stage, concurrency=concurrency)(agent)
     pipeline.agents[stage] = registered

@@ -96,8 +96,10 @@ class Pipeline:
         self.trading_rules = rules_from(settings)
         self.control = ControlHolder()
         from stocktracker.agents import register_all
+        from stocktracker.streams import ops
 
         register_all(self)
+        ops.register(self)  # /metrics, /live, /ready on STREAM_WEB_HOST:STREAM_WEB_PORT
 
     def add_stage(self, topic: Any, stage: str, record_name: str, handler: Any) -> bool:
         """Stages run as Faust agents (:func:`agents.base.stage_agent` registers them)."""

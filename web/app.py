@@ -12,11 +12,13 @@ from flask import Flask, Response, render_template, request
 from flask_socketio import SocketIO
 
 from stocktracker.domain.control import LIMITS
+from stocktracker.streams.core.metrics import exposition
 from stocktracker.streams.core.settings import Settings
 from stocktracker.web import api, sockets
-from stocktracker.web.auth import check_settings, origin_allowed
+from stocktracker.web.auth import bearer, check_settings, may_view, origin_allowed
 from stocktracker.web.control import ControlWriter
 from stocktracker.web.hub import Feed
+from stocktracker.web.prometheus import DashboardMetrics
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -61,6 +63,19 @@ def create_app(settings: Settings, feed: Feed, control_writer: ControlWriter | N
     @app.get("/")
     def index() -> str:
         return render_template("index.html", info=feed.info)
+
+    metrics = DashboardMetrics()
+    metrics.watch(feed)
+    app.extensions["metrics"] = metrics
+
+    @app.get("/metrics")
+    def prometheus() -> Any:
+        """Prometheus' scrape: read as the API is (WEB_READ_ONLY_OPEN, else the token)."""
+        if not may_view(web, bearer(request.headers.get("Authorization"))):
+            return Response("a valid token is required\n", status=401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": 'Bearer realm="stocktracker"'})
+        body, content_type = exposition(metrics.registry)
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -12,7 +12,7 @@ exit was refused too often, the operator must act).
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stocktracker.domain.latency import stage_latencies
@@ -59,9 +59,12 @@ class DashboardView:
         Latency samples kept per stage for the rolling percentiles.
     """
 
-    def __init__(self, history: int = 500, latency_samples: int = 5000) -> None:
+    def __init__(self, history: int = 500, latency_samples: int = 5000,
+                 on_latency: Callable[[str, float], None] | None = None) -> None:
         self.history = history
         self.latency = LatencyWindow(latency_samples)
+        self.on_latency = on_latency  # each latency sample (stage, ms) as it is added
+        self.order_updates: Counter[str] = Counter()  # each order's change of status, once
         self.rates = RateMeter()
         self.counts: Counter[str] = Counter()
         self.clock_us = 0  # the pipeline's event time: the latest seen
@@ -99,11 +102,11 @@ class DashboardView:
         if topic not in STAGE_OF or (topic == "orders" and record["client_order_id"] in self.orders):
             return
         lat = stage_latencies(trace)
-        stage = STAGE_OF[topic]
-        if stage in lat:
-            self.latency.add(stage, lat[stage])
-        if "post_to_order" in lat:
-            self.latency.add("post_to_order", lat["post_to_order"])
+        for stage in (STAGE_OF[topic], "post_to_order"):
+            if stage in lat:
+                self.latency.add(stage, lat[stage])
+                if self.on_latency is not None:
+                    self.on_latency(stage, lat[stage])
 
     def _on_sentiment(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
         payload = {k: r[k] for k in ("ticker", "mean", "decayed", "confidence", "posts", "authors",
@@ -130,6 +133,8 @@ class DashboardView:
                                    "status", "reason", "intent", "filled_qty", "filled_avg_price",
                                    "broker", "sizing")}
         order["t"] = _ms(r["event_time"])
+        if self.orders.get(r["client_order_id"], {}).get("status") != r["status"]:
+            self.order_updates[r["status"]] += 1  # a record read twice is not a new status
         _bounded_put(self.orders, r["client_order_id"], order, self.history)
         if not r["signal_id"]:
             return []

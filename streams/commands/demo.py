@@ -1,7 +1,8 @@
 """``stocktracker demo``: the whole system on one machine, on a built-in trading day.
 
 Starts Kafka if none answers, the worker (a subprocess), the replay of a generated day
-(posts and option quotes), and a live display; cleans up everything it started.
+(posts and option quotes) once the worker answers ready on its operations port, and a live
+display; cleans up everything it started.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from stocktracker.streams.commands.admin import (
     topics_with_prefix,
     wait_for_group,
 )
-from stocktracker.streams.commands.local_run import start_worker, stop_process
+from stocktracker.streams.commands.local_run import start_worker, stop_process, wait_ready
 from stocktracker.streams.commands.monitor import Monitor
 from stocktracker.streams.core.producer import RecordProducer
 from stocktracker.streams.core.settings import Settings
@@ -78,9 +79,16 @@ def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
     monitor = None
     try:
         ensure_topics(kafka.bootstrap_servers, prefix, kafka.partitions, kafka.replication)
-        worker = start_worker(settings, prefix, run_id, workdir / "worker", workdir / "worker.log")
+        port = kafka_local.free_port()
+        worker = start_worker(settings, prefix, run_id, workdir / "worker", workdir / "worker.log",
+                              web_port=port)
         if not wait_for_group(kafka.bootstrap_servers, run_id, timeout=90):
             raise RuntimeError(f"worker did not join; see {workdir / 'worker.log'}")
+        # The replay starts once the worker is ready (tables recovered, reconciled), so the
+        # report measures the pipeline, not the worker's start-up.
+        if wait_ready(port, timeout=120, proc=worker) is None:
+            print("the worker did not report ready in 120 s; replaying anyway "
+                  "(the first latencies include its start-up)", flush=True)
         monitor = Monitor(kafka.bootstrap_servers, codec, prefix)
         producer = RecordProducer(kafka.bootstrap_servers, codec, prefix)
         replayed: dict[str, int] = {}

@@ -50,8 +50,10 @@ def isolated_settings(bootstrap: str, data_dir: Path, tag: str, store: str = "ro
 
 
 def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
-                 log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start ``stocktracker worker`` as a subprocess for one run."""
+                 log_path: Path, extra_env: dict[str, str] | None = None,
+                 web_port: int | None = None) -> subprocess.Popen[bytes]:
+    """Start ``stocktracker worker`` as a subprocess for one run (its operations port:
+    ``web_port``, else a free one)."""
     env = dict(os.environ)
     env.update({
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
@@ -59,7 +61,7 @@ def start_worker(settings: Settings, prefix: str, app_id: str, data_dir: Path,
         "KAFKA_PARTITIONS": str(settings.kafka.partitions),
         "STREAM_APP_ID": app_id,
         "STREAM_DATA_DIR": str(data_dir),
-        "STREAM_WEB_PORT": str(kafka_local.free_port()),
+        "STREAM_WEB_PORT": str(web_port or kafka_local.free_port()),
     })
     env.update(extra_env or {})
     with log_path.open("ab") as log:
@@ -93,6 +95,7 @@ class Run:
     worker: subprocess.Popen[bytes] | None = None
     starts: int = 0
     worker_env: dict[str, str] = field(default_factory=dict)
+    web_port: int = 0
     others: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,12 +106,14 @@ class Run:
 
     def start_worker(self, fresh_state: bool = False) -> None:
         """Start the worker; ``fresh_state`` gives it an empty data dir, so its tables
-        can only come back from the changelog topics."""
+        can only come back from the changelog topics. Its operations port is
+        :attr:`web_port`."""
         self.starts += 1
         data_dir = self.workdir / (f"worker{self.starts}" if fresh_state else "worker")
+        self.web_port = kafka_local.free_port()
         self.worker = start_worker(self.settings, self.settings.kafka.topic_prefix,
                                    self.settings.stream.app_id, data_dir,
-                                   self.workdir / "worker.log", self.worker_env)
+                                   self.workdir / "worker.log", self.worker_env, self.web_port)
         assert wait_for_group(self.settings.kafka.bootstrap_servers,
                               self.settings.stream.app_id, 90), self.log_tail()
 
@@ -188,3 +193,22 @@ class Run:
                       topics_with_prefix(k.bootstrap_servers, k.topic_prefix)
                       + topics_with_prefix(k.bootstrap_servers, self.settings.stream.app_id))
         shutil.rmtree(self.workdir / "worker", ignore_errors=True)
+
+
+def wait_ready(port: int, timeout: float = 120.0, proc: subprocess.Popen[bytes] | None = None
+               ) -> dict[str, Any] | None:
+    """Poll a worker's ``/ready`` on ``127.0.0.1:port`` until it answers 200 (its state),
+    or ``timeout`` passes or ``proc`` exits (None)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/ready"
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return dict(json.loads(answer.read()))
+        except (urllib.error.URLError, OSError, ValueError):
+            time.sleep(0.25)  # not listening yet, or 503: not ready
+    return None

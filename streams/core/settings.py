@@ -58,7 +58,11 @@ class StreamSettings(_Section):
     app_id: str = "stocktracker"
     store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
     data_dir: Path = _HOME / ".local/share/stocktracker/worker"
-    web_port: int = Field(default=6066, description="Faust's own web port (one per worker).")
+    web_host: str = Field(default="127.0.0.1", description="The worker's operations port "
+                                                          "listens here (0.0.0.0 in a container).")
+    web_port: int = Field(default=6066, ge=0, le=65535,
+                          description="The worker's operations port: /metrics, /live, /ready "
+                                      "(one per worker).")
     commit_interval_s: float = Field(default=10.0, gt=0,
                                      description="How often the worker commits offsets.")
     session_timeout_s: float = Field(

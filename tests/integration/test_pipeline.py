@@ -3,13 +3,15 @@ restart keeps its windows and never orders twice for one signal."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from stocktracker.agents.execute import client_order_id
-from stocktracker.streams.commands.local_run import Run
+from stocktracker.streams.commands.local_run import Run, wait_ready
 from stocktracker.streams.core.settings import Settings
 from stocktracker.streams.samples import at, chain, post
 from tests.integration.helpers import BULLISH
@@ -81,6 +83,22 @@ def test_malformed_message_is_dead_lettered_and_the_next_post_is_scored(run: Run
     assert dead[0]["topic"].endswith("posts") and dead[0]["offset"] >= 0
     scores = eventually(lambda: run.records("scores"))
     assert scores[0]["post_id"] == "good-1" and scores[0]["score"] > 0
+
+    # the worker's operations port says what it did, and that it is ready
+    state = wait_ready(run.web_port, timeout=60)
+    assert state is not None and state["owner"] and state["reconciled"], state
+    with urllib.request.urlopen(f"http://127.0.0.1:{run.web_port}/metrics", timeout=5) as answer:
+        scraped = {(m.name, tuple(sorted(m.labels.items()))): m.value
+                   for family in text_string_to_metric_families(answer.read().decode())
+                   for m in family.samples}
+    score = (("outcome", "deadletter"), ("stage", "score"))
+    assert scraped[("stocktracker_stage_records_total", score)] == 1
+    assert scraped[("stocktracker_stage_records_total", (("outcome", "ok"), ("stage", "score")))] >= 1
+    assert scraped[("stocktracker_account_owner", ())] == 1
+    assert scraped[("stocktracker_worker_ready", ())] == 1
+    lagging = {dict(labels)["topic"] for name, labels in scraped
+               if name == "stocktracker_consumer_lag_messages"}
+    assert any(topic.endswith("posts") for topic in lagging), lagging
 
 
 def test_restarted_worker_recovers_windows_and_never_orders_twice(run: Run) -> None:
