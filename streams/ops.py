@@ -11,6 +11,11 @@ is logged and the worker goes on without it: trading never waits on its own moni
 - ``/metrics``: this process' stage metrics (:mod:`streams.core.metrics`) and, read at
   each scrape (:class:`WorkerCollector`), readiness, ownership, consumer lag per
   partition, the hosted LLMs' calls, tokens and estimated cost, and the ensemble's counts.
+
+Every :data:`READY_EVERY_S` each worker also publishes its readiness and whether it owns
+the account as ``worker_ready`` and ``worker_owner`` records on ``metrics`` (labels
+``stage=worker``, ``worker=<id>``): the dashboard cannot reach the workers' ports, but it
+reads that topic, and lists each worker with its state.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from stocktracker.streams.core.metrics import PROCESS, exposition
+from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
     from stocktracker.streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 LLM_OUTCOMES = ("answers", "errors", "timeouts", "nonsense")
+READY_EVERY_S = 10.0  # each worker's readiness onto ``metrics``, for the dashboard
 
 
 def readiness(p: Pipeline) -> dict[str, Any]:
@@ -188,6 +195,16 @@ def register(p: Pipeline) -> None:
             await runner.cleanup()
 
     p.app.task(serve_operations_port)
+
+    async def publish_readiness() -> None:
+        state, at = readiness(p), now_us()
+        labels = {"stage": "worker", "worker": p.worker_id}
+        for name, value in (("worker_ready", state["ready"]), ("worker_owner", state["owner"])):
+            await p.send(p.topics.metrics, "Metric", p.worker_id, {
+                "name": name, "value": float(value), "labels": labels, "event_time": at,
+                "trace": {}})
+
+    p.app.timer(READY_EVERY_S)(publish_readiness)
 
 
 async def _forever() -> None:

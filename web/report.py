@@ -53,11 +53,32 @@ def components(view: DashboardView, health: dict[str, Any], now_us: int) -> list
         out.append({"name": label, "state": _seen_state(seen, now_us),
                     "detail": f"metrics {_age_s(seen, now_us)} s ago" if seen else "no metrics yet",
                     "last_seen_s": _age_s(seen, now_us)})
+    out += workers(view, now_us)
     posts = view.topic_seen.get("posts")
     out.append({"name": "posts", "state": _seen_state(posts, now_us),
                 "detail": f"last post {_age_s(posts, now_us)} s ago" if posts else "no posts yet",
                 "last_seen_s": _age_s(posts, now_us)})
     return out
+
+
+def workers(view: DashboardView, now_us: int) -> list[dict[str, Any]]:
+    """One row per worker that has said whether it is ready (``worker_ready`` records):
+    up when ready, "not ready" while it joins, recovers or reconciles, stale when silent."""
+    ready = {m["labels"]["worker"]: m for m in view.metrics.values()
+             if m["name"] == "worker_ready" and "worker" in m["labels"]}
+    owner = {m["labels"]["worker"]: m["value"] for m in view.metrics.values()
+             if m["name"] == "worker_owner" and "worker" in m["labels"]}
+    rows = []
+    for worker, metric in sorted(ready.items()):
+        seen = metric["seen_us"]
+        state = _seen_state(seen, now_us)
+        if state == "up" and not metric["value"]:
+            state = "not ready"
+        role = "owns the account" if owner.get(worker) else "scoring and standby"
+        rows.append({"name": f"worker {worker}", "state": state,
+                     "detail": f"{role}; said {_age_s(seen, now_us)} s ago",
+                     "last_seen_s": _age_s(seen, now_us)})
+    return rows
 
 
 def trading(view: DashboardView) -> dict[str, Any]:

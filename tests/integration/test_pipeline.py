@@ -99,6 +99,9 @@ def test_malformed_message_is_dead_lettered_and_the_next_post_is_scored(run: Run
     lagging = {dict(labels)["topic"] for name, labels in scraped
                if name == "stocktracker_consumer_lag_messages"}
     assert any(topic.endswith("posts") for topic in lagging), lagging
+    said = eventually(lambda: [m for m in run.records("metrics")  # for the dashboard
+                               if m["name"] == "worker_ready" and m["value"] == 1.0], timeout=30)
+    assert said[0]["labels"]["stage"] == "worker" and said[0]["labels"]["worker"]
 
 
 def test_restarted_worker_recovers_windows_and_never_orders_twice(run: Run) -> None:

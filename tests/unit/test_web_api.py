@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from stocktracker.connectors.alpaca.config import AlpacaSettings
 from stocktracker.streams import samples as r
 from stocktracker.streams.core.settings import Settings
+from stocktracker.streams.core.trace import now_us
 from stocktracker.web.app import create_app
 from stocktracker.web.control import ListWriter, NotDelivered
 from stocktracker.web.hub import Feed
@@ -115,6 +116,24 @@ def test_status_positions_signals_orders_and_metrics_show_the_pipeline(
     metrics = client.get("/api/metrics", headers=AUTH).json
     assert metrics["llm"]["cost_usd"] == 0.25 and metrics["budget_ms"] == 200.0
     assert metrics["latency_ms"]["signal"]["n"] == 3 and "records_per_s" in metrics["throughput"]
+
+
+def test_each_worker_is_listed_with_its_readiness(
+        app: tuple[Flask, Feed, ListWriter | None]) -> None:
+    """Workers say whether they are ready on ``metrics``; the status lists each one."""
+    flask_app, feed, _ = app
+    now = now_us()
+    feed.ingest("metrics", r.metric("worker_ready", 1.0, stage="worker", worker="w-1"), now)
+    feed.ingest("metrics", r.metric("worker_owner", 1.0, stage="worker", worker="w-1"), now)
+    feed.ingest("metrics", r.metric("worker_ready", 0.0, stage="worker", worker="w-2"), now)
+    feed.ingest("metrics", r.metric("worker_ready", 1.0, stage="worker", worker="w-3"),
+                now - 300_000_000)  # five minutes silent
+    status = flask_app.test_client().get("/api/status", headers=AUTH).json
+    rows = {c["name"]: c for c in status["components"] if c["name"].startswith("worker ")}
+    assert {name: c["state"] for name, c in rows.items()} == {
+        "worker w-1": "up", "worker w-2": "not ready", "worker w-3": "stale"}
+    assert rows["worker w-1"]["detail"].startswith("owns the account")
+    assert rows["worker w-2"]["detail"].startswith("scoring and standby")
 
 
 @pytest.mark.parametrize("limit", ["0", "abc", "100000"])
