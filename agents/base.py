@@ -51,20 +51,23 @@ def stage_agent(pipeline: AgentHost, topic: faust.TopicT, stage: str, record_nam
 
     async def _process(event: faust.EventT, received: int) -> None:
         started = time.perf_counter()
+        ok = await _handle(event, received)
+        PROCESS.handled(stage, time.perf_counter() - started, ok)
+
+    async def _handle(event: faust.EventT, received: int) -> bool:
+        """Decode and handle one event; False when it was dead-lettered."""
         try:
             record = pipeline.codec.decode(record_name, event.value, topic_name)
         except DecodeError as exc:
             await pipeline.dead_letter(event, stage, f"undecodable {record_name}: {exc}")
-            PROCESS.handled(stage, time.perf_counter() - started, ok=False)
-            return
+            return False
         try:
             await handler(record, received)
         except Exception as exc:
             log.exception("%s failed on %s", stage, topic_name)
             await pipeline.dead_letter(event, stage, f"{type(exc).__name__}: {exc}")
-            PROCESS.handled(stage, time.perf_counter() - started, ok=False)
-            return
-        PROCESS.handled(stage, time.perf_counter() - started, ok=True)
+            return False
+        return True
 
     registered = pipeline.app.agent(topic, name=stage, concurrency=concurrency)(agent)
     pipeline.agents[stage] = registered

@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from stocktracker.streams.core.metrics import PROCESS, exposition
+from stocktracker.streams.core.metrics import PROCESS, exposition, single
 from stocktracker.streams.core.trace import now_us
 
 if TYPE_CHECKING:
@@ -97,11 +97,11 @@ class WorkerCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """The metric families of one scrape."""
         state = readiness(self.p)
-        yield _gauge("stocktracker_worker_ready", "1 when the worker is ready (GET /ready).",
-                     float(state["ready"]))
-        yield _gauge("stocktracker_account_owner",
+        yield single(GaugeMetricFamily, "stocktracker_worker_ready",
+                     "1 when the worker is ready (GET /ready).", float(state["ready"]))
+        yield single(GaugeMetricFamily, "stocktracker_account_owner",
                      "1 while this worker owns the trading account.", float(state["owner"]))
-        yield _gauge("stocktracker_account_reconciled",
+        yield single(GaugeMetricFamily, "stocktracker_account_reconciled",
                      "1 once the owner has reconciled with the broker this term.",
                      float(state["reconciled"] and state["owner"]))
         lag = GaugeMetricFamily("stocktracker_consumer_lag_messages",
@@ -112,12 +112,6 @@ class WorkerCollector(Collector):
                 lag.add_metric([topic, str(partition)], float(behind))
         yield lag
         yield from _llm_families(self.p)
-
-
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, documentation)
-    family.add_metric([], value)
-    return family
 
 
 def _llm_families(p: Pipeline) -> Iterator[Metric]:
@@ -136,15 +130,10 @@ def _llm_families(p: Pipeline) -> Iterator[Metric]:
         cost.add_metric([model.name], usage.cost_usd)
     yield from (calls, tokens, cost)
     stats = p.ensemble.stats
-    yield _counter("stocktracker_posts_scored", "Posts the ensemble scored.", float(stats.posts))
-    yield _counter("stocktracker_score_cache_hits", "Posts scored from the cache (a repeat).",
-                   float(stats.cache_hits))
-
-
-def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, documentation)
-    family.add_metric([], value)
-    return family
+    yield single(CounterMetricFamily, "stocktracker_posts_scored", "Posts the ensemble scored.",
+                 float(stats.posts))
+    yield single(CounterMetricFamily, "stocktracker_score_cache_hits",
+                 "Posts scored from the cache (a repeat).", float(stats.cache_hits))
 
 
 def make_app(p: Pipeline) -> web.Application:

@@ -10,12 +10,13 @@ from the view under the feed's lock at each scrape (:class:`DashboardCollector`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from stocktracker.streams.core.metrics import family, single
 from stocktracker.web import report
 from stocktracker.web.hub import Feed
 
@@ -57,32 +58,25 @@ class DashboardCollector(Collector):
             statuses = dict(view.order_updates)
             book = report.positions(view)
             clock_us = view.clock_us
-        yield _family(CounterMetricFamily, "stocktracker_records_seen", "Records read, by topic.",
-                      "topic", counts)
-        yield _family(CounterMetricFamily, "stocktracker_deadletters_seen",
-                      "Dead-lettered records read, by the stage that refused them.", "stage", dead)
-        yield _family(CounterMetricFamily, "stocktracker_order_updates",
-                      "Order records by status (each order's change of status counted once).",
-                      "status", statuses)
+        yield family(CounterMetricFamily, "stocktracker_records_seen", "Records read, by topic.",
+                     counts, "topic")
+        yield family(CounterMetricFamily, "stocktracker_deadletters_seen",
+                     "Dead-lettered records read, by the stage that refused them.", dead, "stage")
+        yield family(CounterMetricFamily, "stocktracker_order_updates",
+                     "Order records by status (each order's change of status counted once).",
+                     statuses, "status")
         contracts = GaugeMetricFamily("stocktracker_position_contracts",
                                       "Contracts held, per option.", labels=["underlying", "symbol"])
         for row in book["positions"]:
             if row["qty"]:
                 contracts.add_metric([row["underlying"], row["symbol"]], float(row["qty"]))
         yield contracts
-        yield _family(GaugeMetricFamily, "stocktracker_open_positions", "Options held.", None,
-                      {"": float(book["open"])})
-        yield _family(GaugeMetricFamily, "stocktracker_pnl_dollars",
-                      "The day's P&L, $: realized, unrealized (at the marks) and total.", "kind",
-                      book["pnl"])
-        yield _family(GaugeMetricFamily, "stocktracker_pipeline_clock_seconds",
-                      "The pipeline's event time: the latest record's (seconds since the epoch).",
-                      None, {"": clock_us / 1e6})
+        yield single(GaugeMetricFamily, "stocktracker_open_positions", "Options held.",
+                     float(book["open"]))
+        yield family(GaugeMetricFamily, "stocktracker_pnl_dollars",
+                     "The day's P&L, $: realized, unrealized (at the marks) and total.",
+                     book["pnl"], "kind")
+        yield single(GaugeMetricFamily, "stocktracker_pipeline_clock_seconds",
+                     "The pipeline's event time: the latest record's (seconds since the epoch).",
+                     clock_us / 1e6)
 
-
-def _family(kind: type[CounterMetricFamily] | type[GaugeMetricFamily], name: str, documentation: str,
-            label: str | None, values: Mapping[str, float]) -> Metric:
-    family = kind(name, documentation, labels=[label] if label else None)
-    for key, value in sorted(values.items()):
-        family.add_metric([key] if label else [], float(value))
-    return family

@@ -94,7 +94,6 @@ class AlpacaChain:
         self.refresh_s = refresh_s
         self.limiter = limiter or RateLimiter()
         self.page_size = page_size
-        self.penny: dict[str, bool | None] = {}  # contract -> in the penny program (ppind)
         self.rate = rate
         self._now_us = now_us
         self._retry = {"retries": max_retries, "backoff_s": backoff_s, "backoff_cap_s": backoff_cap_s}
@@ -117,11 +116,13 @@ class AlpacaChain:
     async def _call(self, fn: Callable[..., Any], *args: Any, what: str) -> Any:
         return await call(fn, *args, what=what, **self._retry)  # type: ignore[arg-type]
 
-    async def contracts(self, underlying: str, expiry: date) -> list[OptionContract]:
-        """Every active contract of ``underlying`` expiring on ``expiry`` (all pages), each
-        with its penny-program flag in :attr:`penny` (``ppind``, which alpaca-py's model
-        drops: the pages are read as JSON through the SDK's client, then validated)."""
+    async def contracts(self, underlying: str, expiry: date
+                        ) -> tuple[list[OptionContract], dict[str, bool | None]]:
+        """Every active contract of ``underlying`` expiring on ``expiry`` (all pages), and
+        each one's penny-program flag (``ppind``, which alpaca-py's model drops: the pages
+        are read as JSON through the SDK's client, then validated)."""
         found: list[OptionContract] = []
+        pennies: dict[str, bool | None] = {}
         token: str | None = None
         while True:
             request = GetOptionContractsRequest(underlying_symbols=[underlying], expiration_date=expiry,
@@ -129,10 +130,10 @@ class AlpacaChain:
             raw = await self._call(self._contracts_json, request, what="option contracts")
             page, penny = convert.contracts_page(raw)
             found += page.option_contracts or []
-            self.penny.update(penny)
+            pennies.update(penny)
             token = page.next_page_token
             if not token:
-                return found
+                return found, pennies
 
     def _contracts_json(self, request: GetOptionContractsRequest) -> Any:
         """``GET /v2/options/contracts`` as JSON, the parameters as alpaca-py sends them."""
@@ -188,9 +189,10 @@ class AlpacaChain:
 
         ``spot`` is only needed (and looked up when not given) if a snapshot lacks greeks.
         """
-        contracts = {c.symbol: c for c in await self.contracts(underlying, expiry)}
+        listed, penny = await self.contracts(underlying, expiry)
+        contracts = {c.symbol: c for c in listed}
         snaps = await self.snapshots(underlying, expiry)
-        quotes = [convert.chain_quote(s, contracts.get(s), snaps.get(s), self.penny.get(s))
+        quotes = [convert.chain_quote(s, contracts.get(s), snaps.get(s), penny.get(s))
                   for s in sorted(set(contracts) | set(snaps))]
         chain = [q for q in quotes if q is not None]
         if any(q.iv is None or q.delta is None for q in chain):

@@ -141,10 +141,11 @@ class PaperAccount:
         limit = float(body["limit_price"]) if kind == "limit" and body.get("limit_price") else None
         if kind == "limit" and (limit is None or limit <= 0):
             raise ApiRefusal(422, "limit_price is required for limit orders", 40010001)
-        if limit is not None and not self.price_steps(symbol).on_step(limit):
+        steps = self.price_steps(symbol)
+        if limit is not None and not steps.on_step(limit):
             raise ApiRefusal(422, f"invalid limit_price {body['limit_price']}. price increment "
                                   f"does not fulfill minimum pricing criteria "
-                                  f"(${self.price_steps(symbol).tick(limit):.2f} steps)", 42210000)
+                                  f"(${steps.tick(limit):.2f} steps)", 42210000)
         self._check_power(symbol, side, qty, limit)
         now = self.clock()
         order_id = str(uuid.uuid5(_NAMESPACE, f"{self.account_id}:{next(self._ids)}"))

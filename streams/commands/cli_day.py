@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -57,18 +57,13 @@ def replay_day(seed: int, day: datetime | None, speed: float) -> None:
 def generated_day(settings: Settings, seed: int, day: date | None) -> SyntheticDay:
     """The session ``day`` (default: the last one before today) generated as the demo does."""
     from stocktracker.domain.market_hours import MarketCalendar
-    from stocktracker.domain.synthetic import generate_day
+    from stocktracker.streams.commands.demo import demo_day, demo_session
 
-    calendar = MarketCalendar(settings.risk.exchange)
-    session = (calendar.session_on(day) if day is not None
-               else calendar.previous_session(datetime.now(UTC).date()))
+    session = demo_session(MarketCalendar(settings.risk.exchange), day)
     if session is None:
         raise click.BadParameter(f"{day} is not a trading session on {settings.risk.exchange}",
                                  param_hint="--day")
-    # streams/commands/demo.py's arguments: the two commands replay the same day
-    return generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
-                        datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=seed,
-                        quote_every_s=15.0, strikes_each_side=6)
+    return demo_day(session, seed)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 from stocktracker.connectors.replay.runner import run_replay
 from stocktracker.connectors.simulated.market import day_items
-from stocktracker.domain.market_hours import MarketCalendar
-from stocktracker.domain.synthetic import generate_day
+from stocktracker.domain.market_hours import MarketCalendar, Session
+from stocktracker.domain.synthetic import SyntheticDay, generate_day
 from stocktracker.schemas.codec import make_codec
 from stocktracker.streams.commands import kafka_local
 from stocktracker.streams.commands.admin import (
@@ -62,17 +62,13 @@ def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
     run_id = f"demo{int(time.time())}"
     prefix = f"{run_id}."
     workdir = Path(tempfile.mkdtemp(prefix="stocktracker-demo-"))
-    calendar = MarketCalendar(settings.risk.exchange)
-    session = (calendar.session_on(options.day) if options.day
-               else calendar.previous_session(datetime.now(UTC).date()))
+    session = demo_session(MarketCalendar(settings.risk.exchange), options.day)
     if session is None:
         raise RuntimeError(f"{options.day} is not a trading session")
     day_s = (session.close_us - session.open_us) / 1e6
     speed = options.speed or (min(max(day_s / options.duration, 1.0), 200.0)
                               if options.duration else 60.0)
-    day = generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
-                       datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=options.seed,
-                       quote_every_s=15.0, strikes_each_side=6)
+    day = demo_day(session, options.seed)
     codec = make_codec(settings.stream.schema_registry_url)
     worker = None
     stop = threading.Event()
@@ -115,6 +111,19 @@ def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
     if options.report:
         options.report.write_text(json.dumps(report, indent=2, default=_nan_safe) + "\n")
     return report
+
+
+def demo_session(calendar: MarketCalendar, day: date | None) -> Session | None:
+    """``day``'s session (None: not one), or the last session before today."""
+    return calendar.session_on(day) if day else calendar.previous_session(datetime.now(UTC).date())
+
+
+def demo_day(session: Session, seed: int) -> SyntheticDay:
+    """The generated day of ``session`` (posts and option quotes) that the demo, and
+    ``stocktracker replay-day``, replay."""
+    return generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
+                        datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=seed,
+                        quote_every_s=15.0, strikes_each_side=6)
 
 
 def _nan_safe(value: object) -> object:

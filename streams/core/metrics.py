@@ -10,7 +10,10 @@ reads every topic whole (docs/operations.md, "Metrics").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 # Stage handling: from well under a millisecond (a table update) to a few seconds (an
 # LLM call past its deadline); the 200 ms news-to-order budget sits between buckets.
@@ -41,6 +44,22 @@ class StageMetrics:
         """One record through ``stage`` in ``seconds``; ``ok`` False: dead-lettered."""
         self.seconds.labels(stage).observe(max(seconds, 0.0))
         self.records.labels(stage, OK if ok else DEAD_LETTERED).inc()
+
+
+def family(kind: type[CounterMetricFamily] | type[GaugeMetricFamily], name: str, documentation: str,
+           values: Mapping[str, float], label: str | None = None) -> Metric:
+    """A family read at scrape time (a collector's): one sample per ``values`` item,
+    labelled ``label`` with its key, sorted; without ``label``, the value under ``""``."""
+    built = kind(name, documentation, labels=[label] if label else None)
+    for key, value in sorted(values.items()):
+        built.add_metric([key] if label else [], float(value))
+    return built
+
+
+def single(kind: type[CounterMetricFamily] | type[GaugeMetricFamily], name: str, documentation: str,
+           value: float) -> Metric:
+    """A family of one unlabelled value."""
+    return family(kind, name, documentation, {"": value})
 
 
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
