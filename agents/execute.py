@@ -19,6 +19,7 @@ from stocktracker.agents.control import current_state
 from stocktracker.agents.orders import store_order, submit
 from stocktracker.domain.book import day_pnl
 from stocktracker.domain.contracts import ChainQuote
+from stocktracker.domain.control import effective_limits
 from stocktracker.domain.decision import Book, decide
 from stocktracker.domain.order_record import OrderRecord
 from stocktracker.domain.orders import OrderRequest
@@ -105,3 +106,17 @@ def book_of(p: AgentHost, underlying: str, day: str) -> Book:
         + sum(unrealized(pos, mark_of(p, s, pos)) for s, pos in positions),
         recent_orders_us=memory.recent_orders_us,
     )
+
+
+async def publish_account(p: AgentHost, now: int) -> None:
+    """The owner's day P&L (realised + unrealised at the cached mids, as the daily-loss
+    check sees it) and the daily-loss limit in force, as ``account_day_pnl`` and
+    ``account_max_daily_loss`` metrics (the alert monitor tells 50/80/100 % of it)."""
+    session = p.calendar.session_at(now)
+    book = book_of(p, "", session.day.isoformat() if session else "")
+    limit = effective_limits(p.trading_rules.limits, current_state(p)).max_daily_loss
+    labels = {"stage": "owner", "worker": p.worker_id}
+    for name, value in (("account_day_pnl", book.day_pnl), ("account_max_daily_loss", limit)):
+        await p.send(p.topics.metrics, "Metric", name, {
+            "name": name, "value": float(value), "labels": labels, "event_time": now,
+            "trace": {}})

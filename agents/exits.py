@@ -11,10 +11,10 @@ when it has rested ``TRADING_EXIT_REPRICE_S`` while the target still holds; an e
 ended unfilled is sent again as the next attempt, at the bid).
 
 The same checks run on every ``Tick`` of the owner's clock (:mod:`agents.owner`), for every
-open position, so a time exit fires at its deadline even when no quote comes: a position
-whose quote is older than ``TRADING_STALE_POSITION_S`` is flagged ``stale`` and an exit
-fired on it goes at market. Entry orders still open ``TRADING_ENTRY_TIMEOUT_S`` after
-their last update are cancelled on the tick. An exit the broker keeps refusing is retried
+open position, so a time exit fires at its deadline even when no quote comes: a position whose
+quote is older than ``TRADING_STALE_POSITION_S`` is flagged ``stale`` and an exit fired
+on it goes at market. Entry orders still open ``TRADING_ENTRY_TIMEOUT_S`` after their last
+update are cancelled on the tick. An exit the broker keeps refusing is retried
 with growing pauses, then the position is flagged ``stranded`` and an ``exit_stranded``
 metric tells the operator. A position turning stale (or fresh again) publishes a
 ``position_stale`` metric (1 or 0) too.

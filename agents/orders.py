@@ -193,6 +193,15 @@ async def reconcile(p: AgentHost, *, state_all: bool = True) -> dict[str, int]:
     return counts
 
 
+async def publish_reconciled(p: AgentHost, counts: dict[str, int]) -> None:
+    """A reconciliation's mismatches as the ``reconcile_mismatched`` metric (the alert fires
+    on a count over 0 and resolves on the next reconciliation's 0)."""
+    await p.send(p.topics.metrics, "Metric", "reconcile_mismatched", {
+        "name": "reconcile_mismatched", "value": float(counts["mismatched"]),
+        "labels": {"stage": "owner", "worker": p.worker_id}, "event_time": now_us(),
+        "trace": {}})
+
+
 async def broker_clock(p: AgentHost) -> int:
     """The broker's clock; a simulated broker that has seen no record yet has none, and
     then the book's last fill stands in for it (this machine's clock as a last resort)."""
@@ -234,6 +243,8 @@ async def reconcile_at_start(p: AgentHost, first_delay_s: float = 1.0) -> dict[s
             delay = min(delay * 2, RECONCILE_RETRY_MAX_S)
             continue
         log.info("reconciled with %s: %s", p.broker.name, counts)
+        if counts["mismatched"]:
+            await publish_reconciled(p, counts)
         p.reconciled.set()
         return counts
 

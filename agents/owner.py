@@ -31,7 +31,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from stocktracker.agents.orders import dead_letter_update, publish_update, reconcile, reconcile_at_start
+from stocktracker.agents.execute import publish_account
+from stocktracker.agents.orders import (
+    dead_letter_update,
+    publish_reconciled,
+    publish_update,
+    reconcile,
+    reconcile_at_start,
+)
 from stocktracker.domain.orders import MalformedUpdate, StreamResumed
 from stocktracker.streams.core.trace import now_us
 
@@ -135,6 +142,8 @@ async def reconcile_gap(p: AgentHost, resumed: StreamResumed) -> None:
         return
     log.info("stream of %s back after %.1f s; reconciled: %s", p.broker.name, resumed.down_s,
              counts)
+    if counts["mismatched"]:
+        await publish_reconciled(p, counts)
 
 
 def owner_timer(p: AgentHost, interval_s: float, fn: Callable[[AgentHost], Awaitable[None]]
@@ -181,13 +190,16 @@ async def periodic_reconcile(p: AgentHost) -> None:
     """Executions the book missed, and quantities that differ, from the broker."""
     p.account = await p.broker.account()
     counts = await reconcile(p, state_all=False)
+    await publish_reconciled(p, counts)
     if counts["mismatched"]:
         log.warning("periodic reconciliation with %s: %s", p.broker.name, counts)
 
 
 async def send_tick(p: AgentHost) -> None:
-    """The broker's clock onto ``ticks`` (the exits agent checks every position on it)."""
+    """The broker's clock onto ``ticks`` (the exits agent checks every position on it), and
+    the account's day P&L against its limit onto ``metrics`` (for the alerts)."""
     at = await p.broker.clock_us()
     if at > 0:
         await p.send(p.topics.ticks, "Tick", "clock", {
             "source": p.broker.name, "event_time": at, "trace": {"tick_out": now_us()}})
+        await publish_account(p, at)

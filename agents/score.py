@@ -82,7 +82,8 @@ def register(p: AgentHost) -> None:
             figures += [(f"llm_{k}", v, {"model": llm.name}) for k, v in llm.usage.as_dict().items()]
         for name, value, labels in figures:
             await p.send(p.topics.metrics, "Metric", name, {
-                "name": name, "value": float(value), "labels": {"stage": "score", **labels},
+                "name": name, "value": float(value),
+                "labels": {"stage": "score", "worker": p.worker_id, **labels},
                 "event_time": at, "trace": {}})
 
 

@@ -86,14 +86,15 @@ def signal(sid: str = "SPY:bullish:1", at: int = T0) -> dict[str, Any]:
 
 
 def order(coid: str = "st-1", sid: str = "SPY:bullish:1", status: str = "rejected",
-          reason: str | None = "paused", intent: str = "open", at: int = T0) -> dict[str, Any]:
+          reason: str | None = "paused", intent: str = "open", at: int = T0,
+          broker_order_id: str = "b-1") -> dict[str, Any]:
     return _avro("Order", {
         "client_order_id": coid, "signal_id": sid, "underlying": "SPY",
         "symbol": "SPY261124C00590000", "side": "buy" if intent == "open" else "sell",
         "option_type": "call", "strike": 590.0, "expiry": "2026-11-24", "qty": 2,
         "order_type": "limit", "limit_price": 1.25, "status": status, "reason": reason,
         "broker": "simulated", "intent": intent, "filled_qty": 2 if status == "filled" else 0,
-        "filled_avg_price": 1.25 if status == "filled" else 0.0, "broker_order_id": "b-1",
+        "filled_avg_price": 1.25 if status == "filled" else 0.0, "broker_order_id": broker_order_id,
         "sizing": "budget", "event_time": at,
         "trace": trace("ingest", "score", "aggregate", "signal", "execute")})
 
@@ -152,3 +153,14 @@ def dead(stage: str = "control", reason: str = "unknown limit 'bogus'") -> dict[
     return _avro("DeadLetter", {"topic": "control", "partition": 0, "offset": 3, "stage": stage,
                                 "reason": reason, "payload": b"x", "key": None, "event_time": T0,
                                 "trace": {}})
+
+
+def alert(rule: str = "source_down", subject: str = "x", state: str = "firing",
+          severity: str = "warning", first_seen: int = T0, at: int = T0,
+          actor: str | None = None) -> dict[str, Any]:
+    return _avro("Alert", {"id": f"{rule}:{subject}", "rule": rule, "subject": subject,
+                           "severity": severity, "state": state,
+                           "message": f"{rule} {subject}", "value": 0.0, "threshold": None,
+                           "first_seen": first_seen,
+                           "resolved": at if state == "resolved" else None, "actor": actor,
+                           "event_time": at, "trace": {}})

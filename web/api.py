@@ -7,9 +7,17 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from stocktracker.domain.alerts import RESOLVED, Alert, acknowledged
 from stocktracker.streams.core.settings import WebSettings
+from stocktracker.streams.core.trace import now_us
 from stocktracker.web.auth import bearer, may_control, may_view, origin_allowed
-from stocktracker.web.control import BadCommand, ControlWriter, NotDelivered, command_record
+from stocktracker.web.control import (
+    BadCommand,
+    ControlWriter,
+    NotDelivered,
+    command_record,
+    operator_of,
+)
 from stocktracker.web.hub import Feed
 from stocktracker.web.openapi import spec
 
@@ -33,8 +41,10 @@ def _limit() -> int:
     return value
 
 
-def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None) -> Blueprint:
-    """The ``/api`` routes over ``feed``; control commands go to ``writer`` (None: control off)."""
+def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None,
+              alert_writer: ControlWriter | None = None) -> Blueprint:
+    """The ``/api`` routes over ``feed``; control commands go to ``writer`` (None: control off),
+    acknowledgements of alerts to ``alert_writer`` (the ``alerts`` topic)."""
     bp = Blueprint("api", __name__, url_prefix="/api")
 
     @bp.before_request
@@ -42,10 +52,11 @@ def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None) -> Blu
         if request.method == "OPTIONS" or request.endpoint == "api.openapi":
             return None
         presented = bearer(request.headers.get("Authorization"))
-        if request.endpoint == "api.control":
+        if request.endpoint in ("api.control", "api.acknowledge"):
             if not origin_allowed(request.headers.get("Origin"), request.environ, web.cors_origins):
                 return error(403, "origin not allowed")
-            if writer is None or web.token is None:
+            needed = writer if request.endpoint == "api.control" else alert_writer
+            if needed is None or web.token is None:
                 return error(403, "control is off: set WEB_TOKEN")
             allowed = may_control(web, presented)
         else:
@@ -83,6 +94,31 @@ def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None) -> Blu
     @bp.get("/skill")
     def skill() -> Response:
         return jsonify(feed.skill_view())
+
+    @bp.get("/alerts")
+    def alerts() -> Response:
+        return jsonify(feed.alerts())
+
+    @bp.post("/alerts/<path:alert_id>/ack")
+    def acknowledge(alert_id: str) -> tuple[Response, int]:
+        assert alert_writer is not None  # the guard refuses it without a writer
+        received = now_us()
+        body = request.get_json(silent=True) if request.is_json else {}
+        operator = operator_of(body if isinstance(body, dict) else {})
+        latest = feed.alert_record(alert_id)
+        if latest is None:
+            return error(404, f"no alert {alert_id!r}")
+        if latest["state"] == RESOLVED:
+            return error(409, f"alert {alert_id!r} is resolved; nothing to acknowledge")
+        actor = f"{operator}@{request.remote_addr or 'unknown'} via web"
+        record = acknowledged(Alert.from_record(latest), actor, received).to_record()
+        record["trace"] = {"web_in": received, "web_out": now_us()}
+        try:
+            alert_writer.send(record)
+        except NotDelivered as exc:
+            return error(503, str(exc))
+        log.warning("alert %s acknowledged by %s", alert_id, actor)
+        return jsonify({"accepted": True, "record": record}), 202
 
     @bp.get("/openapi.json")
     def openapi() -> Response:

@@ -11,10 +11,12 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_socketio import SocketIO
 
+from stocktracker.connectors.webhook import notifier_from
 from stocktracker.domain.control import LIMITS
 from stocktracker.streams.core.metrics import exposition
 from stocktracker.streams.core.settings import Settings
 from stocktracker.web import api, sockets
+from stocktracker.web.alerting import AlertMonitor
 from stocktracker.web.auth import bearer, check_settings, may_view, origin_allowed
 from stocktracker.web.control import ControlWriter
 from stocktracker.web.hub import Feed
@@ -40,7 +42,7 @@ def info(settings: Settings, control: bool) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, feed: Feed, control_writer: ControlWriter | None,
-               start_emitter: bool = True) -> Flask:
+               start_emitter: bool = True, alert_writer: ControlWriter | None = None) -> Flask:
     """The app; ``app.extensions`` holds ``socketio`` and ``emitter`` (start_emitter=False:
     tests call ``emitter.flush()`` themselves).
 
@@ -52,7 +54,7 @@ def create_app(settings: Settings, feed: Feed, control_writer: ControlWriter | N
     feed.info.update(info(settings, control_writer is not None))
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config["JSON_SORT_KEYS"] = False
-    app.register_blueprint(api.blueprint(web, feed, control_writer))
+    app.register_blueprint(api.blueprint(web, feed, control_writer, alert_writer))
     socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False,
                         cors_allowed_origins=lambda origin, environ: origin_allowed(
                             origin, environ, web.cors_origins))
@@ -112,13 +114,33 @@ def run(settings: Settings) -> None:
 
     codec = make_codec(settings.stream.schema_registry_url)
     feed = KafkaFeed(settings, codec)
-    writer = (KafkaControlWriter(settings.kafka.bootstrap_servers, codec, settings.kafka.topic_prefix)
+    kafka = settings.kafka
+    writer = (KafkaControlWriter(kafka.bootstrap_servers, codec, kafka.topic_prefix)
               if settings.web.token is not None else None)
-    app = create_app(settings, feed, writer)
+    alerts = KafkaControlWriter(kafka.bootstrap_servers, codec, kafka.topic_prefix,
+                                topic="alerts", record_name="Alert", key=None)
+    app = create_app(settings, feed, writer, alert_writer=alerts)
     socketio: SocketIO = app.extensions["socketio"]
+    monitor = start_monitor(settings, feed, alerts)
     try:
         socketio.run(app, host=settings.web.host, port=settings.web.port, allow_unsafe_werkzeug=True,
                      use_reloader=False, log_output=False)
     finally:
+        if monitor is not None:
+            monitor.stop()
         app.extensions["emitter"].stop()
         feed.stop()
+
+
+def start_monitor(settings: Settings, feed: Feed, writer: ControlWriter) -> AlertMonitor | None:
+    """The alert monitor over ``feed``, started (None when ``ALERT_ENABLED`` is false)."""
+    alert = settings.alert
+    if not alert.enabled:
+        return None
+    notifier = notifier_from(
+        alert.webhook_url.get_secret_value() if alert.webhook_url else None,
+        alert.slack_webhook_url.get_secret_value() if alert.slack_webhook_url else None,
+        alert.source, alert.webhook_timeout_s, alert.webhook_retries)
+    monitor = AlertMonitor(feed, settings, writer, notifier)
+    monitor.start()
+    return monitor

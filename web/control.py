@@ -52,6 +52,14 @@ def _param(name: str, value: object) -> str:
     raise BadCommand(f"params.{name} must be a string, number or boolean")
 
 
+def operator_of(body: Mapping[str, Any]) -> str:
+    """The body's ``operator`` (default ``operator``), checked."""
+    operator = body.get("operator", "operator")
+    if not isinstance(operator, str) or not _OPERATOR.match(operator):
+        raise BadCommand("operator must be 1-64 letters, digits or _ . @ -")
+    return operator
+
+
 def command_record(body: object, remote: str, state: ControlState, clock_us: int) -> dict[str, Any]:
     """Check a ``POST /api/control`` body and build its Control record.
 
@@ -79,9 +87,7 @@ def command_record(body: object, remote: str, state: ControlState, clock_us: int
         if not isinstance(reason, str) or len(reason) > 200:
             raise BadCommand("reason must be a string of at most 200 characters")
         params["reason"] = reason
-    operator = body.get("operator", "operator")
-    if not isinstance(operator, str) or not _OPERATOR.match(operator):
-        raise BadCommand("operator must be 1-64 letters, digits or _ . @ -")
+    operator = operator_of(body)
     if command in CONFIRM and body.get("confirm") is not True:
         raise BadCommand(f"{command} needs \"confirm\": true")
     try:
@@ -93,21 +99,31 @@ def command_record(body: object, remote: str, state: ControlState, clock_us: int
 
 
 class KafkaControlWriter:
-    """Writes Control records to the run's ``control`` topic and waits for the broker's ack."""
+    """Writes records to one of the run's topics (``control`` by default; the alert monitor
+    and acknowledgements write ``alerts``) and waits for the broker's ack.
 
-    def __init__(self, bootstrap: str, codec: Codec, prefix: str = "", timeout_s: float = 10.0) -> None:
+    ``key``: every record's key; None keys each by its ``id`` field.
+    """
+
+    def __init__(self, bootstrap: str, codec: Codec, prefix: str = "", timeout_s: float = 10.0,
+                 topic: str = "control", record_name: str = "Control",
+                 key: str | None = KEY) -> None:
         self.producer = RecordProducer(bootstrap, codec, prefix)
         self.timeout_s = timeout_s
+        self.topic, self.record_name, self.key = topic, record_name, key
         self._lock = threading.Lock()
 
     def send(self, record: Mapping[str, Any]) -> None:
         """Produce and flush; raise :class:`NotDelivered` unless acknowledged in time."""
         delivered: list[bool] = []
+        key = self.key if self.key is not None else str(record["id"])
         with self._lock:
-            self.producer.send("control", "Control", KEY, record, on_delivered=lambda: delivered.append(True))
+            self.producer.send(self.topic, self.record_name, key, record,
+                               on_delivered=lambda: delivered.append(True))
             left = self.producer.flush(self.timeout_s)
         if left or not delivered:
-            raise NotDelivered("the broker did not acknowledge the command; it may not have been applied")
+            raise NotDelivered(f"the broker did not acknowledge the {self.record_name} record; "
+                               "it may not have been written")
 
 
 class ListWriter:

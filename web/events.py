@@ -19,7 +19,8 @@ POSITION = "position_update"
 STATUS = "system_status"
 LATENCY = "latency_metrics"
 SKILL = "model_skill"
-EVENTS = (SENTIMENT, SIGNAL, TRADE, POSITION, STATUS, LATENCY, SKILL)
+ALERT = "alert_update"
+EVENTS = (SENTIMENT, SIGNAL, TRADE, POSITION, STATUS, LATENCY, SKILL, ALERT)
 
 
 @dataclass(frozen=True, slots=True)

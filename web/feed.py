@@ -1,8 +1,9 @@
 """The Kafka side of the dashboard: a reader thread and a probe thread around a :class:`Feed`.
 
 The reader assigns itself every partition of the run's topics (no consumer group: the
-dashboard commits nothing and owns no state), from the start of ``control`` and
+dashboard commits nothing and owns no state), from the start of ``control``,
 ``switches`` (the commands sent, and the owner's answer to each: see :mod:`web.commands`)
+and ``alerts`` (every alert's changes: see :mod:`web.alerting`)
 and from the last ``WEB_REPLAY_RECORDS`` records of the others, then follows them. Topics
 that do not exist yet are looked for again until they do.
 The probe asks the broker whether it answers and how far the worker's consumer group
@@ -30,7 +31,7 @@ from stocktracker.streams.core.trace import now_us
 from stocktracker.web.hub import Feed
 
 log = logging.getLogger(__name__)
-FULL_REPLAY = frozenset({"control", "switches"})
+FULL_REPLAY = frozenset({"control", "switches", "alerts"})
 
 
 class KafkaFeed(Feed):

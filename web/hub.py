@@ -27,6 +27,7 @@ from stocktracker.streams.core.settings import WebSettings
 from stocktracker.streams.core.trace import now_us
 from stocktracker.web import report
 from stocktracker.web.events import (
+    ALERT,
     LATENCY,
     POSITION,
     SENTIMENT,
@@ -158,6 +159,7 @@ class Feed:
                 STATUS: [self._status(at)],
                 LATENCY: [{**p, "budget_ms": self.web.latency_budget_ms} for p in v.latency_points],
                 SKILL: [self._skill_view],
+                ALERT: list(v.alerts.alerts.values()),
             }
             if items[LATENCY]:  # the table's figures come with the newest point
                 items[LATENCY][-1]["rolling"] = v.latency.rolling()
@@ -244,6 +246,16 @@ class Feed:
         """``GET /api/skill``: the latest model skill (what ``model_skill`` last sent)."""
         with self.lock:
             return self._skill_view
+
+    def alerts(self) -> dict[str, Any]:
+        """``GET /api/alerts``."""
+        with self.lock:
+            return self.view.alerts.summary()
+
+    def alert_record(self, alert_id: str) -> dict[str, Any] | None:
+        """The latest ``Alert`` record of ``alert_id`` (None: no such alert)."""
+        with self.lock:
+            return self.view.alerts.latest_record(alert_id)
 
     def control_state(self) -> tuple[ControlState, int]:
         """The control state the owner last confirmed (the default one before any owner

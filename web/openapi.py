@@ -119,6 +119,27 @@ def spec(version: str = "0.1.0") -> dict[str, Any]:
                     "403": {**_ERROR, "description": "control is off (no token set) or origin refused"},
                     "503": {**_ERROR, "description": "the broker did not acknowledge"},
                 }}},
+            "/api/alerts": _get("Alerts firing now (most severe first; unacknowledged counted), "
+                                "recent alerts and the audit trail of their changes (fired, "
+                                "resolved, acknowledged by whom)", _OBJ),
+            "/api/alerts/{alert_id}/ack": {"post": {
+                "summary": "Acknowledge a firing alert (written to the alerts topic with who and "
+                           "when; its notifications are unchanged)",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "alert_id", "in": "path", "required": True,
+                                "schema": {"type": "string"}, "description": "rule:subject"}],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"operator": CONTROL_BODY["properties"][
+                        "operator"]}}}}},
+                "responses": {
+                    "202": {"description": "written (the record is returned)",
+                            "content": {"application/json": {"schema": _OBJ}}},
+                    "400": _ERROR, "401": _UNAUTHORIZED,
+                    "403": {**_ERROR, "description": "control is off (no token set) or origin refused"},
+                    "404": {**_ERROR, "description": "no such alert"},
+                    "409": {**_ERROR, "description": "the alert is resolved"},
+                    "503": {**_ERROR, "description": "the broker did not acknowledge"},
+                }}},
             "/api/openapi.json": {"get": {"summary": "This document", "security": [{}],
                                           "responses": {"200": {"description": "ok"}}}},
         },

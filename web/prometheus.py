@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from stocktracker.domain.alerts import SEVERITIES
 from stocktracker.streams.core.metrics import family, single
 from stocktracker.web import report
 from stocktracker.web.hub import Feed
@@ -58,6 +59,7 @@ class DashboardCollector(Collector):
             statuses = dict(view.order_updates)
             book = report.positions(view)
             clock_us = view.clock_us
+            firing = view.alerts.firing()
         yield family(CounterMetricFamily, "stocktracker_records_seen", "Records read, by topic.",
                      counts, "topic")
         yield family(CounterMetricFamily, "stocktracker_deadletters_seen",
@@ -76,6 +78,15 @@ class DashboardCollector(Collector):
         yield family(GaugeMetricFamily, "stocktracker_pnl_dollars",
                      "The day's P&L, $: realized, unrealized (at the marks) and total.",
                      book["pnl"], "kind")
+        alerts = GaugeMetricFamily("stocktracker_alerts_firing",
+                                   "Alerts firing now, by severity (acknowledged ones included).",
+                                   labels=["severity", "acknowledged"])
+        for severity in SEVERITIES:
+            for acked in (False, True):
+                alerts.add_metric([severity, str(acked).lower()], float(sum(
+                    1 for a in firing
+                    if a["severity"] == severity and bool(a["acknowledged_by"]) == acked)))
+        yield alerts
         yield single(GaugeMetricFamily, "stocktracker_pipeline_clock_seconds",
                      "The pipeline's event time: the latest record's (seconds since the epoch).",
                      clock_us / 1e6)

@@ -127,23 +127,26 @@ def positions(view: DashboardView) -> dict[str, Any]:
 
 
 def llm_usage(view: DashboardView) -> dict[str, Any]:
-    """Per hosted model: calls, answers, errors, tokens, estimated cost (from ``llm_*`` metrics)."""
-    models: dict[str, dict[str, float]] = defaultdict(dict)
+    """Per hosted model: calls, answers, errors, tokens, estimated cost (from ``llm_*`` metrics),
+    summed over the workers (each reports its own counters, labelled with its id)."""
+    models: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for metric in view.metrics.values():
         model = metric["labels"].get("model")
         if metric["name"].startswith("llm_") and model:
-            models[model][metric["name"][4:]] = metric["value"]
+            models[model][metric["name"][4:]] += metric["value"]
+    models = {model: dict(figures) for model, figures in models.items()}
     return {"models": dict(models),
             "calls": sum(m.get("calls", 0.0) for m in models.values()),
             "cost_usd": round(sum(m.get("cost_usd", 0.0) for m in models.values()), 6)}
 
 
 def _by_name(view: DashboardView, prefix: str, label: str) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = defaultdict(dict)
+    """Counters named ``prefix*`` by ``label``, summed over the workers that report them."""
+    out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for metric in view.metrics.values():
         if metric["name"].startswith(prefix):
-            out[metric["labels"].get(label, "")][metric["name"][len(prefix):]] = metric["value"]
-    return dict(out)
+            out[metric["labels"].get(label, "")][metric["name"][len(prefix):]] += metric["value"]
+    return {key: dict(figures) for key, figures in out.items()}
 
 
 def metrics(view: DashboardView, now_us: int, budget_ms: float,

@@ -17,8 +17,9 @@ from typing import Any
 
 from stocktracker.domain.latency import stage_latencies
 from stocktracker.domain.positions import unrealized
+from stocktracker.web.alert_view import Activity, AlertTrail
 from stocktracker.web.commands import CommandTrail
-from stocktracker.web.events import POSITION, SENTIMENT, SIGNAL, TRADE, Event
+from stocktracker.web.events import ALERT, POSITION, SENTIMENT, SIGNAL, TRADE, Event
 from stocktracker.web.stats import LatencyWindow, RateMeter
 
 # which stage's latency each topic's records tell (an order's later states repeat its trace)
@@ -82,6 +83,8 @@ class DashboardView:
         self.topic_seen: dict[str, int] = {}
         self.dead: Counter[str] = Counter()
         self.errors: deque[dict[str, Any]] = deque(maxlen=history)
+        self.alerts = AlertTrail(history)  # the alerts and their audit trail
+        self.activity = Activity()  # what the alert rules count over time
 
     def apply(self, topic: str, record: Mapping[str, Any], seen_us: int) -> list[Event]:
         """Fold one record into the view; returns the events it causes."""
@@ -91,20 +94,23 @@ class DashboardView:
         if topic in CLOCK_TOPICS:
             self.clock_us = max(self.clock_us, int(record["event_time"]))
         trace = record.get("trace") or {}
-        self._latency(topic, record, trace)
+        self._latency(topic, record, trace, seen_us)
         handler = getattr(self, f"_on_{topic}", None)
         if handler is None:
             return []
         events: list[Event] = handler(record, seen_us, origin_us(trace) or seen_us)
         return events
 
-    def _latency(self, topic: str, record: Mapping[str, Any], trace: Mapping[str, int]) -> None:
+    def _latency(self, topic: str, record: Mapping[str, Any], trace: Mapping[str, int],
+                 seen_us: int) -> None:
         if topic not in STAGE_OF or (topic == "orders" and record["client_order_id"] in self.orders):
             return
         lat = stage_latencies(trace)
         for stage in (STAGE_OF[topic], "post_to_order"):
             if stage in lat:
                 self.latency.add(stage, lat[stage])
+                if stage == "post_to_order":
+                    self.activity.post_to_order.append((seen_us, lat[stage]))
                 if self.on_latency is not None:
                     self.on_latency(stage, lat[stage])
 
@@ -133,6 +139,10 @@ class DashboardView:
                                    "status", "reason", "intent", "filled_qty", "filled_avg_price",
                                    "broker", "sizing")}
         order["t"] = _ms(r["event_time"])
+        before = self.orders.get(r["client_order_id"])
+        if before is None and r["client_order_id"] in self.activity.order_ids:
+            before = {"status": None}  # an old order (out of the bounded list) changing state
+        self.activity.order(r, before, seen)
         if self.orders.get(r["client_order_id"], {}).get("status") != r["status"]:
             self.order_updates[r["status"]] += 1  # a record read twice is not a new status
         _bounded_put(self.orders, r["client_order_id"], order, self.history)
@@ -152,6 +162,7 @@ class DashboardView:
         fill.update(t=_ms(r["event_time"]), reason=order.get("reason") or "",  # long only:
                     intent=order.get("intent") or ("open" if r["side"] == "buy" else "close"))
         self.fills.append(fill)
+        self.activity.fill(r, seen)
         return [Event(TRADE, None, fill, origin)]
 
     def _on_positions(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
@@ -196,6 +207,10 @@ class DashboardView:
                                              "labels": dict(labels), "seen_us": seen}
         self.component_seen[r["labels"].get("stage", "unknown")] = seen
         return []
+
+    def _on_alerts(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
+        shown = self.alerts.apply(r)
+        return [Event(ALERT, r["id"], shown, origin)]
 
     def failed(self, topic: str, reason: str, seen_us: int) -> None:
         """Count a record the view could not fold (shown with the dead letters)."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from stocktracker.domain.alert_rules import AlertLimits
 
 _HOME = Path.home()
 
@@ -293,6 +296,84 @@ class WebSettings(_Section):
         return value
 
 
+class AlertSettings(_Section):
+    """The alert monitor (prefix ``ALERT_``): which rules, their thresholds, the webhooks.
+
+    The monitor runs in the dashboard (``stocktracker web``) or alone (``stocktracker
+    alerts``); run exactly one with ``ALERT_ENABLED`` true per deployment. Every rule's
+    runbook entry is in ``docs/operations.md``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ALERT_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    enabled: bool = Field(default=True, description="Evaluate the rules in this process.")
+    rules: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("all",), description="Rules evaluated (comma-separated names, or all).")
+    eval_interval_s: float = Field(default=5.0, gt=0, description="How often the rules run.")
+    warmup_s: float = Field(default=15.0, ge=0,
+                            description="No rule runs this long after start (health comes every 10 s).")
+    window_s: float = Field(default=300.0, gt=0,
+                            description="Window of the error rates (LLM, broker).")
+    webhook_url: SecretStr | None = Field(default=None,
+                                          description="Generic JSON webhook (POST).")
+    slack_webhook_url: SecretStr | None = Field(default=None,
+                                                description="Slack incoming webhook (POST).")
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0, description="Tries again after a failure.")
+    rate_limit_per_minute: int = Field(default=20, ge=1,
+                                       description="Webhook messages a minute at most.")
+    source: str = Field(default="stocktracker", description="Names this deployment in messages.")
+    source_down_s: float = Field(default=60.0, ge=0)
+    worker_missing_s: float = Field(default=30.0, ge=0)
+    latency_hold_s: float = Field(default=60.0, ge=0)
+    component_silent_s: float = Field(default=60.0, gt=0)
+    no_posts_s: float = Field(default=600.0, gt=0)
+    latency_budget_ms: float = Field(default=200.0, gt=0)
+    latency_min_samples: int = Field(default=5, ge=1)
+    llm_error_ratio: float = Field(default=0.5, gt=0, le=1)
+    llm_min_calls: int = Field(default=5, ge=1)
+    broker_errors: int = Field(default=3, ge=1)
+    orders_factor: float = Field(default=5.0, gt=1)
+    orders_floor: int = Field(default=10, ge=1)
+    daily_loss_levels: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(50.0, 80.0, 100.0), description="% of RISK_MAX_DAILY_LOSS told at.")
+    lag_min: int = Field(default=1000, ge=0)
+    lag_probes: int = Field(default=5, ge=1)
+    fill_grace_s: float = Field(default=30.0, ge=0)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules(cls, value: object) -> object:
+        from stocktracker.domain.alert_rules import RULE_NAMES
+
+        value = comma_separated(value)
+        if isinstance(value, tuple | list):
+            unknown = sorted(set(value) - set(RULE_NAMES) - {"all"})
+            if unknown:
+                raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(RULE_NAMES)}, all")
+        return value
+
+    @field_validator("daily_loss_levels", mode="before")
+    @classmethod
+    def _levels(cls, value: object) -> object:
+        return comma_separated(value)
+
+    def enabled_rules(self) -> tuple[str, ...]:
+        """The rules to run."""
+        from stocktracker.domain.alert_rules import RULE_NAMES
+
+        return RULE_NAMES if "all" in self.rules else tuple(self.rules)
+
+    def limits(self) -> AlertLimits:
+        """The thresholds as the rules take them."""
+        from stocktracker.domain.alert_rules import AlertLimits
+
+        names = AlertLimits.__dataclass_fields__
+        return AlertLimits(**{name: getattr(self, name) for name in names})
+
+
 class Settings(BaseSettings):
     """Every section, built once at start-up."""
 
@@ -306,13 +387,14 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    alert: AlertSettings = Field(default_factory=AlertSettings)
 
 
 # The sections of this floor; each venue's own (``streams.venues.VENUE_SETTINGS``) are
 # added by the commands that read the environment.
 SECTIONS: tuple[type[BaseSettings], ...] = (
     KafkaSettings, StreamSettings, SignalSettings, SentimentSettings, IngestSettings,
-    RiskSettings, TradingSettings, WebSettings,
+    RiskSettings, TradingSettings, WebSettings, AlertSettings,
 )
 # Variables of Kafka's own scripts and JVM that share our prefix.
 FOREIGN = frozenset({"KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",

@@ -21,6 +21,7 @@ RECORDS: dict[str, str] = {
     "deadletter": "DeadLetter",
     "ticks": "Tick",
     "switches": "Control",
+    "alerts": "Alert",
 }
 
 ACCOUNT_TOPICS = frozenset({"signals", "quotes", "orders", "fills", "positions", "control",
@@ -30,9 +31,13 @@ assignment gives that partition owns the account (its orders, positions, risk st
 switches and the broker's stream), and no other worker can act for it. Scoring topics
 have ``KAFKA_PARTITIONS`` and scale across workers."""
 
+SINGLE_PARTITION = ACCOUNT_TOPICS | {"alerts"}
+"""Topics read in one order: the trading topics, and ``alerts`` (one history of changes)."""
+
+
 def partitions_of(name: str, partitions: int) -> int:
     """Partitions of the topic ``name`` (short name) given ``KAFKA_PARTITIONS``."""
-    return 1 if name in ACCOUNT_TOPICS else partitions
+    return 1 if name in SINGLE_PARTITION else partitions
 
 
 def topic_name(prefix: str, name: str) -> str:
@@ -57,6 +62,7 @@ class Topics:
     deadletter: faust.TopicT
     ticks: faust.TopicT
     switches: faust.TopicT
+    alerts: faust.TopicT
 
     @classmethod
     def create(cls, app: faust.App, prefix: str, partitions: int, replicas: int) -> Topics:

@@ -70,7 +70,7 @@ def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: P
     pipeline_run.worker_env.update({  # exits wide apart: the operator closes the position
         "SENTIMENT_FINBERT": "off", "TRADING_PROFIT_TARGET_PCT": "100",
         "TRADING_STOP_LOSS_PCT": "0.99", "TRADING_TRAILING_STOP_PCT": "0.99"})
-    pipeline_run.monitor.keep = (*pipeline_run.monitor.keep, "control", "switches")
+    pipeline_run.monitor.keep = (*pipeline_run.monitor.keep, "control", "switches", "alerts")
     try:
         yield pipeline_run
     finally:
@@ -85,7 +85,9 @@ def dashboard(run: Run, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
            "KAFKA_TOPIC_PREFIX": s.kafka.topic_prefix, "STREAM_APP_ID": s.stream.app_id,
            "WEB_TOKEN": TOKEN, "WEB_PORT": str(port), "WEB_EMIT_INTERVAL_MS": "100",
-           "WEB_STATUS_INTERVAL_S": "1", "WEB_SKILL_INTERVAL_S": "1"}
+           "WEB_STATUS_INTERVAL_S": "1", "WEB_SKILL_INTERVAL_S": "1",
+           # the monitor runs in the dashboard; only the kill switch's rule, told at once
+           "ALERT_RULES": "kill_switch", "ALERT_WARMUP_S": "0", "ALERT_EVAL_INTERVAL_S": "0.5"}
     log = (tmp_path / "web.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "stocktracker.streams.commands.cli", "web"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -182,6 +184,15 @@ def test_the_dashboard_follows_the_pipeline_and_its_kill_switch_stops_trading(
                 f"confirmed by {applied['actor']}")
             expect(page.locator("#owner-state")).to_contain_text(f"after kill by {kill['actor']}")
             expect(page.locator("#pending-commands")).to_have_text("none")
+            # the kill switch is an alert: a banner until an operator acknowledges it
+            banner = page.locator("#alert-banner")
+            expect(banner).to_contain_text("kill_switch account", timeout=30_000)
+            page.locator("#alerts button[data-alert='kill_switch:account']").click()
+            expect(page.locator("#alerts tbody")).to_contain_text(f"ack by {kill['actor']}")
+            expect(banner).to_be_hidden()
+            acked = eventually(lambda: [a for a in run.records("alerts")
+                                        if a["state"] == "acknowledged"])[0]
+            assert acked["id"] == "kill_switch:account" and acked["actor"] == kill["actor"]
             status = _status(dashboard)
             assert status is not None
             assert status["trading"]["killed"] and not status["trading"]["entries_allowed"]

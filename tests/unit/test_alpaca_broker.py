@@ -409,6 +409,7 @@ async def test_a_new_instance_sees_open_orders_and_positions(server: AlpacaServe
     server.set_quote(PUT, 2.00, 2.40, 10, 10)
     await first.submit(buy("h1", 2, 1.10))
     await first.submit(buy("h2", 1, 2.10, symbol=PUT))
+    await eventually_async(server.routed, WAIT_S)  # h1 fills just after its "accepted"
     await first.close()
     second = make(server)
     try:

@@ -45,6 +45,7 @@ METRICS = HISTOGRAMS | {
     "stocktracker_records_seen_total", "stocktracker_deadletters_seen_total",
     "stocktracker_order_updates_total", "stocktracker_position_contracts",
     "stocktracker_open_positions", "stocktracker_pnl_dollars", "stocktracker_pipeline_clock_seconds",
+    "stocktracker_alerts_firing",
 }
 SERIES = METRICS | {h + suffix for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
 

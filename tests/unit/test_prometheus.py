@@ -52,6 +52,11 @@ def test_the_dashboard_serves_the_account_as_one_reader_sees_it() -> None:
         feed.ingest("orders", r.order(coid="st-1", status=status, reason=None))
     feed.ingest("orders", r.order(coid="st-2", status="rejected"))
     feed.ingest("positions", r.position(qty=2, avg=1.25, realized=-1.3, mark=1.40))
+    feed.ingest("alerts", r.alert("kill_switch", "account", severity="critical"))
+    feed.ingest("alerts", r.alert("source_down", "x"))
+    feed.ingest("alerts", r.alert("source_down", "x", state="acknowledged", actor="bob"))
+    feed.ingest("alerts", r.alert("no_posts", "posts"))
+    feed.ingest("alerts", r.alert("no_posts", "posts", state="resolved"))
     scrape = client.get("/metrics", headers=AUTH)
     assert scrape.status_code == 200 and scrape.content_type.startswith("text/plain")
     got = samples(scrape.get_data(as_text=True))
@@ -67,6 +72,10 @@ def test_the_dashboard_serves_the_account_as_one_reader_sees_it() -> None:
     # the signal's trace gave one latency sample per stage it names
     assert got[("stocktracker_latency_seconds_count", (("stage", "signal"),))] == 1
     assert got[("stocktracker_pipeline_clock_seconds", ())] == r.T0 / 1e6
+    firing = {labels: v for (name, labels), v in got.items() if name == "stocktracker_alerts_firing"}
+    assert firing[(("acknowledged", "false"), ("severity", "critical"))] == 1
+    assert firing[(("acknowledged", "true"), ("severity", "warning"))] == 1
+    assert sum(firing.values()) == 2  # the resolved one is not firing
 
 
 def test_the_dashboard_metrics_may_be_opened_with_the_views() -> None:

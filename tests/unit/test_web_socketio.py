@@ -96,10 +96,14 @@ def test_records_become_batched_events() -> None:
     feed.ingest("fills", r.fill())
     feed.ingest("positions", r.position())
     feed.ingest("quotes", r.quote(bid=2.0, ask=2.2))
+    feed.ingest("alerts", r.alert())
+    feed.ingest("alerts", r.alert(state="acknowledged", actor="alice@127.0.0.1 via web"))
     assert feed.refresh_skill() is not None  # the skill's thread, every WEB_SKILL_INTERVAL_S
     flush(app)
     got = received(client)
     assert set(got) == set(EVENTS) and all(len(batches) == 1 for batches in got.values())
+    [alert] = got["alert_update"][0]["items"]  # the latest state per alert
+    assert alert["state"] == "firing" and alert["acknowledged_by"] == "alice@127.0.0.1 via web"
     [skill] = got["model_skill"][0]["items"]
     assert skill["posts"] == 0 and skill["models"] == {} and skill["t"] == r.T0 // 1000
     sentiment = got["sentiment_update"][0]["items"]

@@ -19,6 +19,7 @@ const state = {
   latency: {x: [], series: STAGES.map(() => []), plot: null},
   budget: 200,
   skill: {last: null, plot: null, names: [], ics: [], intervals: []},  // the latest model_skill
+  alerts: new Map(),      // id -> alert (its latest state, who acknowledged it)
   dirty: new Set(),
 };
 
@@ -63,6 +64,7 @@ function connect() {
   socket.on("system_status", (m) => batch(m, onStatus));
   socket.on("latency_metrics", (m) => batch(m, onLatency, resetLatency));
   socket.on("model_skill", (m) => batch(m, onSkill));
+  socket.on("alert_update", (m) => batch(m, onAlert, () => state.alerts.clear()));
 }
 
 function setConn(text, cls) {
@@ -119,6 +121,8 @@ function onLatency(p) {
 }
 function onSkill(p) { state.skill.last = p; state.dirty.add("skill"); }
 
+function onAlert(a) { state.alerts.set(a.id, a); state.dirty.add("alerts"); }
+
 function resetLatency() { state.latency.x.length = 0; state.latency.series.forEach((s) => { s.length = 0; }); }
 
 // ---- rendering (at most once per animation frame) ------------------------------------
@@ -139,6 +143,62 @@ function render() {
   if (dirty.has("sentiment")) renderSentiment();
   if (dirty.has("latency")) renderLatency();
   if (dirty.has("skill")) renderSkill();
+  if (dirty.has("alerts")) renderAlerts();
+}
+
+// ---- alerts: a banner while any fires unacknowledged, and the list -------------------
+const SEVERITY = {critical: 2, warning: 1, info: 0};
+
+function renderAlerts() {
+  const all = Array.from(state.alerts.values());
+  const firing = all.filter((a) => a.state !== "resolved")
+    .sort((a, b) => (SEVERITY[b.severity] - SEVERITY[a.severity]) || (b.first_seen - a.first_seen));
+  const loud = firing.filter((a) => !a.acknowledged_by);
+  const banner = $("alert-banner");
+  banner.hidden = loud.length === 0;
+  banner.className = loud.some((a) => a.severity === "critical") ? "critical" : "warning";
+  banner.textContent = loud.length ? `${loud.length} alert(s) firing: ` +
+    loud.slice(0, 3).map((a) => `${a.rule} ${a.subject}`).join(", ") : "";
+  const rows = firing.concat(all.filter((a) => a.state === "resolved").sort((a, b) => b.t - a.t))
+    .slice(0, MAX_ROWS);
+  fillTable("alerts", rows, (tr, a) => {
+    tr.className = `alert-${a.state}`;
+    cell(tr, time(a.first_seen));
+    cell(tr, a.severity, `sev-${a.severity}`);
+    cell(tr, `${a.rule} ${a.subject}`);
+    cell(tr, a.message, "reason");
+    cell(tr, a.state === "resolved" ? `resolved ${time(a.resolved)}` :
+      a.acknowledged_by ? `ack by ${a.acknowledged_by} ${time(a.acknowledged_at)}` : "firing");
+    const td = document.createElement("td");
+    if (a.state !== "resolved" && !a.acknowledged_by) {
+      const button = document.createElement("button");
+      button.textContent = "Acknowledge";
+      button.dataset.alert = a.id;
+      button.disabled = body.dataset.controlEnabled !== "true";
+      button.addEventListener("click", onAcknowledge);
+      td.appendChild(button);
+    }
+    tr.appendChild(td);
+  });
+  $("alerts-count").textContent = `(${firing.length} firing)`;
+}
+
+async function onAcknowledge(event) {
+  const id = event.currentTarget.dataset.alert;
+  const result = $("alert-result");
+  try {
+    const res = await fetch(`/api/alerts/${encodeURIComponent(id)}/ack`, {
+      method: "POST",
+      headers: {"Authorization": `Bearer ${token()}`, "Content-Type": "application/json"},
+      body: JSON.stringify({operator: operator()}),
+    });
+    const answer = await res.json();
+    result.textContent = res.ok ? `${id} acknowledged (${answer.record.actor})` : `refused: ${answer.error}`;
+    result.className = res.ok ? "up" : "down";
+  } catch (err) {
+    result.textContent = `acknowledge failed: ${err}`;
+    result.className = "down";
+  }
 }
 
 function renderSignals() {
