@@ -97,6 +97,7 @@ class AlertMonitor:
         self.started_us = clock()
         self.run_id = int(uuid.uuid4().int % 2**62)  # marks this run's own changes
         self.evaluations = 0
+        self.unwritten = 0  # changes the alerts topic did not take
         self._lag: deque[int] = deque(maxlen=self.limits.lag_probes + 1)
         self._lag_checked: object = None
         self._llm: deque[tuple[int, dict[str, tuple[float, float]]]] = deque()
@@ -123,12 +124,17 @@ class AlertMonitor:
         changes = self.book.update(findings, evaluated, now)
         self.evaluations += 1
         for change in changes:
+            log.warning("alert %s: %s %s", change.state, change.id, change.message)
+            with self._lock:  # told even when the topic cannot be written (Kafka down)
+                self.delivery.offer(change)
             record = change.to_record()
             record["trace"] = {MONITOR: self.run_id, "alerts_out": self.clock()}
-            log.warning("alert %s: %s %s", change.state, change.id, change.message)
-            self.writer.send(record)
-            with self._lock:
-                self.delivery.offer(change)
+            try:
+                self.writer.send(record)
+            except Exception as exc:  # the webhooks still get it; the page will not
+                self.unwritten += 1
+                log.error("alert %s (%s) not written to the alerts topic: %s", change.id,
+                          change.state, exc)
         return changes
 
     def deliver(self) -> list[Alert]:

@@ -15,7 +15,7 @@ from stocktracker.streams import samples as r
 from stocktracker.streams.core.settings import AlertSettings, Settings, WebSettings
 from stocktracker.web.alerting import AlertMonitor
 from stocktracker.web.app import create_app
-from stocktracker.web.control import ListWriter
+from stocktracker.web.control import ListWriter, NotDelivered
 from stocktracker.web.hub import Feed
 from tests.web_auth import TOKEN, web_settings
 
@@ -179,3 +179,20 @@ def test_an_operator_acknowledges_a_firing_alert_through_the_api() -> None:
     assert client.post("/api/alerts/kill_switch:account/ack", headers=auth).status_code == 409
     bad = client.post("/api/alerts/source_down:x/ack", json={"operator": "a b"}, headers=auth)
     assert bad.status_code == 400 and len(writer.records) == 1
+
+
+class RefusingWriter(ListWriter):
+    """A writer whose broker does not answer (as when Kafka itself is down)."""
+
+    def send(self, record: Any) -> None:
+        raise NotDelivered("the broker did not acknowledge the Alert record")
+
+
+def test_kafka_unreachable_is_told_to_the_webhooks_though_the_topic_cannot_take_it(
+        hooks: WebhookServer) -> None:
+    clock, feed = Clock(), Feed(WebSettings())
+    m = monitor(feed, hooks, clock, RefusingWriter(), rules="kafka_unreachable")
+    feed.health["broker"] = {"connected": False, "error": "all brokers down"}
+    [fired] = m.step()
+    assert fired.id == "kafka_unreachable:kafka" and m.unwritten == 1
+    assert m.deliver() == [fired] and [b["id"] for b in hooks.bodies()] == [fired.id]
