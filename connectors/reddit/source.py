@@ -44,10 +44,10 @@ from asyncprawcore.exceptions import TooManyRequests
 from stocktracker.connectors.base import Malformed, RawPost
 from stocktracker.connectors.queued import QueuedSource, backoff_delay
 from stocktracker.connectors.reddit.config import RedditSettings
+from stocktracker.connectors.reddit.parsing import FIELD_ERRORS, post_from_fields
 
 log = logging.getLogger(__name__)
 
-REDDIT_WEB = "https://www.reddit.com"
 _BAD = "bad_"          # prefix of the stand-in fullname of a child without a usable id
 _SEEN_MAX = 5000       # fullnames remembered (a listing page holds at most 100)
 _SDK_LOGGERS = ("asyncprawcore", "asyncpraw")
@@ -91,39 +91,9 @@ def to_post(child: Child, received_us: int) -> RawPost | Malformed:
     if model is None:
         return Malformed("reddit", child.payload(), child.reason, received_us)
     try:
-        fields = vars(model)
-        created = fields["created_utc"]
-        if isinstance(created, bool) or not isinstance(created, int | float):
-            raise ValueError("created_utc is not a number")
-        score = fields.get("score", 0)
-        if isinstance(score, bool) or not isinstance(score, int):
-            raise ValueError("score is not an integer")
-        author = fields.get("author")
-        permalink = fields.get("permalink")
-        is_submission = isinstance(model, Submission)
-        if is_submission:
-            title, body = fields["title"], fields.get("selftext") or ""
-            if not isinstance(title, str) or not isinstance(body, str):
-                raise ValueError("title/selftext is not text")
-            text = f"{title}\n\n{body}" if body else title
-            replies, flair, parent = int(fields.get("num_comments") or 0), fields.get("link_flair_text"), ""
-        else:
-            text = fields["body"]
-            if not isinstance(text, str):
-                raise ValueError("body is not text")
-            replies, flair, parent = 0, fields.get("author_flair_text"), str(fields.get("parent_id") or "")
-        subreddit = fields.get("subreddit")
-        return RawPost(
-            id=f"reddit:{child.fullname}", source="reddit",
-            author=getattr(author, "name", None) or "[deleted]", text=text,
-            created_us=int(float(created) * 1_000_000), received_us=received_us,
-            likes=score, replies=replies,
-            url=f"{REDDIT_WEB}{permalink}" if isinstance(permalink, str) and permalink else None,
-            extra={"subreddit": str(getattr(subreddit, "display_name", subreddit or "")),
-                   "kind": "submission" if is_submission else "comment",
-                   "flair": str(flair or ""), "parent_id": parent},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+        return post_from_fields(vars(model), child.fullname,
+                                submission=isinstance(model, Submission), received_us=received_us)
+    except FIELD_ERRORS as exc:
         return Malformed("reddit", child.payload(), f"bad field: {exc}", received_us)
 
 

@@ -64,15 +64,41 @@ def parse_line(line: bytes, received_us: int) -> RawPost | Malformed | StreamNot
         return StreamNotice("stream errors: " + "; ".join(titles))
     if not isinstance(data, dict):
         return _malformed(line, "no data object", received_us)
+    return parse_tweet(data, message.get("includes"), message.get("matching_rules"), line,
+                       received_us)
+
+
+def parse_tweet(data: dict[str, Any], includes: Any, rules: Any, payload: bytes,
+                received_us: int) -> RawPost | Malformed:
+    """One tweet object as a post, its author looked up in ``includes["users"]``.
+
+    Parameters
+    ----------
+    data:
+        The tweet (a stream line's ``data``, or one item of a search page's ``data``).
+    includes:
+        The message's ``includes`` (``None`` when absent): the author comes from its users.
+    rules:
+        The stream's ``matching_rules`` (``None`` outside the filtered stream).
+    payload:
+        The bytes a :class:`Malformed` carries when the tweet cannot become a post.
+    received_us:
+        When the tweet was received, µs since the epoch.
+
+    Returns
+    -------
+    RawPost | Malformed
+        The post, or why it is not one.
+    """
     missing = [k for k in ("id", "text", "author_id", "created_at")
                if not isinstance(data.get(k), str) or not data.get(k)]
     if missing:
-        return _malformed(line, f"missing field(s): {', '.join(missing)}", received_us)
+        return _malformed(payload, f"missing field(s): {', '.join(missing)}", received_us)
     try:
         created = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
         if created.tzinfo is None:
             raise ValueError("created_at has no timezone")
-        includes = message.get("includes") or {}
+        includes = includes or {}
         users = includes.get("users") or [] if isinstance(includes, dict) else []
         user = next((u for u in users if isinstance(u, dict) and u.get("id") == data["author_id"]), {})
         metrics = data.get("public_metrics")
@@ -85,7 +111,7 @@ def parse_line(line: bytes, received_us: int) -> RawPost | Malformed | StreamNot
         replies = _count(metrics, "reply_count", where="public_metrics", missing=absent)
         entities = data.get("entities") or {}
         cashtags = entities.get("cashtags") or [] if isinstance(entities, dict) else []
-        rules = message.get("matching_rules") or []
+        rules = rules or []
         username = str(user.get("username") or "")
         tweet_id = data["id"]
         extra = {"rules": ",".join(str(r.get("tag", "")) for r in rules if isinstance(r, dict)),
@@ -107,7 +133,7 @@ def parse_line(line: bytes, received_us: int) -> RawPost | Malformed | StreamNot
             extra=extra,
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        return _malformed(line, f"bad field: {exc}", received_us)
+        return _malformed(payload, f"bad field: {exc}", received_us)
 
 
 def engagement(post: RawPost) -> int:
