@@ -9,15 +9,22 @@ a replay. One processor serves all the files of an import: a post repeated in a 
 is a duplicate.
 
 An imported post was never received live, so its trace says it was received and emitted at
-the moment it was made: ``ingest_in == ingest_out == event_time`` and ``post_age_us == 0``
-(the writer may stamp ``ingest_out`` again when it produces the record).
+the moment it was made: ``ingest_in == ingest_out == event_time`` and ``post_age_us == 0``.
+The writer (:mod:`.produce`) stamps ``ingest_in`` and ``ingest_out`` again with the wall
+clock when it reads and produces the record, as a replay does, so that latency figures
+measure the pipeline and not the post's age; ``post_age_us`` stays 0.
+
+A malformed line's reason is prefixed with its file's name (``x.jsonl: line 5: not JSON``),
+so that a dead letter says where it came from. A file that fails while it is read (removed,
+an I/O error) ends the import with :class:`UnreadableFile` naming it, after the items read
+before the failure.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,14 @@ from stocktracker.domain.ingest import KEPT, REASONS, Processor
 
 DROP_REASONS = tuple(r for r in REASONS if r != KEPT)
 """Why the processing chain drops a post, in the chain's order (the report's columns)."""
+
+
+class UnreadableFile(Exception):
+    """A file that could not be read to its end (the items before the failure were yielded)."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(f"cannot read {path}: {cause}")
+        self.path = path
 
 
 @dataclass(slots=True)
@@ -124,7 +139,11 @@ def import_posts(paths: Iterable[Path | str], processor: Processor, report: Impo
     ValueError
         An unknown ``fmt``, or a file whose format cannot be told.
     FileNotFoundError
-        A file that does not exist.
+        A file that does not exist (before anything is yielded).
+    UnreadableFile
+        While iterating: a file that failed while it was read.
+    OSError
+        A file that cannot be opened to tell its format (before anything is yielded).
     """
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -142,15 +161,24 @@ def import_posts(paths: Iterable[Path | str], processor: Processor, report: Impo
 def _run(plan: list[tuple[Path, str]], files: list[FileReport],
          processor: Processor) -> Iterator[dict[str, Any] | Malformed]:
     for (path, fmt), counts in zip(plan, files, strict=True):
-        for item in read_posts(path, fmt):
-            counts.read += 1
-            if isinstance(item, Malformed):
-                counts.malformed += 1
-                yield item
-                continue
-            outcome = processor.process(item, item.created_us)
-            if not outcome.kept:
-                counts.dropped[outcome.reason] += 1
-                continue
-            counts.kept += 1
-            yield post_record(item, outcome.text, outcome.tickers, item.created_us)
+        try:
+            yield from _file(path, fmt, counts, processor)
+        except OSError as exc:
+            raise UnreadableFile(path, exc) from exc
+
+
+def _file(path: Path, fmt: str, counts: FileReport,
+          processor: Processor) -> Iterator[dict[str, Any] | Malformed]:
+    named = f"{path.name}: "
+    for item in read_posts(path, fmt):
+        counts.read += 1
+        if isinstance(item, Malformed):
+            counts.malformed += 1
+            yield item if item.reason.startswith(named) else replace(item, reason=named + item.reason)
+            continue
+        outcome = processor.process(item, item.created_us)
+        if not outcome.kept:
+            counts.dropped[outcome.reason] += 1
+            continue
+        counts.kept += 1
+        yield post_record(item, outcome.text, outcome.tickers, item.created_us)

@@ -298,9 +298,11 @@ def eval_sentiment(csv_file: Path, json_path: Path | None, concurrency: int, two
 def _register_backtest_commands() -> None:
     from stocktracker.streams.commands.cli_backtest import ab, backtest, record, sweep, walk_forward
     from stocktracker.streams.commands.cli_day import replay_day
+    from stocktracker.streams.commands.cli_import import import_group
     from stocktracker.streams.commands.cli_skill import fit_weights, skill
 
-    for command in (backtest, record, sweep, walk_forward, ab, skill, fit_weights, replay_day):
+    for command in (backtest, record, sweep, walk_forward, ab, skill, fit_weights, replay_day,
+                    import_group):
         main.add_command(command)
 
 

@@ -1,0 +1,81 @@
+"""``stocktracker import posts``: files of past posts into the ``posts`` topic.
+
+The reading and processing are :mod:`connectors.history` (the live ingest's chain, on event
+time); this module is the command's glue: arguments, settings, topics, the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from stocktracker.connectors.history.formats import FORMATS
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring past data into the topics (for backtests and research)."""
+
+
+@import_group.command("posts")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="The format of every file (default: told per file from its name and first lines).")
+@click.option("--tickers", default=None, metavar="SPY,QQQ",
+              help="Tickers a post must mention (default: SIGNAL_TICKERS).")
+def import_posts_command(files: tuple[Path, ...], fmt: str | None, tickers: str | None) -> None:
+    """Import past posts (X API v2 search JSON, Reddit NDJSON dumps, .zst too, or CSV) into
+    `posts`, each at its original time, through the live ingest's cleaning, language,
+    ticker, dedup and relevance steps; malformed lines go to `deadletter`.
+
+    Prints what became of each file's posts and the records the broker acknowledged; exits
+    non-zero when a file could not be read or a record was not acknowledged.
+    """
+    from confluent_kafka import KafkaException
+
+    from stocktracker.connectors.history.posts import ImportReport, import_posts
+    from stocktracker.connectors.history.produce import produce_imported
+    from stocktracker.connectors.ingest import processor_from_settings
+    from stocktracker.schemas.codec import make_codec
+    from stocktracker.streams.commands.admin import ensure_topics
+    from stocktracker.streams.commands.cli import _settings
+    from stocktracker.streams.core.producer import RecordProducer
+
+    settings = _settings()
+    chosen = _tickers(tickers) if tickers is not None else settings.signal.tickers
+    report = ImportReport()
+    try:  # every file's format is settled here, before anything is produced
+        items = import_posts(files, processor_from_settings(settings.ingest, chosen), report,
+                             fmt=fmt)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    k = settings.kafka
+    try:
+        ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
+    except (KafkaException, RuntimeError) as exc:
+        raise click.ClickException(f"Kafka at {k.bootstrap_servers}: {exc}") from exc
+    producer = RecordProducer(k.bootstrap_servers, make_codec(settings.stream.schema_registry_url),
+                              k.topic_prefix)
+    delivery = produce_imported(items, producer)
+    click.echo(report.table())
+    click.echo(json.dumps(delivery.as_dict()))
+    if delivery.out_of_order:
+        click.echo(f"{delivery.out_of_order} posts came after newer ones (a newest-first file?): "
+                   "read them back with a time range that ends after the newest post "
+                   "(docs/operations.md, \"Importing past posts\")", err=True)
+    if delivery.error is not None:
+        raise click.ClickException(delivery.error)
+    if not delivery.complete:
+        missing = sum(delivery.sent.values()) - sum(delivery.delivered.values())
+        raise click.ClickException(f"the broker did not acknowledge {missing} records "
+                                   f"({delivery.unsent} still queued, {delivery.failed} failed)")
+
+
+def _tickers(text: str) -> tuple[str, ...]:
+    chosen = tuple(t.strip().upper() for t in text.split(",") if t.strip())
+    if not chosen:
+        raise click.BadParameter("name at least one ticker", param_hint="--tickers")
+    return chosen
