@@ -25,6 +25,7 @@ from stocktracker.domain.order_record import OrderRecord
 from stocktracker.domain.orders import OrderRequest
 from stocktracker.domain.positions import unrealized
 from stocktracker.domain.risk import RiskMemory
+from stocktracker.domain.vol_risk import vol_state_at
 from stocktracker.streams.core.trace import stamped
 
 if TYPE_CHECKING:
@@ -54,11 +55,14 @@ def register(p: AgentHost) -> None:
         spot = tables.quotes.get(underlying)
         session = p.calendar.session_at(now)
         chain = [ChainQuote.from_dict(q) for q in p.chain_index.chain(underlying)]
+        # an unreadable volatility record raises: the signal is dead-lettered, not traded blind
+        vol = vol_state_at(tables.volatility.get(underlying), now,
+                           session is not None and session.contains(now), p.trading_rules.vol)
         decision = decide(
             signal=signal, spot_mid=(spot["bid"] + spot["ask"]) / 2 if spot else None,
             chain=chain, book=book_of(p, underlying, session.day.isoformat() if session else ""),
             session=session,
-            account=p.account, rules=p.trading_rules, control=current_state(p))
+            account=p.account, rules=p.trading_rules, control=current_state(p), vol=vol)
         order = OrderRecord.entry(
             coid, signal["id"], underlying, decision.symbol, decision.option_type,
             decision.strike, decision.expiry, decision.qty, p.trading_rules.order_type,

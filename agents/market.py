@@ -1,15 +1,23 @@
-"""Market agent: quotes into the quote table and the per-underlying chain index."""
+"""Market agent: quotes into the quote table and the per-underlying chain index; each
+underlying's own quotes into the ``volatility`` table (price window, jump guard), with its
+regime published as a ``vol_regime`` metric when it changes."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stocktracker.agents.base import stage_agent
 from stocktracker.domain.fills import Touch
+from stocktracker.domain.skill import is_underlying_quote
+from stocktracker.domain.vol_risk import REGIME_VALUES, VolTrack
 
 if TYPE_CHECKING:
     from stocktracker.agents.host import AgentHost
+
+log = logging.getLogger(__name__)
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
                 "strike", "expiry", "iv", "delta", "open_interest", "volume", "penny", "event_time")
@@ -79,5 +87,31 @@ def register(p: AgentHost) -> None:
         if feed is not None:
             feed.on_quote(symbol, quote["bid"], quote["ask"], quote["bid_size"], quote["ask_size"],
                           quote["event_time"], quote.get("penny"))
+        if is_underlying_quote(quote):
+            await track_volatility(p, quote)
 
     stage_agent(p, p.topics.quotes, "market", "Quote", handle)
+
+
+async def track_volatility(p: AgentHost, quote: dict[str, Any]) -> None:
+    """One underlying quote into its ``volatility`` record (written when worth it, see
+    :meth:`~domain.vol_risk.VolTrack.worth_saving`); a new regime is published.
+
+    An unreadable stored record raises (the quote is dead-lettered with the reason, and
+    the execute agent refuses that underlying's entries the same way) rather than being
+    replaced by an empty one that would silently lift a jump guard.
+    """
+    underlying, now = quote["underlying"], int(quote["event_time"])
+    rules = p.trading_rules.vol
+    before = VolTrack.from_record(p.tables.volatility.get(underlying))
+    after = before.observe(now, float(quote["bid"]), float(quote["ask"]), rules.jumps)
+    call = after.call(now, p.calendar.is_open(now), rules.regime)
+    if call.regime != after.regime:
+        after = replace(after, regime=call.regime.value)
+        log.info("%s volatility regime: %s", underlying, call.reason)
+        await p.send(p.topics.metrics, "Metric", underlying, {
+            "name": "vol_regime", "value": REGIME_VALUES[call.regime],
+            "labels": {"stage": "market", "underlying": underlying, "regime": call.regime.value},
+            "event_time": now, "trace": {}})
+    if after.worth_saving(before):
+        p.tables.volatility[underlying] = after.to_record()

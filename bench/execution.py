@@ -4,7 +4,10 @@
    choice by target delta with liquidity filters, sizing from a premium budget, every
    pre-trade risk check), for a bullish SPY signal against a cached chain of 80 contracts
    (20 strikes x call/put x today and tomorrow). p50/p99 per decision (goal: p99 under
-   1 ms), with the IV the chain snapshot carries and without it (IV implied from mids).
+   1 ms), with the IV the chain snapshot carries and without it (IV implied from mids),
+   and, side by side, with the volatility checks as the execute agent runs them: the
+   underlying's ``volatility`` record (30 minutes of 5 s mids and a jump guard) read and
+   classified at the signal's time (``vol_state_at``), then the decision with it.
 2. Signal to acknowledgement: the decision, then ``AlpacaBroker.submit`` through the real
    alpaca-py ``TradingClient`` to the local Alpaca server (HTTP on this machine), until the
    order comes back accepted. Side by side, interleaved: the same order JSON posted with
@@ -41,6 +44,7 @@ from stocktracker.domain.latency import summarize
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.domain.orders import Account, OrderRequest
 from stocktracker.domain.pricing import bs_price, implied_vol_skew, occ_symbol, year_fraction_us
+from stocktracker.domain.vol_risk import VolRules, VolTrack, vol_state_at
 
 GOAL_DECISION_P99_MS = 1.0
 DAY = date(2026, 11, 24)
@@ -68,8 +72,19 @@ def cached_chain(with_iv: bool = True) -> list[ChainQuote]:
     return chain
 
 
-def sample_decision(with_iv: bool = True) -> Callable[[], Decision]:
-    """A zero-argument call of the real decision over the cached chain (what is timed)."""
+def vol_record() -> dict[str, object]:
+    """SPY's ``volatility`` record as the market agent leaves it: a quote every second for
+    the last 31 minutes (one mid kept per 5 s), wiggling ±0.02 % (a normal regime)."""
+    track = VolTrack()
+    for k in range(31 * 60):
+        mid = SPOT * (1 + 0.0002 * ((k * 7919) % 11 - 5) / 5)
+        track = track.observe(NOW - (31 * 60 - k) * 1_000_000, mid - 0.01, mid + 0.01)
+    return track.to_record()
+
+
+def sample_decision(with_iv: bool = True, with_vol: bool = False) -> Callable[[], Decision]:
+    """A zero-argument call of the real decision over the cached chain (what is timed);
+    ``with_vol``: the volatility record read and classified first, as the agent does."""
     chain = cached_chain(with_iv)
     session = MarketCalendar().session_on(DAY)
     rules = TradingRules(contract=ContractRule(min_open_interest=500, min_volume=100))
@@ -81,11 +96,18 @@ def sample_decision(with_iv: bool = True) -> Callable[[], Decision]:
     signal: dict[str, Any] = {"id": "SPY:bullish:1", "ticker": "SPY", "direction": "bullish",
                               "event_time": NOW, "trace": {"post_age_us": 3_000_000}}
 
+    record, vol_rules = vol_record(), VolRules()
+
     def run() -> Decision:
         return decide(signal=signal, spot_mid=SPOT, chain=chain, book=book, session=session,
                       account=account, rules=rules, control=control)
 
-    return run
+    def run_with_vol() -> Decision:
+        vol = vol_state_at(record, NOW, True, vol_rules)
+        return decide(signal=signal, spot_mid=SPOT, chain=chain, book=book, session=session,
+                      account=account, rules=rules, control=control, vol=vol)
+
+    return run_with_vol if with_vol else run
 
 
 def _time(decision: Callable[[], Decision], n: int) -> dict[str, float]:
@@ -102,13 +124,33 @@ def _time(decision: Callable[[], Decision], n: int) -> dict[str, float]:
 
 def measure_decision(n: int) -> dict[str, float]:
     """Time ``n`` decisions with the chain's IV, and ``n // 4`` with IV implied from mids."""
-    first = sample_decision()()
+    first, with_vol = sample_decision()(), sample_decision(with_vol=True)()
     assert first.ok and first.qty > 0, first
-    with_iv = _time(sample_decision(), n)
+    assert with_vol.ok and "vol" in with_vol.sizing, with_vol
+    plain, checked = _time_side_by_side(sample_decision(), sample_decision(with_vol=True), n)
     implied = _time(sample_decision(with_iv=False), max(n // 4, 1))
-    return {"decision_p50_ms": with_iv["p50"], "decision_p99_ms": with_iv["p99"],
-            "decision_max_ms": with_iv["max"], "decision_implied_iv_p50_ms": implied["p50"],
-            "decision_implied_iv_p99_ms": implied["p99"], "decision_n": float(n)}
+    return {"decision_p50_ms": plain["p50"], "decision_p99_ms": plain["p99"],
+            "decision_max_ms": plain["max"], "decision_implied_iv_p50_ms": implied["p50"],
+            "decision_implied_iv_p99_ms": implied["p99"],
+            "decision_with_vol_p50_ms": checked["p50"], "decision_with_vol_p99_ms": checked["p99"],
+            "decision_with_vol_over_plain_p50": checked["p50"] / plain["p50"],
+            "decision_n": float(n)}
+
+
+def _time_side_by_side(a: Callable[[], Decision], b: Callable[[], Decision],
+                       n: int) -> tuple[dict[str, float], dict[str, float]]:
+    """``n`` timings of each, interleaved, so that both see the same machine."""
+    for _ in range(min(n, 500)):
+        a()
+        b()
+    clock = time.perf_counter_ns
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(n):
+        for run, out in ((a, samples[0]), (b, samples[1])):
+            started = clock()
+            run()
+            out.append((clock() - started) / 1e6)
+    return summarize(samples[0]), summarize(samples[1])
 
 
 async def measure_ack(server: AlpacaServer, orders: int) -> dict[str, float]:
@@ -168,6 +210,9 @@ def main() -> None:
             ("decision p99, ms (chain IV)", "decision_p99_ms", f"< {GOAL_DECISION_P99_MS:g}"),
             ("decision p99, ms (IV implied from mids)", "decision_implied_iv_p99_ms",
              f"< {GOAL_DECISION_P99_MS:g}"),
+            ("decision p99, ms (chain IV, with the vol checks)", "decision_with_vol_p99_ms",
+             f"< {GOAL_DECISION_P99_MS:g}"),
+            ("decision p50 with / without the vol checks", "decision_with_vol_over_plain_p50", ""),
             ("signal to Alpaca ack p50, ms (decision + alpaca-py)", "signal_to_ack_p50_ms", ""),
             ("signal to Alpaca ack p99, ms", "signal_to_ack_p99_ms", ""),
             ("bare HTTP post of the same order p50, ms", "raw_post_p50_ms", ""),

@@ -15,11 +15,14 @@ from typing import Any
 from stocktracker.domain.contracts import ChainQuote, ContractRule, choose
 from stocktracker.domain.control import ControlState, effective_limits
 from stocktracker.domain.exits import ExitRule
+from stocktracker.domain.jumps import JumpLimits
 from stocktracker.domain.market_hours import Session
 from stocktracker.domain.orders import Account, parse_occ
 from stocktracker.domain.price_steps import PriceSteps
+from stocktracker.domain.regime import Regime, RegimeLimits, VolSizing, vol_scaled_size
 from stocktracker.domain.risk import OrderIntent, RiskLimits, RiskState, check, parse_hhmm, prune_recent
 from stocktracker.domain.sizing import SizingRule, size
+from stocktracker.domain.vol_risk import VolRules, VolState
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class TradingRules:
     limits: RiskLimits = field(default_factory=RiskLimits)
     exits: ExitRule = field(default_factory=ExitRule)
     fee_per_contract: float = 0.0
+    vol: VolRules = field(default_factory=VolRules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +96,42 @@ def rules_from(settings: Any) -> TradingRules:
                        reprice_after_us=int(t.exit_reprice_s * 1e6) or None,
                        max_attempts=t.exit_max_attempts),
         fee_per_contract=fee,
+        vol=vol_rules_from(r),
     )
+
+
+def vol_rules_from(r: Any) -> VolRules:
+    """The volatility rules from the ``risk`` settings section. Allowing a stressed regime
+    lets it buy ``RISK_VOL_MIN_SCALE`` of the size (else nothing)."""
+    return VolRules(
+        enabled=r.vol_checks, allow_stressed=r.allow_stressed, allow_halted=r.allow_halted,
+        regime=RegimeLimits(halt_after_us=int(r.halt_after_s * 1e6)),
+        jumps=JumpLimits(sigmas=r.jump_sigma, block_us=int(r.jump_block_s * 1e6)),
+        sizing=VolSizing(reference_vol=r.vol_reference, min_scale=r.vol_min_scale,
+                         stressed_scale=r.vol_min_scale if r.allow_stressed else 0.0))
+
+
+def vol_sized(qty: int, vol: VolState | None, rule: VolSizing) -> tuple[int, str]:
+    """Contracts after the volatility scaling, and the words for the order's sizing text.
+
+    ``qty * clamp(reference / vol, min_scale, 1)`` floored (:func:`domain.regime.
+    vol_scaled_size`, the 30-minute realised vol, else the 5-minute one), but never below
+    one contract: refusing an entry is the ``vol_regime`` check's job, with its reason, and
+    sizing only shrinks. No vol state (unknown underlying, checks off), or a calm or normal
+    regime still warming up: the budget's size as it is.
+    """
+    if vol is None:
+        return qty, ""
+    if vol.vol is None and vol.regime in (Regime.CALM, Regime.NORMAL):
+        return qty, "; vol: warming up, full size"
+    scaled = vol_scaled_size(qty, vol.vol, vol.regime, rule)
+    kept = max(scaled.qty, 1)
+    return kept, f"; vol: {scaled.reason}" + (" (at least 1)" if kept > scaled.qty else "")
 
 
 def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence[ChainQuote],
            book: Book, session: Session | None, account: Account, rules: TradingRules,
-           control: ControlState) -> Decision:
+           control: ControlState, vol: VolState | None = None) -> Decision:
     """Choose the contract and size for ``signal`` and run every risk check.
 
     Parameters
@@ -119,6 +153,9 @@ def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence
         From settings.
     control:
         The operator's switches and limit overrides.
+    vol:
+        The underlying's regime, jump guard and vol at the signal's time
+        (:func:`domain.vol_risk.vol_state_at`); ``None``: not known, not checked, not scaled.
     """
     now = int(signal["event_time"])
     recent = tuple(prune_recent(book.recent_orders_us, now))
@@ -135,6 +172,7 @@ def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence
     steps = PriceSteps(parse_occ(contract.symbol).underlying, contract.penny)
     limit = steps.up(contract.ask) if rules.order_type == "limit" else None
     qty = max(sized.qty, 1)  # a budget that buys none is refused below, with its reason
+    qty, vol_words = vol_sized(qty, vol, rules.vol.sizing)
     age = signal.get("trace", {}).get("post_age_us")
     intent = OrderIntent(str(signal["ticker"]), contract.symbol, qty, limit, contract.bid,
                          contract.ask, contract.quote_us, now,
@@ -146,8 +184,9 @@ def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence
                       paused=control.paused, killed=control.killed,
                       position_premium=book.position_premium, total_premium=book.total_premium,
                       day_pnl=book.day_pnl,
-                      buying_power=account.buying_power if account.equity > 0 else None)
+                      buying_power=account.buying_power if account.equity > 0 else None,
+                      vol=vol)
     verdict = check(intent, state, effective_limits(rules.limits, control), session)
     reasons = (() if sized.ok else (f"sizing: {sized.reason}",)) + verdict.reasons
     return Decision(reasons, contract.symbol, contract.option_type, contract.strike,
-                    contract.expiry, qty, limit, sized.reason, choice.reason, recent)
+                    contract.expiry, qty, limit, sized.reason + vol_words, choice.reason, recent)

@@ -4,12 +4,13 @@ value with a table record.
 
 Sigma is the 30-minute realised vol (trading time, :mod:`domain.volatility`) measured up
 to where the move starts, floored, and scaled to the move's horizon by the square root
-of time.
+of time (the real horizon when a sparse feed has no price a minute back).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,6 +50,15 @@ def jump_threshold(window: PriceWindow, now_us: int, limits: JumpLimits) -> floa
     vol = window.realised_vol(limits.sigma_window_us, sigma_end)
     vol = max(vol if vol is not None else 0.0, limits.vol_floor)
     return limits.sigmas * vol * math.sqrt(limits.lookback_us / 1e6 / TRADING_SECONDS_PER_YEAR)
+
+
+def move_span_us(window: PriceWindow, now_us: int, lookback_us: int) -> int:
+    """How far back the price :func:`recent_move` compares with really is: ``lookback_us``
+    on a live feed, longer when the feed is sparse (the last sample before the lookback is
+    older), at least ``lookback_us``."""
+    i = bisect_right(window.times_us, now_us - lookback_us)
+    then_us = window.times_us[i - 1] if i else (window.times_us[0] if window.times_us else now_us)
+    return max(now_us - then_us, lookback_us)
 
 
 def recent_move(window: PriceWindow, now_us: int, lookback_us: int) -> float | None:
@@ -92,7 +102,10 @@ class JumpGuard:
         move = recent_move(window, now_us, limits.lookback_us)
         if move is None:
             return self
-        threshold = jump_threshold(window, now_us, limits)
+        # a sparse feed's "minute ago" price is older: the threshold grows with the square
+        # root of the real span, so a slow drift across a gap in quotes is not a jump
+        span = move_span_us(window, now_us, limits.lookback_us)
+        threshold = jump_threshold(window, now_us, limits) * math.sqrt(span / limits.lookback_us)
         if abs(move) <= threshold:
             return self
         until = max(self.blocked_until_us, now_us + limits.block_us)

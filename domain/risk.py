@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from stocktracker.domain.market_hours import Session
+from stocktracker.domain.vol_risk import VolState, check_vol
 
 MINUTE_US = 60_000_000
 MULTIPLIER = 100
@@ -80,6 +81,10 @@ class RiskState:
         The day's realised + unrealised P&L, $.
     buying_power:
         The account's buying power, $ (``None``: unknown, not checked).
+    vol:
+        The underlying's volatility regime and jump guard
+        (:func:`domain.vol_risk.vol_state_at`); ``None``: not known or the vol checks are
+        off, and :data:`domain.vol_risk.VOL_CHECKS` are not run.
     """
 
     position_contracts: int = 0
@@ -91,6 +96,7 @@ class RiskState:
     day_pnl: float = 0.0
     buying_power: float | None = None
     killed: bool = False
+    vol: VolState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +364,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 def check(
     intent: OrderIntent, state: RiskState, limits: RiskLimits, session: Session | None
 ) -> RiskVerdict:
-    """Run every pre-trade check and return all the reasons that refuse the order."""
+    """Run every pre-trade check, then the volatility checks when ``state.vol`` is known
+    (:data:`domain.vol_risk.VOL_CHECKS`), and return all the reasons that refuse the order."""
     reasons: list[str] = []
     failed: list[str] = []
     for name, run in CHECKS:
@@ -366,6 +373,10 @@ def check(
         if reason is not None:
             reasons.append(reason)
             failed.append(name)
+    if state.vol is not None:
+        vol_reasons, vol_failed = check_vol(intent.event_us, state.vol)
+        reasons.extend(vol_reasons)
+        failed.extend(vol_failed)
     return RiskVerdict(tuple(reasons), tuple(failed))
 
 

@@ -5,15 +5,28 @@ through. Pure: the decision time (µs) is an argument.
 Their input is a :class:`VolState`, built from the regime call and the jump guard of the
 order's underlying, so that :func:`domain.risk.check` can run :data:`VOL_CHECKS` along
 with its own (``event_us`` is the intent's).
+
+The per-underlying state the market agent keeps in the ``volatility`` table (price window,
+jump guard, last published regime) is a :class:`VolTrack`; :func:`vol_state_at` reads it
+at a signal's event time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from stocktracker.domain.jumps import JumpGuard
-from stocktracker.domain.regime import Regime, RegimeCall
+from stocktracker.domain.jumps import JumpGuard, JumpLimits
+from stocktracker.domain.regime import (
+    Regime,
+    RegimeCall,
+    RegimeLimits,
+    VolFigures,
+    VolSizing,
+    classify,
+    measure,
+)
+from stocktracker.domain.volatility import PriceWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +44,8 @@ class VolState:
     allow_stressed, allow_halted:
         The operator's flags: enter even when stressed / halted-like (each lifts its own
         regime only).
+    vol:
+        The vol that scales the size (trading time; ``None``: still warming up).
     """
 
     regime: Regime = Regime.NORMAL
@@ -39,15 +54,16 @@ class VolState:
     jump_reason: str = ""
     allow_stressed: bool = False
     allow_halted: bool = False
+    vol: float | None = None
 
 
 def vol_state(call: RegimeCall, guard: JumpGuard, allow_stressed: bool = False,
-              allow_halted: bool = False) -> VolState:
+              allow_halted: bool = False, vol: float | None = None) -> VolState:
     """The checks' input from a regime call and a jump guard."""
     jump = "" if guard.jump_us is None else \
         f"move {guard.move:+.3%} beat {guard.threshold:.3%} at {guard.jump_us}"
     return VolState(call.regime, call.reason, guard.blocked_until_us, jump,
-                    allow_stressed, allow_halted)
+                    allow_stressed, allow_halted, vol)
 
 
 VolCheck = Callable[[int, VolState], str | None]
@@ -88,3 +104,153 @@ def check_vol(event_us: int, state: VolState) -> tuple[tuple[str, ...], tuple[st
             reasons.append(reason)
             failed.append(name)
     return tuple(reasons), tuple(failed)
+
+
+@dataclass(frozen=True, slots=True)
+class VolRules:
+    """The volatility rules from settings (``RISK_VOL_CHECKS``, ``RISK_ALLOW_*``...).
+
+    Attributes
+    ----------
+    enabled:
+        False: no vol check and no vol scaling (the table is still kept).
+    allow_stressed, allow_halted:
+        Enter even in a stressed / halted-like regime.
+    regime, jumps, sizing:
+        The regime thresholds, the jump guard's knobs and the size scaling rule.
+    """
+
+    enabled: bool = True
+    allow_stressed: bool = False
+    allow_halted: bool = False
+    regime: RegimeLimits = field(default_factory=RegimeLimits)
+    jumps: JumpLimits = field(default_factory=JumpLimits)
+    sizing: VolSizing = field(default_factory=VolSizing)
+
+
+@dataclass(frozen=True, slots=True)
+class VolTrack:
+    """One underlying's record in the ``volatility`` table. Immutable.
+
+    Attributes
+    ----------
+    window:
+        Its recent mids (:class:`~domain.volatility.PriceWindow`).
+    guard:
+        Its jump guard.
+    bid, ask:
+        The underlying's quote when the record was last saved (the crossed-quote test).
+    regime:
+        The regime last published (``""``: none yet).
+    """
+
+    window: PriceWindow = field(default_factory=PriceWindow)
+    guard: JumpGuard = field(default_factory=JumpGuard)
+    bid: float | None = None
+    ask: float | None = None
+    regime: str = ""
+
+    def observe(self, event_us: int, bid: float, ask: float,
+                limits: JumpLimits | None = None) -> VolTrack:
+        """The track after one underlying quote: its mid into the window (a crossed or
+        one-sided quote adds no price but is remembered), then the jump guard."""
+        window = self.window
+        if 0 < bid <= ask:
+            window = window.update(event_us, (bid + ask) / 2)
+        guard = self.guard.observe(window, event_us, limits) if window is not self.window \
+            else self.guard
+        return VolTrack(window, guard, bid, ask, self.regime)
+
+    def worth_saving(self, before: VolTrack) -> bool:
+        """Whether the change since ``before`` is one to write to the changelogged table:
+        a new sample bucket, a new guard, a quote that crossed or uncrossed, a new regime.
+        A tick that only replaces the newest bucket's price is not (so the table keeps the
+        first tick of each 5 s bucket, and the changelog one write per bucket, not per tick)."""
+        bucket = self.window.step_us
+        new_bucket = (self.window.last_us is not None and (
+            before.window.last_us is None
+            or self.window.last_us // bucket != before.window.last_us // bucket))
+        return (new_bucket or self.guard != before.guard or self.regime != before.regime
+                or _crossed(self.bid, self.ask) != _crossed(before.bid, before.ask))
+
+    def figures(self, now_us: int) -> VolFigures:
+        """What is measured at ``now_us`` (only the samples up to ``now_us`` count)."""
+        return measure(self.window, now_us, bid=self.bid, ask=self.ask)
+
+    def call(self, now_us: int, market_open: bool,
+             limits: RegimeLimits | None = None) -> RegimeCall:
+        """The regime at ``now_us``."""
+        return classify(self.figures(now_us), now_us, market_open, limits)
+
+    def to_record(self) -> dict[str, object]:
+        """A plain dict for the table."""
+        return {"window": self.window.to_record(), "guard": self.guard.to_record(),
+                "bid": self.bid, "ask": self.ask, "regime": self.regime}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, object] | None) -> VolTrack:
+        """The track from :meth:`to_record`'s dict (``None`` or empty: nothing seen).
+
+        Raises
+        ------
+        ValueError
+            When a part cannot be read back (the entry is refused, not checked blind).
+        """
+        if not record:
+            return cls()
+        window, guard = record.get("window"), record.get("guard")
+        bid, ask, regime = record.get("bid"), record.get("ask"), record.get("regime", "")
+        if not (window is None or isinstance(window, Mapping)) \
+                or not (guard is None or isinstance(guard, Mapping)) \
+                or not isinstance(regime, str):
+            raise ValueError(f"volatility: unreadable record {dict(record)!r}"[:200])
+        return cls(PriceWindow.from_record(window), JumpGuard.from_record(guard),
+                   _number(bid), _number(ask), regime)
+
+
+def _number(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"volatility: a quote price is not a number: {value!r}"[:200])
+    return float(value)
+
+
+def _crossed(bid: float | None, ask: float | None) -> bool:
+    return bid is not None and ask is not None and bid > ask
+
+
+def sizing_vol(figures: VolFigures) -> float | None:
+    """The vol that scales the size: the 30-minute realised vol, else the 5-minute one
+    (the steadiest known); ``None`` while warming up."""
+    return figures.rv_30m if figures.rv_30m is not None else figures.rv_5m
+
+
+def vol_state_at(record: Mapping[str, object] | None, now_us: int, market_open: bool,
+                 rules: VolRules) -> VolState | None:
+    """What the vol checks and the sizing see of an underlying at a signal's ``now_us``.
+
+    ``None`` (nothing checked, nothing scaled) when the rules are off or the underlying
+    has no record yet: no underlying quote was ever seen, which says nothing about a halt
+    (a venue without an underlying feed must still trade). A jump seen after ``now_us``
+    (quotes processed ahead of the signal in a replay) does not block it.
+
+    Raises
+    ------
+    ValueError
+        On a record that cannot be read (:meth:`VolTrack.from_record`).
+    """
+    if not rules.enabled or not record:
+        return None
+    track = VolTrack.from_record(record)
+    guard = track.guard
+    if guard.jump_us is not None and guard.jump_us > now_us:
+        guard = JumpGuard()
+    figures = track.figures(now_us)
+    return vol_state(classify(figures, now_us, market_open, rules.regime), guard,
+                     rules.allow_stressed, rules.allow_halted, sizing_vol(figures))
+
+
+REGIME_VALUES: dict[str, float] = {Regime.CALM: 0.0, Regime.NORMAL: 1.0,
+                                   Regime.STRESSED: 2.0, Regime.HALTED: 3.0}
+"""The ``vol_regime`` metric's value of each regime."""

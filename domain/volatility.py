@@ -29,11 +29,11 @@ vol; it also bounds the state (30 min / 5 s ≈ 370 samples) for a table record.
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Protocol, TypeGuard
 
 from stocktracker.domain.pricing import US_PER_YEAR, bs_price, year_fraction_us
@@ -173,9 +173,15 @@ class PriceWindow:
         if not isinstance(times, list | tuple) or not isinstance(prices, list | tuple) \
                 or len(times) != len(prices):
             raise ValueError("price window: 't' and 'p' must be lists of equal length")
-        ts = tuple(_whole_us(v) for v in times)
-        ps = tuple(_price(p) for p in prices)
-        if any(b < a for a, b in pairwise(ts)):
+        # the fast path (what to_record writes: ints and finite positive floats), read on
+        # every decision; anything else goes through the checks that name the bad value
+        if all(type(v) is int for v in times) and all(type(v) is float for v in prices) \
+                and all(0 < v < math.inf for v in prices):
+            ts, ps = tuple(times), tuple(prices)
+        else:
+            ts = tuple(_whole_us(v) for v in times)
+            ps = tuple(_price(p) for p in prices)
+        if not all(map(operator.le, ts, ts[1:])):
             raise ValueError("price window: times go backwards")
         return cls(ts, ps, _whole_us(step), _whole_us(horizon))
 

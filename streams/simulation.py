@@ -154,6 +154,7 @@ class SimTables:
     risk_state: SimTable
     orders: SimTable
     control: SimTable
+    volatility: SimTable
 
     @classmethod
     def create(cls, settings: Settings, clock: _Clock) -> SimTables:
@@ -164,7 +165,8 @@ class SimTables:
             hopping=SimWindowed(faust.HoppingWindow(sig.window_s, sig.step_s, expires=keep), clock),
             tumbling=SimWindowed(faust.TumblingWindow(sig.tumbling_s, expires=keep), clock),
             signal_state=SimTable(), quotes=SimTable(None), positions=SimTable(),
-            risk_state=SimTable(), orders=SimTable(None), control=SimTable(None))
+            risk_state=SimTable(), orders=SimTable(None), control=SimTable(None),
+            volatility=SimTable(None))
 
 
 class SimApp:

@@ -4,7 +4,8 @@ Scoring tables are keyed so that one ticker's state lives on the partition of th
 records (scoring topics are keyed by the underlying), and windows follow the records' own
 timestamps (event time, set by the producers), so a replay behaves like the live run.
 
-Trading tables (quotes, positions, risk state, orders, control) have one partition, like
+Trading tables (quotes, positions, risk state, orders, control, volatility: each underlying's
+price window, jump guard and last regime, :class:`domain.vol_risk.VolTrack`) have one partition, like
 the trading topics (:data:`streams.core.topics.ACCOUNT_TOPICS`): the worker owning it owns the
 whole account, so a sum over them is the account's, and another worker keeps a standby
 replica of each, ready to take over. Every worker declares every table: Faust's assignor
@@ -33,6 +34,7 @@ class Tables:
     risk_state: faust.types.tables.TableT
     orders: faust.types.tables.TableT
     control: faust.types.tables.TableT
+    volatility: faust.types.tables.TableT
 
     @classmethod
     def create(cls, app: faust.App, settings: Settings) -> Tables:
@@ -56,4 +58,5 @@ class Tables:
             risk_state=table("risk-state"),
             orders=table("orders", default=None),
             control=table("control", default=None),
+            volatility=table("volatility", default=None),
         )

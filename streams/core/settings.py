@@ -206,6 +206,21 @@ class RiskSettings(_Section):
     max_daily_loss: float = Field(default=1_000.0, gt=0, description="$; trading stops for the day.")
     limit_band: float = Field(default=0.10, gt=0, le=1, description="Limit within this share of the mid.")
     exchange: str = "XNYS"
+    vol_checks: bool = Field(default=True, description="Volatility regime and jump guard checks, "
+                                                       "and sizing scaled by vol.")
+    allow_stressed: bool = Field(default=False, description="Enter in a stressed regime "
+                                                            "(at VOL_MIN_SCALE of the size).")
+    allow_halted: bool = Field(default=False, description="Enter in a halted-like regime.")
+    halt_after_s: float = Field(default=30.0, gt=0, description="Halted-like after this long "
+                                                                "without an underlying price.")
+    jump_sigma: float = Field(default=5.0, gt=0, description="A 1-minute move beyond this many "
+                                                             "sigmas is a jump.")
+    jump_block_s: float = Field(default=300.0, ge=0, description="Entries blocked this long "
+                                                                 "after a jump.")
+    vol_reference: float = Field(default=0.15, gt=0, le=5, description="Full size at or below "
+                                                                       "this annualised vol.")
+    vol_min_scale: float = Field(default=0.25, ge=0, le=1, description="The smallest share of "
+                                                                       "the size, however high the vol.")
 
 
 class TradingSettings(_Section):
