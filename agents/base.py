@@ -72,3 +72,11 @@ def stage_agent(pipeline: AgentHost, topic: faust.TopicT, stage: str, record_nam
     registered = pipeline.app.agent(topic, name=stage, concurrency=concurrency)(agent)
     pipeline.agents[stage] = registered
     return registered
+
+
+async def send_metric(p: AgentHost, key: str, name: str, value: float,
+                      labels: dict[str, str], event_time: int) -> None:
+    """One ``Metric`` record onto ``metrics`` (a health figure, a flag, a counter)."""
+    await p.send(p.topics.metrics, "Metric", key, {
+        "name": name, "value": float(value), "labels": labels, "event_time": event_time,
+        "trace": {}})

@@ -14,7 +14,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from stocktracker.agents.base import stage_agent
+from stocktracker.agents.base import send_metric, stage_agent
 from stocktracker.agents.control import current_state
 from stocktracker.agents.orders import store_order, submit
 from stocktracker.domain.book import day_pnl
@@ -121,6 +121,4 @@ async def publish_account(p: AgentHost, now: int) -> None:
     limit = effective_limits(p.trading_rules.limits, current_state(p)).max_daily_loss
     labels = {"stage": "owner", "worker": p.worker_id}
     for name, value in (("account_day_pnl", book.day_pnl), ("account_max_daily_loss", limit)):
-        await p.send(p.topics.metrics, "Metric", name, {
-            "name": name, "value": float(value), "labels": labels, "event_time": now,
-            "trace": {}})
+        await send_metric(p, name, name, value, labels, now)

@@ -26,7 +26,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from stocktracker.agents.base import stage_agent
+from stocktracker.agents.base import send_metric, stage_agent
 from stocktracker.agents.book import publish_position
 from stocktracker.agents.orders import is_open_entry, submit
 from stocktracker.domain.book import Position
@@ -99,9 +99,8 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
         stale = cached is None or now - int(cached["event_time"]) > stale_us
         if stale != position.stale:
             position = await flag(p, position, now, stale=stale)
-            await p.send(p.topics.metrics, "Metric", position.underlying, {
-                "name": "position_stale", "value": 1.0 if stale else 0.0,
-                "labels": {"symbol": symbol}, "event_time": now, "trace": {}})
+            await send_metric(p, position.underlying, "position_stale", 1.0 if stale else 0.0,
+                              {"symbol": symbol}, now)
         steps = PriceSteps(position.underlying, None if cached is None else cached.get("penny"))
         mark = Mark(0.0, 0.0, steps) if cached is None else Mark(cached["bid"], cached["ask"], steps)
         await check_one(p, position, mark, now, session, rule, market=stale)
@@ -133,10 +132,8 @@ async def check_one(p: AgentHost, position: Position, mark: Mark, now: int,
             await flag(p, position, now, stranded=True)
             log.error("exit of %s refused %d times: position stranded, the operator must act",
                       position.symbol, attempt + 1)
-            await p.send(p.topics.metrics, "Metric", position.underlying, {
-                "name": "exit_stranded", "value": float(position.qty),
-                "labels": {"symbol": position.symbol, "reason": decision.reason},
-                "event_time": now, "trace": {}})
+            await send_metric(p, position.underlying, "exit_stranded", position.qty,
+                              {"symbol": position.symbol, "reason": decision.reason}, now)
         return
     if action == WAIT:
         return

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from stocktracker.agents.base import stage_agent
+from stocktracker.agents.base import send_metric, stage_agent
 from stocktracker.domain.fills import Touch
 from stocktracker.domain.skill import is_underlying_quote
 from stocktracker.domain.vol_risk import REGIME_VALUES, VolTrack
@@ -109,9 +109,8 @@ async def track_volatility(p: AgentHost, quote: dict[str, Any]) -> None:
     if call.regime != after.regime:
         after = replace(after, regime=call.regime.value)
         log.info("%s volatility regime: %s", underlying, call.reason)
-        await p.send(p.topics.metrics, "Metric", underlying, {
-            "name": "vol_regime", "value": REGIME_VALUES[call.regime],
-            "labels": {"stage": "market", "underlying": underlying, "regime": call.regime.value},
-            "event_time": now, "trace": {}})
+        await send_metric(p, underlying, "vol_regime", REGIME_VALUES[call.regime],
+                          {"stage": "market", "underlying": underlying,
+                           "regime": call.regime.value}, now)
     if after.worth_saving(before):
         p.tables.volatility[underlying] = after.to_record()

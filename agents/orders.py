@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from stocktracker.agents.base import stage_agent
+from stocktracker.agents.base import send_metric, stage_agent
 from stocktracker.domain.book import Fill, Position, seen
 from stocktracker.domain.order_record import OrderRecord
 from stocktracker.domain.orders import (
@@ -196,10 +196,8 @@ async def reconcile(p: AgentHost, *, state_all: bool = True) -> dict[str, int]:
 async def publish_reconciled(p: AgentHost, counts: dict[str, int]) -> None:
     """A reconciliation's mismatches as the ``reconcile_mismatched`` metric (the alert fires
     on a count over 0 and resolves on the next reconciliation's 0)."""
-    await p.send(p.topics.metrics, "Metric", "reconcile_mismatched", {
-        "name": "reconcile_mismatched", "value": float(counts["mismatched"]),
-        "labels": {"stage": "owner", "worker": p.worker_id}, "event_time": now_us(),
-        "trace": {}})
+    await send_metric(p, "reconcile_mismatched", "reconcile_mismatched", counts["mismatched"],
+                      {"stage": "owner", "worker": p.worker_id}, now_us())
 
 
 async def broker_clock(p: AgentHost) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stocktracker.agents.base import stage_agent
+from stocktracker.agents.base import send_metric, stage_agent
 from stocktracker.domain.ration import relevance
 from stocktracker.domain.sentiment import Combined
 from stocktracker.domain.tickers import extract_tickers
@@ -81,10 +81,8 @@ def register(p: AgentHost) -> None:
         for llm in ensemble.llms:
             figures += [(f"llm_{k}", v, {"model": llm.name}) for k, v in llm.usage.as_dict().items()]
         for name, value, labels in figures:
-            await p.send(p.topics.metrics, "Metric", name, {
-                "name": name, "value": float(value),
-                "labels": {"stage": "score", "worker": p.worker_id, **labels},
-                "event_time": at, "trace": {}})
+            await send_metric(p, name, name, value,
+                              {"stage": "score", "worker": p.worker_id, **labels}, at)
 
 
 def vars_of(obj: Any) -> dict[str, float]:

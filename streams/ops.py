@@ -31,6 +31,7 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from stocktracker.agents.base import send_metric
 from stocktracker.streams.core.metrics import PROCESS, exposition, single
 from stocktracker.streams.core.trace import now_us
 
@@ -189,9 +190,7 @@ def register(p: Pipeline) -> None:
         state, at = readiness(p), now_us()
         labels = {"stage": "worker", "worker": p.worker_id}
         for name, value in (("worker_ready", state["ready"]), ("worker_owner", state["owner"])):
-            await p.send(p.topics.metrics, "Metric", p.worker_id, {
-                "name": name, "value": float(value), "labels": labels, "event_time": at,
-                "trace": {}})
+            await send_metric(p, p.worker_id, name, value, labels, at)
 
     p.app.timer(READY_EVERY_S)(publish_readiness)
 

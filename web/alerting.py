@@ -29,13 +29,14 @@ from stocktracker.domain.alerts import MINUTE_US, Alert, AlertBook, Delivery
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.streams.core.settings import Settings
 from stocktracker.streams.core.trace import now_us
+from stocktracker.web import report
 from stocktracker.web.hub import Feed
 from stocktracker.web.view import DashboardView
 
 log = logging.getLogger(__name__)
 MONITOR = "monitor"  # the trace key naming the monitor run that wrote a change
 HOUR_US = 60 * MINUTE_US
-LLM_FAILED = ("llm_errors", "llm_timeouts", "llm_nonsense")
+LLM_FAILED = ("errors", "timeouts", "nonsense")
 
 
 class AlertWriter(Protocol):
@@ -52,19 +53,10 @@ def _latest(view: DashboardView, name: str) -> float | None:
 
 
 def llm_totals(view: DashboardView) -> dict[str, tuple[float, float]]:
-    """Per hosted model: calls and failed calls, summed over the workers that report them."""
-    out: dict[str, tuple[float, float]] = {}
-    for m in view.metrics.values():
-        model = m["labels"].get("model")
-        if not model or m["name"] not in ("llm_calls", *LLM_FAILED):
-            continue
-        calls, failed = out.get(model, (0.0, 0.0))
-        if m["name"] == "llm_calls":
-            calls += m["value"]
-        else:
-            failed += m["value"]
-        out[model] = (calls, failed)
-    return out
+    """Per hosted model: calls and failed calls (errors, timeouts, nonsense), summed over the
+    workers that report them (:func:`web.report.llm_usage`)."""
+    return {model: (figures.get("calls", 0.0), sum(figures.get(k, 0.0) for k in LLM_FAILED))
+            for model, figures in report.llm_usage(view)["models"].items()}
 
 
 class AlertMonitor:
