@@ -196,3 +196,22 @@ def test_kafka_unreachable_is_told_to_the_webhooks_though_the_topic_cannot_take_
     [fired] = m.step()
     assert fired.id == "kafka_unreachable:kafka" and m.unwritten == 1
     assert m.deliver() == [fired] and [b["id"] for b in hooks.bodies()] == [fired.id]
+
+
+def test_llm_failures_are_summed_over_the_workers_within_the_window() -> None:
+    clock, feed, writer = Clock(), Feed(WebSettings()), ListWriter()
+    m = monitor(feed, None, clock, writer, rules="llm_errors", llm_min_calls=5)
+
+    def report(worker: str, calls: float, timeouts: float) -> None:
+        for name, value in (("llm_calls", calls), ("llm_timeouts", timeouts)):
+            feed.ingest("metrics", r.metric(name, value, stage="score", model="claude",
+                                            worker=worker), clock())
+
+    report("w1", 100, 0)
+    report("w2", 100, 0)
+    assert m.step() == []  # the window's start: what came before it does not count
+    clock.us += 60 * S
+    report("w1", 103, 2)  # 3 calls, 2 failed on w1; 3 calls, 2 failed on w2: 4 of 6
+    report("w2", 103, 2)
+    [fired] = m.step()
+    assert fired.id == "llm_errors:claude" and fired.value == round(4 / 6, 3)
