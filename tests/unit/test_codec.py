@@ -167,3 +167,18 @@ def test_registry_codec_writes_the_confluent_wire_format(registry: str) -> None:
     assert RegistryCodec(registry).decode("post", data, topic="posts")["author"] == "a"
     with pytest.raises(DecodeError):
         codec.decode("post", b"\xc3\x01garbage", topic="posts")
+
+
+def test_a_quote_written_before_the_derived_flag_decodes_as_quoted(tmp_path: Path) -> None:
+    v3 = tmp_path / "v3"
+    shutil.copytree(SCHEMA_DIR, v3, ignore=shutil.ignore_patterns("*.py", "__pycache__",
+                                                                   "history"))
+    shutil.copy(SCHEMA_DIR / "history" / "quote.v3.avsc", v3 / "quote.avsc")
+    old = SingleObjectCodec(SchemaSet(v3))
+    assert "derived" not in {f["name"] for f in old.schemas.schema("quote")["fields"]}
+    old_bytes = old.encode("quote", {"symbol": SYMBOL, "underlying": "SPY", "bid": 1.2,
+                                     "ask": 1.25, "event_time": 7, "trace": {}})
+    decoded = SingleObjectCodec().decode("quote", old_bytes)
+    assert decoded["derived"] is False and decoded["bid"] == 1.2 and decoded["ask"] == 1.25
+    new = SingleObjectCodec().encode("quote", {**decoded, "derived": True})
+    assert SingleObjectCodec().decode("quote", new)["derived"] is True
