@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
-                "strike", "expiry", "iv", "delta", "open_interest", "volume", "penny", "event_time")
+                "strike", "expiry", "iv", "delta", "open_interest", "volume", "penny", "derived", "event_time")
 
 
 def touch_of(quote: dict[str, Any] | None) -> Touch | None:
@@ -28,7 +28,8 @@ def touch_of(quote: dict[str, Any] | None) -> Touch | None:
     if not quote:
         return None
     return Touch(quote["bid"], quote["ask"], int(quote.get("bid_size") or 0),
-                 int(quote.get("ask_size") or 0), int(quote["event_time"]), quote.get("penny"))
+                 int(quote.get("ask_size") or 0), int(quote["event_time"]), quote.get("penny"),
+                 bool(quote.get("derived")))
 
 
 class ChainIndex:
@@ -86,7 +87,7 @@ def register(p: AgentHost) -> None:
         feed = p.broker.market_feed()  # the simulated broker fills from quotes
         if feed is not None:
             feed.on_quote(symbol, quote["bid"], quote["ask"], quote["bid_size"], quote["ask_size"],
-                          quote["event_time"], quote.get("penny"))
+                          quote["event_time"], quote.get("penny"), bool(quote.get("derived")))
         if is_underlying_quote(quote):
             await track_volatility(p, quote)
 

@@ -33,9 +33,10 @@ class MarketFeed(Protocol):
         ...
 
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
-                 at_us: int, penny: bool | None = None) -> list[OrderUpdate]:
-        """A quote arrived (``penny``: its class is in the penny program, None: not said);
-        fill what it can fill. Returns the updates it caused."""
+                 at_us: int, penny: bool | None = None, derived: bool = False) -> list[OrderUpdate]:
+        """A quote arrived (``penny``: its class is in the penny program, None: not said;
+        ``derived``: its bid/ask are a spread model's, not the market's); fill what it can
+        fill. Returns the updates it caused."""
         ...
 
     async def load(self) -> None:

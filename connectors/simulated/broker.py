@@ -6,6 +6,9 @@ Used by the demo, the tests and backtests. Orders fill against the quotes it is 
 - a market order crosses the spread and pays ``slippage`` per contract share;
 - a limit order fills at the touch only when the touch is at or better than its limit;
 - an order waits ``latency_us`` of event time before it can fill (0: the quote at hand);
+- a *derived* quote (imported history: a bar's price and a modelled spread) never fills
+  the order decided on it: the first one after the order and its latency does (the next
+  bar's price), and limit orders on it pay ``slippage`` as well (:mod:`domain.fills`);
 - a quote shows ``ask_size``/``bid_size`` contracts: a larger order fills partially and
   the rest waits for the next quote (``partial_fill`` then ``fill``);
 - commission per contract on every fill; a buy the cash cannot pay for is rejected.
@@ -32,7 +35,7 @@ from typing import Any
 
 from stocktracker.connectors.broker import BrokerError
 from stocktracker.connectors.simulated.journal import Journal, JournalError, Resting, SimState
-from stocktracker.domain.fills import Touch, simulate_fill
+from stocktracker.domain.fills import Touch, may_fill, simulate_fill
 from stocktracker.domain.orders import (
     CANCELED,
     FILL,
@@ -98,12 +101,14 @@ class SimulatedBroker:
 
     # ---- market data ------------------------------------------------------------------------
     def on_quote(self, symbol: str, bid: float, ask: float, bid_size: int, ask_size: int,
-                 at_us: int, penny: bool | None = None) -> list[OrderUpdate]:
-        """Take a quote; fill what it can fill. Returns the updates it caused."""
+                 at_us: int, penny: bool | None = None, derived: bool = False) -> list[OrderUpdate]:
+        """Take a quote (``derived``: its bid/ask are a spread model's); fill what it can
+        fill. Returns the updates it caused."""
         state = self._ready()
-        self.quotes[symbol] = Touch(bid, ask, bid_size, ask_size, at_us, penny)
+        self.quotes[symbol] = Touch(bid, ask, bid_size, ask_size, at_us, penny, derived)
         for coid, resting in list(state.resting.items()):
-            if resting.request.symbol == symbol and at_us >= resting.since_us + self.latency_us:
+            if resting.request.symbol == symbol and may_fill(at_us, resting.since_us,
+                                                             self.latency_us, derived):
                 self._try_fill(coid, at_us)
         return self._commit() if self._pending else []
 
@@ -130,7 +135,8 @@ class SimulatedBroker:
         else:
             self._change(base)
             state.resting[coid] = Resting(request, now)
-            if touch is not None and self.latency_us == 0:
+            if touch is not None and may_fill(max(now, touch.at_us), now, self.latency_us,
+                                              touch.derived):
                 self._try_fill(coid, max(now, touch.at_us))
         self._commit()
         return self._state.orders[coid]
@@ -280,7 +286,8 @@ class SimulatedBroker:
         if qty <= 0:
             return None
         fill = simulate_fill(request.side, qty, request.order_type, request.limit_price,
-                             touch.bid, touch.ask, self.slippage, self.commission)
+                             touch.bid, touch.ask, self.slippage, self.commission,
+                             touch.derived)
         if fill is None:
             return None
         filled = order.filled_qty + fill.qty
