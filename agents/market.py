@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUOTE_FIELDS = ("symbol", "underlying", "bid", "ask", "bid_size", "ask_size", "option_type",
-                "strike", "expiry", "iv", "delta", "open_interest", "volume", "penny", "derived", "event_time")
+                "strike", "expiry", "iv", "delta", "open_interest", "volume", "penny", "derived",
+                "event_time")
 
 
 def touch_of(quote: dict[str, Any] | None) -> Touch | None:

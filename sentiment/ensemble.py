@@ -6,6 +6,12 @@ when everyone has answered, :meth:`Ensemble.score` returns the combined score of
 arrived. Answers that come later are not dropped: :meth:`Scoring.updates` yields a new
 combined score (the next revision) as each one arrives.
 
+In a backtest (``modelled_ms``) the local models' deadline is judged in event time: each
+has a modelled latency, the ensemble waits for its answer whatever the wall time, and the
+answer counts at the deadline iff its modelled latency is within it (else it is the next
+revision, as a late answer is live). So a replay gives the same scores on a slow machine.
+The live path (no ``modelled_ms``) judges the deadline on the wall clock.
+
 LLM calls are rationed: only posts at or above the relevance bar, within a per-minute
 budget per model. The LLMs' HTTP work runs on a loop of its own (:mod:`sentiment.io_loop`),
 so it never delays the deadline. Answers are cached by normalised-text hash (and calls in
@@ -20,7 +26,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -106,12 +112,17 @@ class Ensemble:
         The hosted models with keys (none is fine).
     clock:
         Monotonic seconds (for the budget; injectable in tests).
+    modelled_ms:
+        Backtests: local model -> its latency in event time, ms (see the module docstring);
+        None (live): the deadline is the wall clock's.
     """
 
     def __init__(self, settings: SentimentSettings, lexicon: LexiconModel | None = None,
                  finbert: LocalScorer | None = None, llms: Sequence[LLMModel] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 modelled_ms: Mapping[str, float] | None = None) -> None:
         self.settings = settings
+        self.modelled_ms = dict(modelled_ms or {})
         self.bands = model_bands(settings)
         self.lexicon = lexicon or LexiconModel(_lexicon_band(settings))
         self.finbert = finbert
@@ -166,16 +177,41 @@ class Ensemble:
             for llm in self.llms:
                 self._ask_llm(key, llm, text, tickers, answers, waiting)
         asked = [a.model for a in answers] + list(waiting.values())
+        late = await self._modelled(waiting, answers)
         if waiting:
             done, _ = await asyncio.wait(waiting, timeout=max(0.0, deadline - time.perf_counter()))
             for fut in done:
                 result = self._result(fut)
                 if result is not None:
                     answers.append(result)
-        pending = {f for f in waiting if not f.done()}
+        pending = {f for f in waiting if not f.done()} | late
         first = self._combine(answers, asked)
         return Scoring(first, int((time.perf_counter() - started) * 1e6), answers, pending,
                        lambda got: self._combine(got, asked), self._late)
+
+    async def _modelled(self, waiting: dict[asyncio.Future[ModelAnswer], str],
+                        answers: list[ModelAnswer]) -> set[asyncio.Future[ModelAnswer]]:
+        """Take the models with a modelled latency out of ``waiting``, wait for each answer
+        however long it takes, and add it to ``answers`` when its modelled latency is within
+        the deadline; returns the later ones, done, for :meth:`Scoring.updates`."""
+        late: set[asyncio.Future[ModelAnswer]] = set()
+        for fut, model in list(waiting.items()):
+            if model not in self.modelled_ms:
+                continue
+            del waiting[fut]
+            await asyncio.wait([fut])
+            result = self._result(fut)
+            if result is None:
+                continue
+            ms = self.modelled_ms[model]
+            result = dataclasses.replace(result, latency_us=int(ms * 1000))
+            if ms <= self.settings.deadline_ms:
+                answers.append(result)
+            else:
+                done: asyncio.Future[ModelAnswer] = asyncio.get_running_loop().create_future()
+                done.set_result(result)
+                late.add(done)
+        return late
 
     def _ask_llm(self, key: str, llm: LLMModel, text: str, tickers: tuple[str, ...],
                  answers: list[ModelAnswer],
@@ -269,8 +305,10 @@ async def _banded(answer: Awaitable[ModelAnswer], band: float) -> ModelAnswer:
     return with_band(await answer, band)
 
 
-def ensemble_from_settings(settings: SentimentSettings) -> Ensemble:
-    """The ensemble with every model the settings (and the weights on disk) make available."""
+def ensemble_from_settings(settings: SentimentSettings, backtest: bool = False) -> Ensemble:
+    """The ensemble with every model the settings (and the weights on disk) make available;
+    in a ``backtest`` FinBERT's deadline is judged on its modelled latency
+    (``SENTIMENT_FINBERT_SIM_LATENCY_MS``), not on the wall clock."""
     finbert: LocalScorer | None = None
     if settings.finbert != "off":
         try:
@@ -288,4 +326,5 @@ def ensemble_from_settings(settings: SentimentSettings) -> Ensemble:
     llms = llms_from_settings(settings)
     log.info("sentiment models: lexicon%s%s", " finbert" if finbert else "",
              "".join(f" {m.name}" for m in llms))
-    return Ensemble(settings, finbert=finbert, llms=llms)
+    modelled = {"finbert": settings.finbert_sim_latency_ms} if backtest else None
+    return Ensemble(settings, finbert=finbert, llms=llms, modelled_ms=modelled)

@@ -210,6 +210,9 @@ class Simulation:
         As for the live worker (trading through the simulated broker).
     broker:
         Default: a :class:`SimulatedBroker` from ``TRADING_SLIPPAGE``/``TRADING_COMMISSION``.
+    ensemble:
+        Default: every local model of the settings, FinBERT's deadline judged on its modelled
+        latency in event time (:func:`sentiment.ensemble.ensemble_from_settings`).
     rescore:
         Score posts with the ensemble (True) or take recorded scores as they come (False:
         the score agent is not run and posts are only kept).
@@ -227,7 +230,7 @@ class Simulation:
         self.codec = codec or SingleObjectCodec()
         self.calendar = calendar or MarketCalendar(settings.risk.exchange)
         self.rescore = rescore
-        self.ensemble = ensemble or ensemble_from_settings(settings.sentiment)
+        self.ensemble = ensemble or ensemble_from_settings(settings.sentiment, backtest=True)
         self.clock = _Clock()
         self.topics = _Topics()
         self.tables = SimTables.create(settings, self.clock)
@@ -237,7 +240,7 @@ class Simulation:
         self.chain_index: Any = None
         self.broker: Broker = broker or SimulatedBroker(
             settings.trading.slippage, settings.trading.commission,
-            latency_us=int(settings.trading.sim_latency_ms * 1000))
+            latency_us=settings.trading.sim_latency_us(backtest=True))
         self.chain_source: ChainSource | None = None
         self.quote_lookup: Any = None
         self.worker_id = "simulation"

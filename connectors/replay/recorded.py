@@ -106,8 +106,10 @@ def _offsets_at(consumer: Consumer, name: str, partition: int, times_us: tuple[i
     low, high = _retrying(lambda: consumer.get_watermark_offsets(
         TopicPartition(name, partition), timeout=timeout), timeout)
     found = []
-    for t in times_us:  # one call per time: the answer is keyed by partition
-        asked = [TopicPartition(name, partition, t // 1000)]
+    # Timestamps are whole ms: the start rounds down, the end up (a record stamped in the
+    # range's last, partial ms is inside it; read_range drops what lies past ``to_us``)
+    for t_ms in (times_us[0] // 1000, -(-times_us[1] // 1000)):
+        asked = [TopicPartition(name, partition, t_ms)]
         [tp] = _retrying(partial(consumer.offsets_for_times, asked, timeout=timeout), timeout)
         found.append(high if tp.offset == _END or tp.offset < 0 else tp.offset)
     return max(found[0], low), max(found[1], low)

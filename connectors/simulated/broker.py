@@ -6,6 +6,7 @@ Used by the demo, the tests and backtests. Orders fill against the quotes it is 
 - a market order crosses the spread and pays ``slippage`` per contract share;
 - a limit order fills at the touch only when the touch is at or better than its limit;
 - an order waits ``latency_us`` of event time before it can fill (0: the quote at hand);
+  then it meets the quote standing at that moment (known when the next quote comes);
 - a *derived* quote (imported history: a bar's price and a modelled spread) never fills
   the order decided on it: the first one after the order and its latency does (the next
   bar's price), and limit orders on it pay ``slippage`` as well (:mod:`domain.fills`);
@@ -105,10 +106,18 @@ class SimulatedBroker:
         """Take a quote (``derived``: its bid/ask are a spread model's); fill what it can
         fill. Returns the updates it caused."""
         state = self._ready()
+        standing = self._touch(symbol)
         self.quotes[symbol] = Touch(bid, ask, bid_size, ask_size, at_us, penny, derived)
         for coid, resting in list(state.resting.items()):
-            if resting.request.symbol == symbol and may_fill(at_us, resting.since_us,
-                                                             self.latency_us, derived):
+            if resting.request.symbol != symbol:
+                continue
+            arrived_us = resting.since_us + self.latency_us
+            if self.latency_us and standing is not None and not standing.derived \
+                    and standing.at_us <= arrived_us < at_us:
+                # the order reached the market while the last quote still stood: it meets that
+                # quote, not this later one (a bar is no standing quote: it waits for the next)
+                self._try_fill(coid, arrived_us, standing)
+            if coid in state.resting and may_fill(at_us, resting.since_us, self.latency_us, derived):
                 self._try_fill(coid, at_us)
         return self._commit() if self._pending else []
 
@@ -273,11 +282,11 @@ class SimulatedBroker:
                 self.quotes[symbol] = touch
         return touch
 
-    def _try_fill(self, coid: str, at_us: int) -> OrderUpdate | None:
+    def _try_fill(self, coid: str, at_us: int, touch: Touch | None = None) -> OrderUpdate | None:
         state = self._state
         resting = state.resting[coid]
         request = resting.request
-        touch = self._touch(request.symbol)
+        touch = touch or self._touch(request.symbol)
         order = state.orders[coid]
         if touch is None:
             return None

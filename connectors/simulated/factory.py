@@ -19,7 +19,7 @@ def make_broker(settings: Settings, live: bool) -> Broker:
                            key="simulated", replication=kafka.replication) \
         if trading.sim_persist else None
     return SimulatedBroker(trading.slippage, trading.commission,
-                           latency_us=int(trading.sim_latency_ms * 1000), journal=journal)
+                           latency_us=trading.sim_latency_us(backtest=False), journal=journal)
 
 
 VENUE = Venue("simulated", broker=make_broker)

@@ -24,6 +24,7 @@ from stocktracker.connectors.replay.recorded import find_spans, read_range
 from stocktracker.connectors.replay.source import ReplayItem
 from stocktracker.connectors.simulated.broker import SimulatedBroker
 from stocktracker.connectors.simulated.market import day_items
+from stocktracker.domain.benchmark import buy_and_hold, day_rows, never_trading
 from stocktracker.domain.contracts import new_york_date
 from stocktracker.domain.latency import stage_latencies, summarize
 from stocktracker.domain.market_hours import MarketCalendar
@@ -31,6 +32,7 @@ from stocktracker.domain.performance import MINUTE_BARS, build_report, equity_cu
 from stocktracker.domain.skill import latest_scores, measure, mid_paths
 from stocktracker.domain.synthetic import generate_day
 from stocktracker.schemas.codec import Codec, SingleObjectCodec
+from stocktracker.sentiment.ensemble import Ensemble
 from stocktracker.streams.commands.admin import ensure_topics
 from stocktracker.streams.commands.backtest_report import ChartData, write_report
 from stocktracker.streams.core.producer import RecordProducer
@@ -138,19 +140,21 @@ def mirror(outcome: Outcome, settings: Settings, prefix: str) -> dict[str, int]:
 def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bool = True,
                  start_cash: float = START_CASH, title: str = "backtest",
                  extra: dict[str, Any] | None = None, hosted_llms: bool = False,
-                 keep_all: bool = False) -> Result:
+                 keep_all: bool = False, ensemble: Ensemble | None = None) -> Result:
     """Simulate ``items`` through the agents with a simulated broker holding ``start_cash``
     and build the report. Posts are scored by the local models only unless ``hosted_llms``
-    (hosted answers cost money and are not reproducible)."""
+    (hosted answers cost money and are not reproducible), by ``ensemble`` when given (else
+    one from the settings, FinBERT judged on its modelled latency)."""
     if not hosted_llms:
         settings = settings.model_copy(update={"sentiment": settings.sentiment.model_copy(
             update={"llm_calls_per_minute": 0})})
     broker = SimulatedBroker(settings.trading.slippage, settings.trading.commission,
                              cash=start_cash,
-                             latency_us=int(settings.trading.sim_latency_ms * 1000))
+                             latency_us=settings.trading.sim_latency_us(backtest=True))
     keep = tuple(RECORDS) if keep_all else ("scores", "sentiment", "signals", "orders", "fills",
                                              "positions", "quotes", "deadletter")
-    simulation = Simulation(settings, broker=broker, rescore=rescore, keep=keep)
+    simulation = Simulation(settings, broker=broker, rescore=rescore, keep=keep,
+                            ensemble=ensemble)
     outcome = asyncio.run(simulation.run(items))
     return _result(outcome, simulation.calendar, start_cash, title, extra or {},
                    settings.signal.tickers[0] if settings.signal.tickers else "SPY",
@@ -189,6 +193,12 @@ def _result(outcome: Outcome, calendar: MarketCalendar, start_cash: float, title
         "skill": measure(latest_scores(records.get("scores", [])), mid_paths(quotes),
                          threshold=threshold, draws=200).as_dict(),
     }
+    # the underlying bought and held, and no trading at all, over the same quotes
+    held = [(q["event_time"], q["bid"], q["ask"]) for q in quotes
+            if q["symbol"] == underlying and not q.get("option_type")]
+    report["benchmark"] = {b.name: b.to_dict() for b in (buy_and_hold(held, start_cash),
+                                                          never_trading(start_cash))}
+    report["days"] = [row.to_dict() for row in day_rows(start_cash, curve, trades, held)]
     sentiment = [(s["event_time"], s["decayed"]) for s in records["sentiment"]
                  if s["ticker"] == underlying]
     return Result(report, ChartData(curve, price, sentiment, underlying), outcome)

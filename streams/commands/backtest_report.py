@@ -5,7 +5,9 @@ script, style sheet or font, and every piece of text from the run is escaped.
 
 The report dict is :meth:`domain.performance.Report.to_dict` plus, when there are any,
 ``trade_list`` (:meth:`domain.performance.Trade.to_dict` of each trade) and ``latency``
-(stage -> :func:`domain.latency.summarize`); other top-level scalars (a run id, a seed)
+(stage -> :func:`domain.latency.summarize`), ``benchmark`` (name ->
+:meth:`domain.benchmark.Benchmark.to_dict`) and ``days`` (:meth:`domain.benchmark.DayRow.to_dict`
+of each day); other top-level scalars (a run id, a seed)
 are listed under the metrics.
 """
 
@@ -161,6 +163,34 @@ def _skill(skill: Mapping[str, Any]) -> str:
                           "conf. sorts"), rows)
 
 
+def _benchmark(report: Mapping[str, Any]) -> str:
+    benchmarks = report.get("benchmark") or {}
+    if not benchmarks:
+        return "<p>No benchmark (no quotes of the underlying).</p>"
+    rows = [("strategy", _fmt("end_equity", report.get("end_equity")),
+             _fmt("total_return", report.get("total_return")),
+             _fmt("max_drawdown", report.get("max_drawdown")), "")]
+    for name, b in benchmarks.items():
+        held = f"{b['shares']:,} at {_fmt('price', b['entry_price'])} → {_fmt('price', b['exit_price'])}" \
+            if b.get("shares") else ""
+        rows.append((name.replace("_", " "), _fmt("end_equity", b.get("end_equity")),
+                     _fmt("total_return", b.get("total_return")),
+                     _fmt("max_drawdown", b.get("max_drawdown")), held))
+    return _table(("", "end equity", "return", "max drawdown", "shares"), rows)
+
+
+def _days(days: Sequence[Mapping[str, Any]]) -> str:
+    if not days:
+        return "<p>No days.</p>"
+    rows = [(str(d.get("day", "")), str(d.get("trades", "")), _fmt("pnl", d.get("pnl")),
+             _fmt("total_return", d.get("return")), _fmt("total_return", d.get("underlying_return")),
+             _fmt("max_drawdown", d.get("max_drawdown")), _fmt("fees", d.get("fees")),
+             _fmt("end_equity", d.get("end_equity"))) for d in days]
+    return _table(("day", "trades", "P&L", "return", "underlying", "max drawdown", "fees",
+                   "end equity"), rows, ["win" if (d.get("pnl") or 0) > 0 else
+                                         "loss" if (d.get("pnl") or 0) < 0 else "" for d in days])
+
+
 def _latency(latency: Mapping[str, Mapping[str, Any]]) -> str:
     if not latency:
         return "<p>No traces.</p>"
@@ -219,8 +249,9 @@ def render_html(report: Mapping[str, Any], charts: ChartData) -> str:
     """The report page (``report`` already JSON-safe)."""
     trades = report.get("trade_list") or []
     title = escape(str(report.get("title", "Backtest report")))
-    body = [f"<h1>{title}</h1>", "<h2>Summary</h2>", _summary(report), "<h2>Charts</h2>",
-            *_charts(charts, trades), "<h2>Trades</h2>", _trades(trades),
+    body = [f"<h1>{title}</h1>", "<h2>Summary</h2>", _summary(report),
+            "<h2>Benchmark</h2>", _benchmark(report), "<h2>Days</h2>", _days(report.get("days") or []),
+            "<h2>Charts</h2>", *_charts(charts, trades), "<h2>Trades</h2>", _trades(trades),
             "<h2>Model skill</h2>", _skill(report.get("skill") or {}),
             "<h2>Latency</h2>", _latency(report.get("latency") or {})]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

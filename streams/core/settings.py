@@ -163,6 +163,9 @@ class SentimentSettings(_Section):
     finbert_batch_max: int = Field(default=16, ge=1, description="Micro-batch: at most this many texts")
     finbert_batch_wait_ms: float = Field(default=2.0, ge=0, description="... or this long, first wins.")
     finbert_max_tokens: int = Field(default=64, ge=8)
+    finbert_sim_latency_ms: float = Field(
+        default=15.0, ge=0, description="Backtests: FinBERT's answer time in event time, judged "
+                                        "against DEADLINE_MS (measured: docs/performance.md).")
     # Hosted LLMs
     groq_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SENTIMENT_GROQ_API_KEY", "GROQ_API_KEY"))
@@ -267,11 +270,27 @@ class TradingSettings(_Section):
                                         "is flagged stale; its time exit goes at market.")
     slippage: float = Field(default=0.01, ge=0, description="$ per contract share, simulated.")
     commission: float = Field(default=0.65, ge=0, description="$ per contract, simulated.")
-    sim_latency_ms: float = Field(default=0.0, ge=0,
-                                  description="Simulated broker: event time before an order may fill.")
+    sim_latency_ms: float | None = Field(
+        default=None, ge=0, description="Simulated broker: event time before an order may fill; "
+                                        "unset: BACKTEST_LATENCY_MS in backtests, 0 in the worker.")
     sim_persist: bool = Field(
         default=True, description="Simulated broker: keep the account in Kafka (topic sim-broker) "
                                   "so that it outlives the worker, as a real broker's does.")
+
+
+    def sim_latency_us(self, backtest: bool) -> int:
+        """The simulated broker's order latency, µs: the setting, or when unset
+        :data:`BACKTEST_LATENCY_MS` in a backtest and 0 in the worker (the demo's instant fills)."""
+        ms = self.sim_latency_ms
+        if ms is None:
+            ms = BACKTEST_LATENCY_MS if backtest else 0.0
+        return int(ms * 1000)
+
+
+BACKTEST_LATENCY_MS = 70.0
+"""A backtest's order latency when ``TRADING_SIM_LATENCY_MS`` is unset: post to order ~45 ms
+at p99 as measured here (docs/performance.md) plus ~25 ms from an order's send to Alpaca's
+acknowledgement from a close host (DESIGN.md's facts); see docs/configuration.md."""
 
 
 class WebSettings(_Section):

@@ -72,3 +72,13 @@ async def test_a_limit_under_the_next_bars_ask_plus_slippage_rests() -> None:
     assert broker.on_quote(SYM, 1.00, 1.04, 50, 50, 2 * MINUTE, derived=True) == []  # 1.05 > 1.04
     [fill] = broker.on_quote(SYM, 0.98, 1.03, 50, 50, 3 * MINUTE, derived=True)
     assert fill.last_fill_price == 1.04
+
+
+async def test_a_quoted_touch_still_standing_when_the_order_arrives_fills_it() -> None:
+    # a market quote stands until the next one: an order sent at 1 s with 70 ms latency meets
+    # the 1.05 ask (learnt when the 15 s quote comes), stamped at its arrival, not at 1.30
+    broker = SimulatedBroker(slippage=0.01, cash=10_000, latency_us=70_000)
+    broker.on_quote(SYM, 1.00, 1.05, 50, 50, 500_000)
+    assert (await broker.submit(buy("q1", 1.10), at_us=1_000_000)).event == "new"
+    [fill] = broker.on_quote(SYM, 1.25, 1.30, 50, 50, 15_000_000)
+    assert (fill.last_fill_price, fill.at_us) == (1.05, 1_070_000)

@@ -1,11 +1,14 @@
-"""Offset lookups of recorded ranges ask again while a partition has no leader."""
+"""Offset lookups of recorded ranges: asked again while a partition has no leader; a range's
+ends rounded to the broker's whole-ms timestamps so that no record inside it is missed."""
 
 from __future__ import annotations
 
-import pytest
-from confluent_kafka import KafkaError, KafkaException
+from typing import Any
 
-from stocktracker.connectors.replay.recorded import _retrying
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from stocktracker.connectors.replay.recorded import _offsets_at, _retrying
 
 
 class Flaky:
@@ -35,3 +38,30 @@ def test_other_errors_and_the_timeout_are_not_swallowed() -> None:
     with pytest.raises(KafkaException):
         _retrying(leaderless, timeout=0.5)
     assert 1 < leaderless.calls < 1000
+
+
+class Partition:
+    """A consumer's view of one partition whose records carry these ms timestamps: it
+    answers offsets-for-times as the broker does (the first offset stamped at or after the
+    time, -1 past the last)."""
+
+    def __init__(self, stamps_ms: list[int]) -> None:
+        self.stamps_ms = stamps_ms
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+        return 0, len(self.stamps_ms)
+
+    def offsets_for_times(self, asked: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        [tp] = asked
+        at = next((n for n, ms in enumerate(self.stamps_ms) if ms >= tp.offset), -1)
+        return [TopicPartition(tp.topic, tp.partition, at)]
+
+
+def test_a_range_ending_a_microsecond_after_the_newest_record_holds_it() -> None:
+    # the newest record's event time is 3_000_500 µs (stamped 3_000 ms); a range ending
+    # 1 µs after it used to round its end down to 3_000 ms and leave the record out
+    partition = Partition([1_000, 2_000, 3_000])
+    consumer: Any = partition
+    assert _offsets_at(consumer, "t", 0, (1_000_000, 3_000_501), 1.0) == (0, 3)
+    assert _offsets_at(consumer, "t", 0, (1_000_000, 3_000_000), 1.0) == (0, 2)  # end excluded
+    assert _offsets_at(consumer, "t", 0, (1_000_999, 2_000_001), 1.0) == (0, 2)

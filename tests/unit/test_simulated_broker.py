@@ -79,8 +79,10 @@ async def test_order_latency_in_event_time() -> None:
     broker = SimulatedBroker(latency_us=500_000)
     broker.on_quote(SYM, 1.00, 1.05, 50, 50, 1_000_000)
     assert (await broker.submit(buy(), at_us=1_000_000)).event == "new"
-    assert broker.on_quote(SYM, 1.00, 1.05, 50, 50, 1_400_000) == []
-    assert broker.on_quote(SYM, 1.00, 1.07, 50, 50, 1_600_000)[0].last_fill_price == 1.07
+    assert broker.on_quote(SYM, 1.00, 1.06, 50, 50, 1_400_000) == []
+    # the order reached the market at 1.5 s, while the 1.4 s quote stood: that one fills it
+    [fill] = broker.on_quote(SYM, 1.00, 1.07, 50, 50, 1_600_000)
+    assert (fill.last_fill_price, fill.at_us) == (1.06, 1_500_000)
 
 
 async def test_same_client_order_id_never_opens_twice() -> None:

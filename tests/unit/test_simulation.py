@@ -11,16 +11,18 @@ from pathlib import Path
 import pytest
 
 from stocktracker.streams.commands.backtest import Result, run_backtest, sessions_before, synthetic_items
-from stocktracker.streams.core.settings import SentimentSettings, Settings
+from stocktracker.streams.core.settings import SentimentSettings, Settings, TradingSettings
 
 DAYS = sessions_before(date(2026, 11, 25), 1)
 
 
 def settings() -> Settings:
-    # the lexicon alone: no model weights, no keys, no network
+    # the lexicon alone: no model weights, no keys, no network; instant fills, so that the
+    # posts' edge is measured apart from the order latency (test_order_latency_delays_every_fill)
     return Settings(kafka={"bootstrap_servers": "127.0.0.1:1"},  # type: ignore[arg-type]
                     sentiment=SentimentSettings(_env_file=None, finbert="off",  # type: ignore[call-arg]
-                                                llm_calls_per_minute=0))
+                                                llm_calls_per_minute=0),
+                    trading=TradingSettings(_env_file=None, sim_latency_ms=0.0))  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="module")
