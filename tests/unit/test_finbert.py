@@ -58,7 +58,11 @@ def _save_tiny(directory: Path, model: BertForSequenceClassification, vocab: Pat
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny FinBERT-shaped classifier, trained on POSTS, saved like a hub snapshot."""
-    root = tmp_path_factory.mktemp("tiny-finbert")
+    return build_tiny(tmp_path_factory.mktemp("tiny-finbert"))
+
+
+def build_tiny(root: Path) -> Path:
+    """Train and save the tiny FinBERT under ``root``; returns the model's directory."""
     words = sorted({w for t in TEXTS for w in t.split()} | {"filler"})
     chars = sorted({c for w in words for c in w})
     vocab = root / "vocab.txt"
