@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from stocktracker.agents.base import stage_agent
 from stocktracker.domain.aggregate import ScoreItem, merge, stats
+from stocktracker.domain.vol_read import VolRead
 from stocktracker.streams.core.trace import stamped
 
 if TYPE_CHECKING:
@@ -21,9 +22,11 @@ def register(p: AgentHost) -> None:
 
     async def handle(score: dict[str, Any], received: int) -> None:
         ticker = score["ticker"]
+        read = VolRead.from_record(score)  # a bad read raises: the score is dead-lettered
         item = ScoreItem(score["post_id"], score["score"], score["confidence"], score["author"],
                          score["engagement"], score["event_time"],
-                         revision=score.get("revision", 0))
+                         revision=score.get("revision", 0), vol_read=read.expected,
+                         interval_width=read.width)
         ts = score["event_time"] / 1e6
         hopping[ticker].apply(merge, item)
         tumbling[ticker].apply(merge, item)
@@ -45,6 +48,11 @@ def register(p: AgentHost) -> None:
             "tumbling_mean": now_tumble.mean,
             "tumbling_posts": now_tumble.posts,
             "momentum": now_tumble.mean - before.mean if before.posts else 0.0,
+            "llm_vol_low": hop.vol_low,
+            "llm_vol_normal": hop.vol_normal,
+            "llm_vol_high": hop.vol_high,
+            "llm_vol": hop.llm_vol,
+            "llm_interval_width": hop.interval_width,
             "event_time": score["event_time"],
             "trace": stamped(score["trace"], "aggregate", received),
         }

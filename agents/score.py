@@ -16,6 +16,7 @@ from stocktracker.agents.base import send_metric, stage_agent
 from stocktracker.domain.ration import relevance
 from stocktracker.domain.sentiment import Combined
 from stocktracker.domain.tickers import extract_tickers
+from stocktracker.domain.vol_read import read_of
 from stocktracker.streams.core.trace import now_us, stamped
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def register(p: AgentHost) -> None:
         models = [{"model": a.model, "score": a.score, "confidence": a.confidence,
                    "latency_us": a.latency_us, "label": a.label, "reasoning": a.reasoning}
                   for a in combined.answers]
+        vol_read = read_of(combined.answers).to_record()  # Claude's; a revision brings it late
         for ticker in tickers:
             score = {
                 "post_id": post["id"],
@@ -49,6 +51,7 @@ def register(p: AgentHost) -> None:
                 "revision": revision,
                 "disagreement": combined.disagreement,
                 "vetoed": combined.vetoed,
+                **vol_read,
                 "event_time": post["event_time"],
                 "trace": stamped(post["trace"], "score", received),
             }

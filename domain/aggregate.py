@@ -1,11 +1,14 @@
 """Windowed sentiment maths: one window's accumulator and what it says.
 
 An accumulator is a plain dict (it is stored in Faust tables as JSON):
-``{"wsum", "w", "csum", "n", "eng", "authors", "seen", "dnum", "dden", "last_us"}``.
-``seen`` maps a short hash of each post already counted to ``[revision, weight, score]``:
-a score delivered twice (at-least-once after a restart) is counted once, and a later
-revision of a post's score (a late LLM answer) replaces the earlier one instead of adding
-a post. All functions are pure.
+``{"wsum", "w", "csum", "n", "eng", "authors", "seen", "dnum", "dden", "last_us", "vol",
+"iw_sum", "iw_n"}``. ``seen`` maps a short hash of each post already counted to
+``[revision, weight, score, vol_read, interval_width]``: a score delivered twice
+(at-least-once after a restart) is counted once, and a later revision of a post's score (a
+late LLM answer) replaces the earlier one instead of adding a post. ``vol`` counts the
+LLM's volatility reads (``low``/``normal``/``high``) of the posts in the window, and
+``iw_sum``/``iw_n`` sum their interval widths: a revision that brings Claude's read moves
+the post from no read to its read. All functions are pure.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from stocktracker.domain.vol_read import VOL_READS, majority
 
 MAX_AUTHORS = 256
 MAX_SEEN = 4096  # past this many posts in one window, redeliveries may count twice
@@ -31,6 +36,8 @@ class ScoreItem:
     event_us: int
     half_life_s: float = 120.0
     revision: int = 0
+    vol_read: str | None = None
+    interval_width: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,20 @@ class WindowStats:
     posts: int
     authors: int
     engagement: int
+    vol_low: int = 0
+    vol_normal: int = 0
+    vol_high: int = 0
+    interval_width: float | None = None
+
+    @property
+    def vol_counts(self) -> dict[str, int]:
+        """How many posts of the window the LLM read as low, normal, high volatility."""
+        return {"low": self.vol_low, "normal": self.vol_normal, "high": self.vol_high}
+
+    @property
+    def llm_vol(self) -> str | None:
+        """The window's majority read (None: no read, or a tie)."""
+        return majority(self.vol_counts)
 
 
 def merge(acc: dict[str, Any] | None, item: ScoreItem) -> dict[str, Any]:
@@ -61,7 +82,7 @@ def merge(acc: dict[str, Any] | None, item: ScoreItem) -> dict[str, Any]:
             return acc
         return _revise(acc, seen, tag, item, weight)
     if len(seen) < MAX_SEEN:
-        seen[tag] = [item.revision, weight, item.score]
+        seen[tag] = _entry(item, weight)
     last_us = int(acc.get("last_us", item.event_us))
     dt_s = (item.event_us - last_us) / 1e6
     if dt_s >= 0:
@@ -87,10 +108,32 @@ def merge(acc: dict[str, Any] | None, item: ScoreItem) -> dict[str, Any]:
         "dnum": dnum,
         "dden": dden,
         "last_us": last_us,
+        **_vol_sums(acc, None, item),
     }
 
 
-def _seen(acc: dict[str, Any]) -> dict[str, list[float] | None]:
+def _entry(item: ScoreItem, weight: float) -> list[Any]:
+    return [item.revision, weight, item.score, item.vol_read, item.interval_width]
+
+
+def _vol_sums(acc: dict[str, Any], old: list[Any] | None, item: ScoreItem) -> dict[str, Any]:
+    """The vol-read counts and interval sums with ``old``'s read (a seen entry, or None)
+    taken out and ``item``'s put in."""
+    counts = dict.fromkeys(VOL_READS, 0) | dict(acc.get("vol") or {})
+    iw_sum, iw_n = float(acc.get("iw_sum", 0.0)), int(acc.get("iw_n", 0))
+    old_read, old_width = (old[3], old[4]) if old is not None and len(old) >= 5 else (None, None)
+    if old_read in counts:
+        counts[old_read] -= 1
+    if old_width is not None:
+        iw_sum, iw_n = iw_sum - old_width, iw_n - 1
+    if item.vol_read in counts:
+        counts[item.vol_read] += 1
+    if item.interval_width is not None:
+        iw_sum, iw_n = iw_sum + item.interval_width, iw_n + 1
+    return {"vol": counts, "iw_sum": iw_sum, "iw_n": iw_n}
+
+
+def _seen(acc: dict[str, Any]) -> dict[str, list[Any] | None]:
     """The seen map (accumulators written before revisions kept a list of tags)."""
     seen = acc.get("seen") or {}
     if isinstance(seen, list):
@@ -102,15 +145,16 @@ def _age_factor(age_s: float, half_life_s: float) -> float:
     return math.exp(-math.log(2) * max(age_s, 0.0) / half_life_s)
 
 
-def _revise(acc: dict[str, Any], seen: dict[str, list[float] | None], tag: str, item: ScoreItem,
+def _revise(acc: dict[str, Any], seen: dict[str, list[Any] | None], tag: str, item: ScoreItem,
             weight: float) -> dict[str, Any]:
     """Replace a post's earlier contribution by its new revision (counts stay the same).
 
     A post's share of the decayed sums is ``weight * score`` decayed by its age at
     ``last_us`` whether it arrived in order or late, so it can be taken out exactly.
     """
-    _, old_weight, old_score = seen[tag] or (0, 0.0, 0.0)
-    seen[tag] = [item.revision, weight, item.score]
+    old = seen[tag] or [0, 0.0, 0.0]
+    old_weight, old_score = old[1], old[2]
+    seen[tag] = _entry(item, weight)
     age = _age_factor((int(acc.get("last_us", item.event_us)) - item.event_us) / 1e6,
                       item.half_life_s)
     return {
@@ -121,6 +165,7 @@ def _revise(acc: dict[str, Any], seen: dict[str, list[float] | None], tag: str, 
         "dnum": acc.get("dnum", 0.0) + age * (weight * item.score - old_weight * old_score),
         "dden": acc.get("dden", 0.0) + age * (weight - old_weight),
         "seen": seen,
+        **_vol_sums(acc, old, item),
     }
 
 
@@ -131,6 +176,7 @@ def stats(acc: dict[str, Any] | None) -> WindowStats:
     n = int(acc["n"])
     mean = acc["wsum"] / acc["w"] if acc["w"] else 0.0
     decayed = acc["dnum"] / acc["dden"] if acc["dden"] else 0.0
+    vol = acc.get("vol") or {}
     return WindowStats(
         mean=_clip(mean),
         decayed=_clip(decayed),
@@ -138,6 +184,10 @@ def stats(acc: dict[str, Any] | None) -> WindowStats:
         posts=n,
         authors=len(acc.get("authors", ())),
         engagement=int(acc.get("eng", 0)),
+        vol_low=int(vol.get("low", 0)),
+        vol_normal=int(vol.get("normal", 0)),
+        vol_high=int(vol.get("high", 0)),
+        interval_width=acc["iw_sum"] / acc["iw_n"] if acc.get("iw_n") else None,
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stocktracker.domain.sentiment import ModelAnswer, label_of
+from stocktracker.domain.vol_read import VolRead
 
 MAX_POST_CHARS = 2000
 MAX_REASONING_CHARS = 300
@@ -120,7 +121,9 @@ def answer_from(data: object, model: str, latency_us: int, *, label_key: str,
     Raises
     ------
     NonsenseAnswer
-        Wrong type, missing field, NaN, or a label that contradicts the score.
+        Wrong type, missing field, NaN, or a label that contradicts the score; among the
+        extra keys, an expected volatility that is not low|normal|high, an interval bound
+        that is not a finite number, or an interval whose low is above its high.
     """
     if not isinstance(data, Mapping):
         raise NonsenseAnswer(f"expected an object, got {type(data).__name__}")
@@ -138,6 +141,10 @@ def answer_from(data: object, model: str, latency_us: int, *, label_key: str,
     reasoning = data.get("reasoning", "")
     if not isinstance(reasoning, str):
         raise NonsenseAnswer("reasoning is not a string")
+    try:  # the volatility read's keys, where asked for, before any clipping
+        VolRead.from_record({key: data.get(key) for key in extra_keys})
+    except ValueError as exc:
+        raise NonsenseAnswer(str(exc)) from None
     extra: dict[str, float | str] = {}
     for key in extra_keys:
         value = data.get(key)
