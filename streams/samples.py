@@ -69,16 +69,17 @@ def trace(*stages: str, start: int | None = None, step_us: int = 2_000) -> dict[
     return {k: first + n * step_us for n, k in enumerate(stamps)}
 
 
-def sentiment(ticker: str = "SPY", mean: float = 0.4, at: int = T0, posts: int = 5) -> dict[str, Any]:
-    return _avro("Sentiment", {
+def sentiment(ticker: str = "SPY", mean: float = 0.4, at: int = T0, posts: int = 5,
+              **fields: Any) -> dict[str, Any]:
+    return _avro("Sentiment", {**fields,
         "ticker": ticker, "window_start": at - 300_000_000, "window_end": at, "mean": mean,
         "decayed": mean * 0.9, "confidence": 0.6, "posts": posts, "authors": posts, "engagement": 40,
         "tumbling_mean": mean, "tumbling_posts": 2, "momentum": 0.1, "event_time": at,
         "trace": trace("ingest", "score", "aggregate")})
 
 
-def signal(sid: str = "SPY:bullish:1", at: int = T0) -> dict[str, Any]:
-    return _avro("Signal", {
+def signal(sid: str = "SPY:bullish:1", at: int = T0, **fields: Any) -> dict[str, Any]:
+    return _avro("Signal", {**fields,
         "id": sid, "ticker": "SPY", "direction": "bullish", "strength": 0.45, "confidence": 0.7,
         "posts": 6, "authors": 5, "window_start": at - 300_000_000,
         "reason": "mean 0.45 >= 0.25, 6 posts, 5 authors", "momentum": 0.2, "engagement": 50,

@@ -95,6 +95,10 @@ def blueprint(web: WebSettings, feed: Feed, writer: ControlWriter | None,
     def skill() -> Response:
         return jsonify(feed.skill_view())
 
+    @bp.get("/volatility")
+    def volatility() -> Response:
+        return jsonify(feed.volatility())
+
     @bp.get("/alerts")
     def alerts() -> Response:
         return jsonify(feed.alerts())

@@ -20,7 +20,8 @@ STATUS = "system_status"
 LATENCY = "latency_metrics"
 SKILL = "model_skill"
 ALERT = "alert_update"
-EVENTS = (SENTIMENT, SIGNAL, TRADE, POSITION, STATUS, LATENCY, SKILL, ALERT)
+VOLATILITY = "volatility_update"
+EVENTS = (SENTIMENT, SIGNAL, TRADE, POSITION, STATUS, LATENCY, SKILL, ALERT, VOLATILITY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from stocktracker.web.events import (
     SKILL,
     STATUS,
     TRADE,
+    VOLATILITY,
     Batch,
     Event,
     EventBuffer,
@@ -160,6 +161,7 @@ class Feed:
                 LATENCY: [{**p, "budget_ms": self.web.latency_budget_ms} for p in v.latency_points],
                 SKILL: [self._skill_view],
                 ALERT: list(v.alerts.alerts.values()),
+                VOLATILITY: v.vol.rows(),
             }
             if items[LATENCY]:  # the table's figures come with the newest point
                 items[LATENCY][-1]["rolling"] = v.latency.rolling()
@@ -246,6 +248,11 @@ class Feed:
         """``GET /api/skill``: the latest model skill (what ``model_skill`` last sent)."""
         with self.lock:
             return self._skill_view
+
+    def volatility(self) -> list[dict[str, Any]]:
+        """``GET /api/volatility``: per ticker, the LLM's read and the measured regime."""
+        with self.lock:
+            return self.view.vol.rows()
 
     def alerts(self) -> dict[str, Any]:
         """``GET /api/alerts``."""

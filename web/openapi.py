@@ -105,6 +105,11 @@ def spec(version: str = "0.1.0") -> dict[str, Any]:
                                "with its bootstrap interval, the hit rate of calls (|score| >= "
                                "threshold) with its Wilson interval, confidence sorting and "
                                "calibration buckets (what the model_skill event sends)", SKILL),
+            "/api/volatility": _get("Per ticker: the LLM's volatility read over the sentiment window "
+                                    "(majority read, low/normal/high counts, mean 90% interval "
+                                    "width), the measured regime of that underlying, and whether "
+                                    "they agree (what the volatility_update event sends)",
+                                    {"type": "array", "items": _OBJ}),
             "/api/control": {"post": {
                 "summary": "Pause, resume, kill, flatten, close one position or set limits (written "
                            "to the control topic)",

@@ -21,6 +21,7 @@ from stocktracker.web.alert_view import Activity, AlertTrail
 from stocktracker.web.commands import CommandTrail
 from stocktracker.web.events import ALERT, POSITION, SENTIMENT, SIGNAL, TRADE, Event
 from stocktracker.web.stats import LatencyWindow, RateMeter
+from stocktracker.web.vol_view import VolPanel
 
 # which stage's latency each topic's records tell (an order's later states repeat its trace)
 STAGE_OF = {"posts": "ingest", "scores": "score", "sentiment": "aggregate",
@@ -85,6 +86,7 @@ class DashboardView:
         self.errors: deque[dict[str, Any]] = deque(maxlen=history)
         self.alerts = AlertTrail(history)  # the alerts and their audit trail
         self.activity = Activity()  # what the alert rules count over time
+        self.vol = VolPanel()  # the LLM's volatility read beside the measured regime
 
     def apply(self, topic: str, record: Mapping[str, Any], seen_us: int) -> list[Event]:
         """Fold one record into the view; returns the events it causes."""
@@ -117,8 +119,9 @@ class DashboardView:
     def _on_sentiment(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
         payload = {k: r[k] for k in ("ticker", "mean", "decayed", "confidence", "posts", "authors",
                                      "engagement", "momentum", "tumbling_mean")}
-        payload.update(t=_ms(r["event_time"]), window_start=_ms(r["window_start"]))
-        return [Event(SENTIMENT, r["ticker"], payload, origin)]
+        payload.update(t=_ms(r["event_time"]), window_start=_ms(r["window_start"]),
+                       llm_vol=r.get("llm_vol"))
+        return [Event(SENTIMENT, r["ticker"], payload, origin), *self.vol.sentiment(r, origin)]
 
     def add_sentiment_point(self, point: dict[str, Any]) -> None:
         """Keep a point the browser was sent (the chart's history for new viewers)."""
@@ -128,10 +131,11 @@ class DashboardView:
     def _on_signals(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
         payload = {k: r[k] for k in ("id", "ticker", "direction", "strength", "confidence", "posts",
                                      "authors", "reason", "momentum", "engagement")}
+        payload.update({k: r.get(k) for k in ("llm_vol", "measured_regime", "vol_agreement")})
         order = self.orders.get(self.order_of_signal.get(r["id"], ""))
         payload.update(t=_ms(r["event_time"]), outcome=_outcome(order) if order else None)
         _bounded_put(self.signals, r["id"], payload, self.history)
-        return [Event(SIGNAL, r["id"], payload, origin)]
+        return [Event(SIGNAL, r["id"], payload, origin), *self.vol.signal(r, origin)]
 
     def _on_orders(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
         order = {k: r[k] for k in ("client_order_id", "signal_id", "underlying", "symbol", "side",
@@ -206,7 +210,7 @@ class DashboardView:
         self.metrics[(r["name"], labels)] = {"name": r["name"], "value": r["value"],
                                              "labels": dict(labels), "seen_us": seen}
         self.component_seen[r["labels"].get("stage", "unknown")] = seen
-        return []
+        return self.vol.metric(r, origin)
 
     def _on_alerts(self, r: Mapping[str, Any], seen: int, origin: int) -> list[Event]:
         shown = self.alerts.apply(r)

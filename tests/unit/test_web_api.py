@@ -21,7 +21,8 @@ from stocktracker.web.hub import Feed
 from tests.web_auth import TOKEN, web_settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-VIEWS = ("/api/status", "/api/positions", "/api/signals", "/api/orders", "/api/metrics", "/api/skill")
+VIEWS = ("/api/status", "/api/positions", "/api/signals", "/api/orders", "/api/metrics", "/api/skill",
+         "/api/volatility")
 
 
 class Loopback(ListWriter):

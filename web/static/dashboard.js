@@ -20,6 +20,7 @@ const state = {
   budget: 200,
   skill: {last: null, plot: null, names: [], ics: [], intervals: []},  // the latest model_skill
   alerts: new Map(),      // id -> alert (its latest state, who acknowledged it)
+  volatility: new Map(),  // ticker -> the LLM's read and the measured regime
   dirty: new Set(),
 };
 
@@ -65,6 +66,7 @@ function connect() {
   socket.on("latency_metrics", (m) => batch(m, onLatency, resetLatency));
   socket.on("model_skill", (m) => batch(m, onSkill));
   socket.on("alert_update", (m) => batch(m, onAlert, () => state.alerts.clear()));
+  socket.on("volatility_update", (m) => batch(m, onVolatility, () => state.volatility.clear()));
 }
 
 function setConn(text, cls) {
@@ -90,6 +92,10 @@ function onSentiment(p) {
   s.x.push(p.t / 1000); s.decayed.push(p.decayed); s.mean.push(p.mean); s.last = p;
   if (s.x.length > MAX_POINTS) { s.x.shift(); s.decayed.shift(); s.mean.shift(); }
   state.dirty.add("sentiment");
+}
+function onVolatility(v) {
+  state.volatility.set(v.ticker, v);
+  state.dirty.add("volatility");
 }
 function resetSeries(s) { s.x.length = 0; s.decayed.length = 0; s.mean.length = 0; }
 
@@ -144,6 +150,18 @@ function render() {
   if (dirty.has("latency")) renderLatency();
   if (dirty.has("skill")) renderSkill();
   if (dirty.has("alerts")) renderAlerts();
+  if (dirty.has("volatility")) renderVolatility();
+}
+
+function renderVolatility() {
+  const rows = Array.from(state.volatility.values()).sort((a, b) => a.ticker.localeCompare(b.ticker));
+  fillTable("volatility", rows, (tr, v) => {
+    const c = v.llm_vol_counts || {};
+    cell(tr, v.ticker); cell(tr, v.llm_vol || "-");
+    cell(tr, `${c.low || 0} / ${c.normal || 0} / ${c.high || 0}`);
+    cell(tr, fmt(v.llm_interval_width)); cell(tr, v.measured_regime || "-");
+    cell(tr, v.agreement, v.agreement === "disagree" ? "down" : (v.agreement === "agree" ? "up" : ""));
+  });
 }
 
 // ---- alerts: a banner while any fires unacknowledged, and the list -------------------
