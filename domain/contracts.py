@@ -101,7 +101,8 @@ class ChainQuote:
             "bid_size": self.bid_size, "ask_size": self.ask_size,
             "option_type": self.option_type, "strike": self.strike, "expiry": self.expiry,
             "iv": self.iv, "delta": self.delta, "open_interest": self.open_interest,
-            "volume": self.volume, "penny": self.penny, "event_time": self.quote_us,
+            "volume": self.volume, "penny": self.penny, "derived": False,
+            "event_time": self.quote_us,
             "trace": {},
         }
 
