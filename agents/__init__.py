@@ -1,4 +1,5 @@
-"""Faust agents: score, aggregate, signal, market, chain, execute, orders, book, exits, control."""
+"""Faust agents: score, aggregate, signal, market, chain, live quotes, execute, orders, book,
+exits, control."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def register_all(pipeline: AgentHost) -> None:
         control,
         execute,
         exits,
+        live_quotes,
         market,
         orders,
         owner,
@@ -25,6 +27,6 @@ def register_all(pipeline: AgentHost) -> None:
         signal,
     )
 
-    for module in (score, aggregate, signal, market, chain, execute, orders, book, exits,
-                   control, owner):
+    for module in (score, aggregate, signal, market, chain, live_quotes, execute, orders, book,
+                   exits, control, owner):
         module.register(pipeline)

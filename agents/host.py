@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.broker import Broker, ChainSource, QuoteStream
 from stocktracker.domain.control import ControlState
 from stocktracker.domain.decision import TradingRules
 from stocktracker.domain.market_hours import MarketCalendar
@@ -61,6 +61,7 @@ class AgentHost(Protocol):
     agents: dict[str, Any]
     broker: Broker
     chain_source: ChainSource | None
+    quote_stream: QuoteStream | None
     open_positions: Any
     open_entries: Any
     chain_index: Any

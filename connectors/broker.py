@@ -17,6 +17,7 @@ from stocktracker.domain.orders import (
     OrderUpdate,
     StreamResumed,
 )
+from stocktracker.domain.streamed_quotes import StreamedQuote
 
 
 class BrokerError(RuntimeError):
@@ -141,4 +142,24 @@ class ChainSource(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class QuoteStream(Protocol):
+    """Streamed option and stock quotes (``connectors.alpaca.quote_stream.AlpacaQuoteStream``):
+    the contracts and underlyings asked for, pushed as they change."""
+
+    sync_s: float  # how often the agent recomputes what to stream
+    strikes: int  # strikes each side of the spot to stream
+
+    async def want(self, options: set[str], stocks: set[str]) -> None:
+        """Stream exactly these option contracts and stocks from now on (none: disconnect)."""
+        ...
+
+    def quotes(self) -> AsyncIterator[StreamedQuote]:
+        """The quotes as they arrive, on the caller's event loop."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect and stop."""
         ...

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic_settings import BaseSettings
 
 from stocktracker.connectors.base import Source
-from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.broker import Broker, ChainSource, QuoteStream
 from stocktracker.streams.core.settings import Settings
 
 
@@ -22,7 +22,8 @@ class Venue:
     """One venue's parts; a part it does not have is None.
 
     ``broker(settings, live)`` and ``chain(settings, live)`` build the execution and the
-    market-data parts; ``source(settings)`` an ingest source, or None without credentials
+    market-data parts, ``quotes(settings, live)`` its streamed quotes (None when turned
+    off); ``source(settings)`` an ingest source, or None without credentials
     (``needs`` then says what to set). ``live`` says whether it can trade a live account.
     """
 
@@ -30,6 +31,7 @@ class Venue:
     settings: tuple[type[BaseSettings], ...] = ()
     broker: Callable[[Settings, bool], Broker] | None = None
     chain: Callable[[Settings, bool], ChainSource] | None = None
+    quotes: Callable[[Settings, bool], QuoteStream | None] | None = None
     source: Callable[[Settings], Source | None] | None = None
     live: bool = False
     needs: str = ""

@@ -17,7 +17,7 @@ import faust
 
 from stocktracker.agents.host import ControlHolder
 from stocktracker.agents.owner import Ownership
-from stocktracker.connectors.broker import Broker, BrokerError, ChainSource
+from stocktracker.connectors.broker import Broker, BrokerError, ChainSource, QuoteStream
 from stocktracker.domain.decision import rules_from
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.domain.order_record import OrderRecord
@@ -28,7 +28,7 @@ from stocktracker.streams.core.settings import Settings
 from stocktracker.streams.core.topics import Topics
 from stocktracker.streams.core.trace import now_us
 from stocktracker.streams.transport import broker_url as guarded
-from stocktracker.streams.venues import make_broker, make_chain_source
+from stocktracker.streams.venues import make_broker, make_chain_source, make_quote_stream
 from stocktracker.tables.definitions import Tables
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Pipeline:
         ensemble: Ensemble | None = None,
         broker: Broker | None = None,
         chain_source: ChainSource | None = None,
+        quote_stream: QuoteStream | None = None,
         live: bool = False,
     ) -> None:
         self.settings = settings
@@ -90,6 +91,8 @@ class Pipeline:
         self.ownership = Ownership(self.app, self.topics.signals.get_topic_name())
         # Market data for the chain cache (Alpaca's); None: quotes come from the topic only.
         self.chain_source = chain_source or make_chain_source(settings, live=live)
+        # Streamed quotes of the contracts that cannot wait for the refresh (agents.live_quotes).
+        self.quote_stream = quote_stream or make_quote_stream(settings, live=live)
         self.reconciled = asyncio.Event()  # set once the broker's state is in the tables
         self.order_meta: dict[str, OrderRecord] = {}  # orders sent by this process
         self.account = Account(equity=0.0, buying_power=0.0, cash=0.0)  # refreshed by a timer

@@ -31,7 +31,7 @@ from typing import Any
 import faust
 
 from stocktracker.agents.host import ControlHolder
-from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.broker import Broker, ChainSource, QuoteStream
 from stocktracker.connectors.replay.source import MalformedPost, ReplayItem, post_record
 from stocktracker.connectors.simulated.broker import SimulatedBroker
 from stocktracker.domain.decision import rules_from
@@ -242,6 +242,7 @@ class Simulation:
             settings.trading.slippage, settings.trading.commission,
             latency_us=settings.trading.sim_latency_us(backtest=True))
         self.chain_source: ChainSource | None = None
+        self.quote_stream: QuoteStream | None = None
         self.quote_lookup: Any = None
         self.worker_id = "simulation"
         self.ownership = _AlwaysOwner()

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings
 
 from stocktracker.connectors.alpaca.factory import VENUE as ALPACA
 from stocktracker.connectors.base import Source
-from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.broker import Broker, ChainSource, QuoteStream
 from stocktracker.connectors.reddit.factory import VENUE as REDDIT
 from stocktracker.connectors.simulated.factory import VENUE as SIMULATED
 from stocktracker.connectors.venue import Venue
@@ -70,6 +70,12 @@ def make_chain_source(settings: Settings, live: bool = False) -> ChainSource | N
     """The trading venue's market data for the chain cache, or None where it has none (the
     simulated market publishes its own quotes)."""
     factory = _trading_venue(settings).chain
+    return factory(settings, live) if factory else None
+
+
+def make_quote_stream(settings: Settings, live: bool = False) -> QuoteStream | None:
+    """The trading venue's streamed quotes, or None where it has none or they are off."""
+    factory = _trading_venue(settings).quotes
     return factory(settings, live) if factory else None
 
 

@@ -19,6 +19,17 @@ class AlpacaSettings(BaseSettings):
     stream_url: str | None = Field(default=None, description="Override of the trade-updates websocket.")
     options_feed: str = Field(default="indicative", pattern="^(indicative|opra)$",
                               description="indicative: free, delayed; opra: real time (subscription).")
+    data_stream_url: str | None = Field(
+        default=None, description="Override of the market-data websockets' host (tests); "
+        "options at {url}/v1beta1/{options_feed}, stocks at {url}/v2/{stock_feed}.")
+    stock_feed: str = Field(default="iex", pattern="^(iex|sip|delayed_sip)$",
+                            description="Stock quotes stream: iex (free), sip (subscription).")
+    stream_quotes: bool = Field(default=True, description="Stream option and stock quotes "
+                                "(held and near-the-money contracts) besides the REST refresh.")
+    stream_strikes: int = Field(default=3, ge=0, description="Strikes each side of the spot "
+                                "whose calls and puts are streamed (held contracts always are).")
+    stream_sync_s: float = Field(default=1.0, gt=0, description="How often the streamed "
+                                 "contracts are recomputed from positions and the chain.")
     requests_per_minute: int = Field(default=200, ge=1, description="Alpaca's REST rate limit.")
     chain_refresh_s: float = Field(default=10.0, gt=0, description="Chain snapshot refresh period.")
     max_retries: int = Field(default=3, ge=0, description="Retries on 429/5xx/timeouts (same order id).")

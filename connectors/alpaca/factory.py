@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from stocktracker.connectors.alpaca.config import AlpacaSettings
-from stocktracker.connectors.broker import Broker, ChainSource
+from stocktracker.connectors.broker import Broker, ChainSource, QuoteStream
 from stocktracker.connectors.venue import Venue
 from stocktracker.streams.core.settings import Settings
 
@@ -27,4 +27,14 @@ def make_chain(settings: Settings, live: bool) -> ChainSource:
     return AlpacaChain.from_settings(AlpacaSettings(), live=live)
 
 
-VENUE = Venue("alpaca", settings=(AlpacaSettings,), broker=make_broker, chain=make_chain, live=True)
+def make_quote_stream(settings: Settings, live: bool) -> QuoteStream | None:
+    """Streamed quotes of the held and near-the-money contracts and of the underlyings
+    (None with ``ALPACA_STREAM_QUOTES=false``: the REST refresh alone)."""
+    from stocktracker.connectors.alpaca.quote_stream import AlpacaQuoteStream
+
+    alpaca = AlpacaSettings()
+    return AlpacaQuoteStream.from_settings(alpaca) if alpaca.stream_quotes else None
+
+
+VENUE = Venue("alpaca", settings=(AlpacaSettings,), broker=make_broker, chain=make_chain,
+              quotes=make_quote_stream, live=True)

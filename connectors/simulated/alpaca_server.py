@@ -16,6 +16,9 @@ It answers in Alpaca's own JSON shapes, so the real alpaca-py clients talk to it
 - ``/stream``: the trade-updates websocket (JSON messages, sent as binary frames like
   Alpaca's: ``authenticate``, then ``listen`` to ``trade_updates``), served by
   :class:`~connectors.simulated.alpaca_stream.TradeUpdatesStream`.
+- ``/v1beta1/{feed}`` and ``/v2/{feed}``: the option and stock quote websockets (msgpack),
+  served by :class:`~connectors.simulated.alpaca_marketdata.MarketDataStream` (``market_data``),
+  which pushes every ``set_quote`` / ``set_stock_quote`` to the connections subscribed.
 
 This module holds the server: its routes, the faults it injects and :func:`main`. State
 lives in :class:`~connectors.simulated.alpaca_account.PaperAccount` (pure: no I/O, time
@@ -41,6 +44,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from stocktracker.connectors.simulated.alpaca_account import ApiRefusal, PaperAccount, Touch
+from stocktracker.connectors.simulated.alpaca_marketdata import MarketDataStream
 from stocktracker.connectors.simulated.alpaca_stream import TradeUpdatesStream
 from stocktracker.connectors.simulated.serving import HOST, LocalServer, in_thread, run_until_killed
 
@@ -126,6 +130,7 @@ class AlpacaServer(LocalServer):
         self.page_size = page_size
         self._lock = threading.RLock()
         self.trade_updates = TradeUpdatesStream(api_key, secret_key, self._lock)
+        self.market_data = MarketDataStream(api_key, secret_key, self._lock)
         self.account = PaperAccount(cash=cash, on_event=self.trade_updates.broadcast)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.faults: list[Fault] = []
@@ -138,12 +143,19 @@ class AlpacaServer(LocalServer):
         """The trade-updates websocket (``TradingStream(url_override=...)``)."""
         return f"ws://{HOST}:{self.port}/stream"
 
+    @property
+    def data_stream_url(self) -> str:
+        """The market-data websockets' base (``ALPACA_DATA_STREAM_URL``)."""
+        return f"ws://{HOST}:{self.port}"
+
     # ---- test controls ------------------------------------------------------------------------
     def set_quote(self, symbol: str, bid: float, ask: float, bid_size: int = 10,
                   ask_size: int = 10) -> None:
         """Quote an option (resting orders it crosses fill)."""
         with self._lock:
             self.account.set_quote(symbol, bid, ask, bid_size, ask_size)
+            self.market_data.publish("options", symbol, bid, ask, bid_size, ask_size,
+                                     self.account.quotes[symbol].at)
 
     def routed(self) -> bool:
         """Whether every order answered so far has been routed (none still ``accepted``)."""
@@ -168,7 +180,8 @@ class AlpacaServer(LocalServer):
     def set_stock_quote(self, symbol: str, bid: float, ask: float) -> None:
         """Quote an underlying (``/v2/stocks/quotes/latest``)."""
         with self._lock:
-            self.account.stock_quotes[symbol] = Touch(bid, ask, 1, 1, self.account.clock())
+            touch = self.account.stock_quotes[symbol] = Touch(bid, ask, 1, 1, self.account.clock())
+            self.market_data.publish("stocks", symbol, bid, ask, 1, 1, touch.at)
 
     def add_contract(self, symbol: str, open_interest: int | None = None,
                      penny: bool = True) -> None:
@@ -251,6 +264,7 @@ class AlpacaServer(LocalServer):
     # ---- life ---------------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
         self.trade_updates.start(asyncio.get_running_loop())
+        self.market_data.start(asyncio.get_running_loop())
         return await super().__aenter__()
 
     def _app(self) -> web.Application:
@@ -270,17 +284,19 @@ class AlpacaServer(LocalServer):
         r.add_get("/v1beta1/options/snapshots/{underlying}", self._get_snapshots)
         r.add_get("/v2/stocks/quotes/latest", self._get_stock_quotes)
         r.add_get("/stream", self.trade_updates.handle)
+        self.market_data.add_routes(r)
         return app
 
     async def __aexit__(self, *exc: object) -> None:
         await self.trade_updates.close()
+        await self.market_data.close()
         await super().__aexit__(*exc)
 
     # ---- HTTP -----------------------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request,
                           handler: Callable[[web.Request], Any]) -> web.StreamResponse:
-        if request.path == "/stream":
+        if request.path == "/stream" or self.market_data.serves(request.path):
             return await handler(request)  # type: ignore[no-any-return]
         with self._lock:
             self.requests.append((request.method, request.path, dict(request.query)))
@@ -407,7 +423,7 @@ def main() -> None:
     args = parser.parse_args()
     run_until_killed(AlpacaServer(args.key, args.secret, args.cash, args.port), lambda server: [
         f"ALPACA_TRADING_URL={server.url}", f"ALPACA_DATA_URL={server.url}",
-        f"ALPACA_STREAM_URL={server.stream_url}"])
+        f"ALPACA_STREAM_URL={server.stream_url}", f"ALPACA_DATA_STREAM_URL={server.data_stream_url}"])
 
 
 if __name__ == "__main__":
