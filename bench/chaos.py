@@ -85,6 +85,7 @@ def worker_env(server: Any) -> dict[str, str]:
         env.update({"TRADING_BROKER": "alpaca", "ALPACA_API_KEY": ALPACA_KEY,
                     "ALPACA_SECRET_KEY": ALPACA_SECRET, "ALPACA_TRADING_URL": server.url,
                     "ALPACA_DATA_URL": server.url, "ALPACA_STREAM_URL": server.stream_url,
+                    "ALPACA_DATA_STREAM_URL": server.data_stream_url,
                     "ALPACA_POLL_INTERVAL_S": "0.5",
                     # the day runs ~140 times faster than real time: a chain every second,
                     # and Alpaca's 200 requests a minute lifted (as bench/execution.py does)

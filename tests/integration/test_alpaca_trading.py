@@ -85,7 +85,8 @@ def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: P
         "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO",
         "TRADING_BROKER": "alpaca", "ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET,
         "ALPACA_TRADING_URL": alpaca.url, "ALPACA_DATA_URL": alpaca.url,
-        "ALPACA_STREAM_URL": alpaca.stream_url, "ALPACA_CHAIN_REFRESH_S": "0.5",
+        "ALPACA_STREAM_URL": alpaca.stream_url, "ALPACA_DATA_STREAM_URL": alpaca.data_stream_url,
+        "ALPACA_CHAIN_REFRESH_S": "0.5",
         "ALPACA_POLL_INTERVAL_S": "0.5"})
     try:
         yield pipeline_run
