@@ -52,12 +52,19 @@ class _Feed:
         self._stream: Any = None
         self._thread: threading.Thread | None = None
         self.asked: set[str] = set()
+        self.ended = False
 
     def sync(self, wanted: set[str]) -> None:
         """Subscribe to what is wanted and not asked yet, unsubscribe from the rest; with
         nothing wanted, disconnect."""
         if not wanted:
             self.stop()
+            return
+        if self._thread is not None and not self._thread.is_alive():
+            if not self.ended:  # alpaca-py gave up (insufficient subscription): do not loop
+                log.error("%s quote stream ended; quotes come from the REST refresh only",
+                          self.name)
+            self.ended = True
             return
         if self._stream is None:  # alpaca-py connects once it has a subscription
             self._stream = self._make()
