@@ -72,7 +72,7 @@ def quote_record(q: StreamedQuote, cached: Mapping[str, Any] | None) -> dict[str
         raise BadStreamedQuote(f"{q.symbol}: no two-sided quote ({q.bid} x {q.ask})")
     touch = {"symbol": q.symbol, "bid": float(q.bid), "ask": float(q.ask),
              "bid_size": int(q.bid_size), "ask_size": int(q.ask_size),
-             "event_time": int(q.at_us), "trace": {}}
+             "derived": False, "event_time": int(q.at_us), "trace": {}}
     if not q.option:
         return {"underlying": q.symbol, "option_type": None, "strike": None, "expiry": None,
                 "iv": None, "delta": None, "open_interest": None, "volume": None,

@@ -187,7 +187,7 @@ def test_a_streamed_option_quote_keeps_the_cached_terms_at_its_own_time() -> Non
     record = quote_record(StreamedQuote(CALL, True, 1.5, 1.56, 5, 6, AT_US), CACHED)
     assert record == {**{k: v for k, v in CACHED.items() if k not in ("bid", "ask")},
                       "bid": 1.5, "ask": 1.56, "bid_size": 5, "ask_size": 6,
-                      "event_time": AT_US, "trace": {}}
+                      "derived": False, "event_time": AT_US, "trace": {}}
 
 
 def test_a_streamed_option_quote_not_cached_takes_its_terms_from_the_occ_symbol() -> None:
