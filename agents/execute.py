@@ -67,7 +67,8 @@ def register(p: AgentHost) -> None:
             coid, signal["id"], underlying, decision.symbol, decision.option_type,
             decision.strike, decision.expiry, decision.qty, p.trading_rules.order_type,
             decision.limit_price, p.broker.name, decision.sizing, now,
-            stamped(signal["trace"], "execute", received), decision.reasons)
+            stamped(signal["trace"], "execute", received), decision.reasons,
+            decision.contract_reason)
         store_order(p, order)
         ids = {"signal_id": signal["id"], "client_order_id": coid}
         if not decision.ok:

@@ -3,9 +3,11 @@
 Expiry: the session's own (0DTE) or, when the underlying lists none that day and the rule
 allows it, the nearest later one. Strike: the contract whose |delta| is nearest a target
 (the quote's delta, else Black-Scholes from the quote's IV, else from an IV implied from
-the mid), or an offset in strikes from the one nearest the spot. Before either, filters
-remove crossed quotes, contracts without a bid, wide spreads and thin open interest or
-volume; when nothing is left the choice says which filter removed how many.
+the mid) and, among those within a band of it, the most liquid (:mod:`domain.liquidity`:
+tightest spread, then volume, then open interest); or an offset in strikes from the one
+nearest the spot. Before either, filters remove crossed quotes, contracts without a bid,
+wide spreads and thin open interest or volume; when nothing is left the choice says which
+filter removed how many.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from stocktracker.domain.liquidity import band_words, most_liquid
 from stocktracker.domain.pricing import bs_delta, bs_price, year_fraction_us
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -125,11 +128,13 @@ class ContractRule:
     Attributes
     ----------
     strike_mode:
-        ``delta`` (nearest ``target_delta``) or ``offset`` (``strike_offset`` from ATM).
+        ``delta`` (the most liquid near ``target_delta``) or ``offset`` (``strike_offset``
+        from ATM).
     target_delta:
         Wanted |delta|, 0.40 by default (slightly out of the money).
     delta_tolerance:
-        Contracts whose |delta| is further than this from the target are not taken.
+        The band: contracts whose |delta| is further than this from the target are not
+        taken; among the others the most liquid is (``TRADING_DELTA_BAND``, 0.10).
     strike_offset:
         ``offset`` mode: 0 is the qualifying strike nearest the spot, +n is n qualifying
         strikes out of the money, -n into it (clamped to the strikes there are).
@@ -149,7 +154,7 @@ class ContractRule:
 
     strike_mode: str = "delta"
     target_delta: float = 0.40
-    delta_tolerance: float = 0.20
+    delta_tolerance: float = 0.10
     strike_offset: int = 0
     min_open_interest: int = 0
     min_volume: int = 0
@@ -354,24 +359,17 @@ def _by_offset(left: list[ChainQuote], spot: float, kind: str, expiry: str, list
 
 def _by_delta(left: list[ChainQuote], spot: float, t_years: float, kind: str, expiry: str,
               listed: int, removed: list[tuple[str, int]], rule: ContractRule) -> ContractChoice:
-    best: tuple[float, float] | None = None
-    chosen: tuple[ChainQuote, float] | None = None
-    far = 0
-    for q in left:
-        delta = quote_delta(q, spot, t_years, rule)
-        error = abs(abs(delta) - rule.target_delta)
-        if error > rule.delta_tolerance:
-            far += 1
-            continue
-        key = (error, abs(q.strike - spot))
-        if best is None or key < best:
-            best, chosen = key, (q, delta)
-    if chosen is None:
-        if far:
-            removed.append((f"|delta| not within {rule.delta_tolerance:.2f} of "
-                            f"{rule.target_delta:.2f}", far))
-        return _none_left(kind, expiry, listed, removed)
-    q, delta = chosen
-    return ContractChoice(q, expiry, delta, f"{kind} {q.strike:g} exp {expiry}: |delta| "
-                          f"{abs(delta):.2f} nearest the target {rule.target_delta:.2f}",
-                          tuple(removed))
+    band = band_words(rule.target_delta, rule.delta_tolerance)
+    liquid = most_liquid([(q, quote_delta(q, spot, t_years, rule)) for q in left],
+                         rule.target_delta, rule.delta_tolerance)
+    if liquid.contract is None:
+        if liquid.outside_band:
+            removed.append((f"|delta| not {band}", liquid.outside_band))
+        detail = ", ".join(f"{label}: {n}" for label, n in removed) or "none listed"
+        return ContractChoice(None, expiry, None,
+                              f"no {kind} {band} with a spread under {rule.max_spread_pct:.0%} "
+                              f"expiring {expiry} ({listed} listed; removed by {detail})",
+                              tuple(removed))
+    q = liquid.contract
+    return ContractChoice(q, expiry, liquid.delta, f"{kind} {q.strike:g} exp {expiry} Δ"
+                          f"{abs(liquid.delta or 0):.2f}: {liquid.reason}", tuple(removed))

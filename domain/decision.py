@@ -78,7 +78,8 @@ def rules_from(settings: Any) -> TradingRules:
     return TradingRules(
         order_type=t.order_type,
         contract=ContractRule(strike_mode=t.strike_mode, target_delta=t.target_delta,
-                              strike_offset=t.strike_offset, min_open_interest=t.min_open_interest,
+                              delta_tolerance=t.delta_band, strike_offset=t.strike_offset,
+                              min_open_interest=t.min_open_interest,
                               min_volume=t.min_volume, max_spread_pct=t.max_spread_pct,
                               allow_later_expiry=t.nearest_expiry),
         sizing=SizingRule(mode=t.sizing, contracts=t.contracts_per_signal,

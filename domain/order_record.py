@@ -67,13 +67,13 @@ class OrderRecord:
     def entry(cls, client_order_id: str, signal_id: str, underlying: str, symbol: str,
               option_type: str | None, strike: float | None, expiry: str | None, qty: int,
               order_type: str, limit_price: float | None, broker: str, sizing: str,
-              event_time: int, trace: Mapping[str, int], reasons: tuple[str, ...] = ()
-              ) -> OrderRecord:
+              event_time: int, trace: Mapping[str, int], reasons: tuple[str, ...] = (),
+              choice: str = "") -> OrderRecord:
         """A buy to open; ``rejected`` with ``reasons`` when the risk checks refused it,
-        else ``pending``."""
+        else ``pending`` with ``choice`` (why this contract) as its reason."""
         return cls(client_order_id, signal_id, underlying, symbol, "buy", option_type, strike,
-                   expiry, qty, order_type, limit_price,
-                   "rejected" if reasons else "pending", "; ".join(reasons) or None, broker,
+                   expiry, qty, order_type, limit_price, "rejected" if reasons else "pending",
+                   "; ".join(reasons) or choice or None, broker,
                    "open", sizing=sizing, event_time=event_time, trace=dict(trace))
 
     @classmethod

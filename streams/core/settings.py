@@ -242,6 +242,9 @@ class TradingSettings(_Section):
     equity_pct: float = Field(default=0.01, gt=0, le=1, description="Share of equity per entry.")
     strike_mode: str = Field(default="delta", pattern="^(delta|offset)$")
     target_delta: float = Field(default=0.40, gt=0, lt=1)
+    delta_band: float = Field(default=0.10, gt=0, lt=1,
+                              description="STRIKE_MODE=delta: among the contracts whose |delta| is "
+                                          "this close to the target, the most liquid is bought.")
     strike_offset: int = Field(default=0, description="STRIKE_MODE=offset: 0 ATM, +n OTM, -n ITM.")
     min_open_interest: int = Field(default=0, ge=0)
     min_volume: int = Field(default=0, ge=0)

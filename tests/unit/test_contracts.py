@@ -49,28 +49,35 @@ def quotes(expiry: date, spot: float = SPOT, strikes: range = range(580, 601),
 CHAIN = quotes(DAY) + quotes(date(2026, 11, 25))
 
 
-def test_bullish_buys_the_0dte_call_nearest_40_delta() -> None:
+def test_bullish_buys_the_0dte_call_near_40_delta() -> None:
     choice = choose(CHAIN, SPOT, "bullish", DAY, NOW)
     assert choice.ok and choice.contract is not None
     assert choice.contract.symbol == "SPY261124C00591000" and choice.expiry == "2026-11-24"
     assert choice.delta == pytest.approx(0.335, abs=0.01)
-    assert "|delta| 0.34 nearest the target 0.40" in choice.reason
+    assert choice.reason == ("call 591 exp 2026-11-24 Δ0.34: the only one within ±0.10 of "
+                             "Δ0.40, spread 0.04 (7.8%)")
 
 
 def test_bearish_buys_the_put_with_a_negative_delta() -> None:
+    # the 589 put (Δ-0.33, spread 7.8 %) and the 590 put (Δ-0.50, 4.3 %) are both in the band
     choice = choose(CHAIN, SPOT, "bearish", DAY, NOW)
-    assert choice.contract is not None and choice.contract.symbol == "SPY261124P00589000"
-    assert choice.delta is not None and -0.40 < choice.delta < -0.30
+    assert choice.contract is not None and choice.contract.symbol == "SPY261124P00590000"
+    assert choice.delta is not None and -0.50 < choice.delta < -0.45
+    assert choice.reason.endswith(": tightest spread 0.04 (4.3%) of 2 within ±0.10 of Δ0.40")
 
 
-def test_the_nearest_delta_is_the_best_in_the_chain() -> None:
+def test_the_choice_is_the_tightest_spread_within_the_band() -> None:
+    t = year_fraction_us(NOW, expiry_close_us("2026-11-24"))
     for target in (0.2, 0.3, 0.5, 0.7):
-        choice = choose(CHAIN, SPOT, "bullish", DAY, NOW, ContractRule(target_delta=target))
+        rule = ContractRule(target_delta=target, delta_tolerance=0.15)
+        choice = choose(CHAIN, SPOT, "bullish", DAY, NOW, rule)
         assert choice.contract is not None and choice.delta is not None
-        t = year_fraction_us(NOW, expiry_close_us("2026-11-24"))
-        errors = [abs(bs_price_delta(SPOT, q.strike, t, q.iv or 0, 0.04, "call")[1] - target)
-                  for q in CHAIN if q.option_type == "call" and q.expiry == "2026-11-24"]
-        assert abs(choice.delta - target) == pytest.approx(min(errors))
+        near = [q for q in CHAIN if q.option_type == "call" and q.expiry == "2026-11-24"
+                and q.spread_pct <= 0.25
+                and abs(bs_price_delta(SPOT, q.strike, t, q.iv or 0, 0.04, "call")[1] - target)
+                <= 0.15]
+        assert abs(choice.delta - target) <= 0.15
+        assert choice.contract.spread_pct == min(q.spread_pct for q in near)
 
 
 def test_without_iv_the_delta_comes_from_the_mid() -> None:
@@ -136,17 +143,21 @@ def test_the_reason_says_which_filter_removed_what() -> None:
                               ("spread > 25% of mid", 1), ("open interest < 100", 2),
                               ("volume < 10", 1))
     assert choice.reason == (
-        "no call expiring 2026-11-24 qualifies (6 listed; removed by crossed or empty quote: 1, "
-        "no bid: 1, spread > 25% of mid: 1, open interest < 100: 2, volume < 10: 1)")
+        "no call within ±0.10 of Δ0.40 with a spread under 25% expiring 2026-11-24 (6 listed; "
+        "removed by crossed or empty quote: 1, no bid: 1, spread > 25% of mid: 1, "
+        "open interest < 100: 2, volume < 10: 1)")
 
 
 def test_only_far_deltas_left_means_no_contract() -> None:
     deep = quotes(DAY, strikes=range(580, 585))  # calls 6-10 points in the money
     choice = choose(deep, SPOT, "bullish", DAY, NOW)
     assert choice.contract is None
-    assert choice.removed == (("|delta| not within 0.20 of 0.40", 5),)
+    assert choice.removed == (("|delta| not within ±0.10 of Δ0.40", 5),)
+    assert choice.reason.startswith("no call within ±0.10 of Δ0.40 with a spread under 25% ")
     loose = choose(deep, SPOT, "bullish", DAY, NOW, ContractRule(delta_tolerance=0.6))
-    assert loose.contract is not None and loose.contract.strike == 584.0
+    # all five in the band, each 4¢ wide: 580 and 581 tie at 0.4 % of the mid, and 581's
+    # |delta| is the nearer to the target
+    assert loose.contract is not None and loose.contract.strike == 581.0
 
 
 def test_offset_mode_counts_strikes_from_atm() -> None:
@@ -164,12 +175,16 @@ def test_offset_mode_counts_strikes_from_atm() -> None:
 
 def test_a_half_day_close_shortens_the_time_to_expiry() -> None:
     close_1pm = int(datetime(2026, 11, 24, 18, 0, tzinfo=UTC).timestamp() * 1_000_000)
-    full = choose(CHAIN, SPOT, "bullish", DAY, NOW, ContractRule(use_quote_delta=False))
-    half = choose(CHAIN, SPOT, "bullish", DAY, NOW, ContractRule(use_quote_delta=False),
-                  close_us=close_1pm)
+    rule = ContractRule(target_delta=0.30, use_quote_delta=False)
+    full = choose(CHAIN, SPOT, "bullish", DAY, NOW, rule)
+    half = choose(CHAIN, SPOT, "bullish", DAY, NOW, rule, close_us=close_1pm)
     assert full.contract is not None and half.contract is not None
-    # three hours less: the 591 call's delta falls from 0.34 to about 0.25, the ATM is nearer
-    assert full.contract.strike == 591.0 and half.contract.strike == 590.0
+    # three hours less: the 591 call's delta falls from 0.34 to about 0.27
+    assert full.contract.strike == 591.0 and half.contract.strike == 591.0
+    assert full.delta == pytest.approx(0.335, abs=0.01)
+    assert half.delta == pytest.approx(0.27, abs=0.01)
+    assert not choose(CHAIN, SPOT, "bullish", DAY, NOW, ContractRule(use_quote_delta=False),
+                      close_us=close_1pm).ok  # 0.27 and 0.50 are both outside ±0.10 of 0.40
     far = next(q for q in CHAIN if q.symbol == "SPY261124C00591000")
     t_half = year_fraction_us(NOW, close_1pm)
     assert quote_delta(far, SPOT, t_half, ContractRule()) == pytest.approx(0.25, abs=0.03)
