@@ -1,6 +1,12 @@
 """Market agent: quotes into the quote table and the per-underlying chain index; each
-underlying's own quotes into the ``volatility`` table (price window, jump guard), with its
-regime published as a ``vol_regime`` metric when it changes."""
+underlying's own quotes into the ``volatility`` table (price window, jump guard, the
+chain's near-the-money implied vol), with its regime published as a ``vol_regime`` metric
+when it changes.
+
+Silence moves no quote through here, so the owner's clock tick (``ticks``, in the tick's
+event time) judges it too: an underlying quiet for ``RISK_HALT_AFTER_S`` in market hours
+turns halted-like on the tick, and back when the tick no longer sees a halt (its next
+quote does it first)."""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from stocktracker.agents.base import send_metric, stage_agent
+from stocktracker.domain.chain_iv import NEAR_MONEY_BAND, near_money_iv
+from stocktracker.domain.contracts import ChainQuote
 from stocktracker.domain.fills import Touch
+from stocktracker.domain.regime import Regime, RegimeCall
 from stocktracker.domain.skill import is_underlying_quote
 from stocktracker.domain.vol_risk import REGIME_VALUES, VolTrack
 
@@ -92,7 +101,11 @@ def register(p: AgentHost) -> None:
         if is_underlying_quote(quote):
             await track_volatility(p, quote)
 
+    async def on_tick(tick: dict[str, Any], received: int) -> None:
+        await regime_on_tick(p, int(tick["event_time"]))
+
     stage_agent(p, p.topics.quotes, "market", "Quote", handle)
+    stage_agent(p, p.topics.ticks, "regime-timer", "Tick", on_tick)
 
 
 async def track_volatility(p: AgentHost, quote: dict[str, Any]) -> None:
@@ -107,12 +120,51 @@ async def track_volatility(p: AgentHost, quote: dict[str, Any]) -> None:
     rules = p.trading_rules.vol
     before = VolTrack.from_record(p.tables.volatility.get(underlying))
     after = before.observe(now, float(quote["bid"]), float(quote["ask"]), rules.jumps)
+    if after.new_bucket(before):  # once per 5 s bucket, not on every tick
+        after = after.with_iv(chain_iv(p, underlying, after.window.last_price or 0.0, now), now)
     call = after.call(now, p.calendar.is_open(now), rules.regime)
     if call.regime != after.regime:
         after = replace(after, regime=call.regime.value)
-        log.info("%s volatility regime: %s", underlying, call.reason)
-        await send_metric(p, underlying, "vol_regime", REGIME_VALUES[call.regime],
-                          {"stage": "market", "underlying": underlying,
-                           "regime": call.regime.value}, now)
+        await publish_regime(p, underlying, call, now)
     if after.worth_saving(before):
         p.tables.volatility[underlying] = after.to_record()
+
+
+def chain_iv(p: AgentHost, underlying: str, spot: float, now: int) -> float | None:
+    """The near-the-money implied vol of ``underlying``'s cached chain at ``now``."""
+    if spot <= 0:
+        return None
+    near = [ChainQuote.from_dict(q) for q in p.chain_index.chain(underlying)
+            if abs(float(q["strike"]) / spot - 1.0) <= NEAR_MONEY_BAND]
+    session = p.calendar.session_at(now)
+    return near_money_iv(near, spot, now, session.close_us if session else None,
+                         p.trading_rules.contract.rate)
+
+
+async def publish_regime(p: AgentHost, underlying: str, call: RegimeCall, now: int) -> None:
+    """A regime change as a ``vol_regime`` metric (and a log line with its reason)."""
+    log.info("%s volatility regime: %s", underlying, call.reason)
+    await send_metric(p, underlying, "vol_regime", REGIME_VALUES[call.regime],
+                      {"stage": "market", "underlying": underlying,
+                       "regime": call.regime.value}, now)
+
+
+async def regime_on_tick(p: AgentHost, now: int) -> None:
+    """Every underlying's regime at the tick's ``now``, for what only time can change: a
+    silence turning it halted-like, or the end of one (the market closed). Other changes
+    are the quotes' to publish: a tick only moves a regime into or out of halted-like, so
+    that a tick whose clock runs a little behind the quotes cannot flap it. Applying a
+    tick twice publishes once (the record keeps the regime published)."""
+    rules = p.trading_rules.vol
+    market_open = p.calendar.is_open(now)
+    for underlying, record in list(p.tables.volatility.items()):
+        try:
+            track = VolTrack.from_record(record)
+        except ValueError as exc:  # the execute agent refuses its entries with this reason
+            log.warning("%s: %s", underlying, exc)
+            continue
+        call = track.call(now, market_open, rules.regime)
+        if (call.regime is Regime.HALTED) == (track.regime == Regime.HALTED.value):
+            continue
+        await publish_regime(p, underlying, call, now)
+        p.tables.volatility[underlying] = replace(track, regime=call.regime.value).to_record()

@@ -42,6 +42,8 @@ class RegimeLimits:
     halt_after_us:
         Halted-like when no underlying price came for this long (30 s) in market hours;
         SPY ticks many times a second, so 30 s of silence is a halt or a dead feed.
+    iv_max_age_us:
+        A near-the-money implied vol measured longer ago than this (5 min) is not used.
     """
 
     calm_below: float = 0.10
@@ -50,6 +52,7 @@ class RegimeLimits:
     stressed_rv_30m: float = 0.30
     stressed_iv: float = 0.40
     halt_after_us: int = 30_000_000
+    iv_max_age_us: int = 300_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +111,12 @@ def _halted(figures: VolFigures, now_us: int, market_open: bool,
     return None
 
 
+def _trading_iv(figures: VolFigures) -> float | None:
+    return None if figures.iv_calendar is None else calendar_to_trading_vol(figures.iv_calendar)
+
+
 def _stressed(figures: VolFigures, limits: RegimeLimits) -> list[str]:
-    iv = None if figures.iv_calendar is None else calendar_to_trading_vol(figures.iv_calendar)
+    iv = _trading_iv(figures)
     tests = (("1-min realised vol", figures.rv_1m, limits.stressed_rv_1m),
              ("5-min realised vol", figures.rv_5m, limits.stressed_rv_5m),
              ("30-min realised vol", figures.rv_30m, limits.stressed_rv_30m),
@@ -123,9 +130,10 @@ def classify(figures: VolFigures, now_us: int, market_open: bool,
     """The regime of one underlying at ``now_us`` and why.
 
     First that applies: **halted** (crossed underlying quote; or, in market hours, no
-    price for ``halt_after_us`` or none yet), **stressed** (any vol at or above its
-    threshold; all of them named), **calm** (5- and 30-minute vols known and below
-    ``calm_below``), else **normal** (including while the vols are still warming up).
+    price for ``halt_after_us`` or none yet), **stressed** (any realised vol, or the
+    near-the-money implied vol, at or above its threshold; all of them named), **calm**
+    (5- and 30-minute realised vols known and below ``calm_below``, and the implied vol
+    too when it is known), else **normal** (including while the vols are still warming up).
     """
     limits = limits or RegimeLimits()
     halted = _halted(figures, now_us, market_open, limits)
@@ -134,13 +142,15 @@ def classify(figures: VolFigures, now_us: int, market_open: bool,
     stressed = _stressed(figures, limits)
     if stressed:
         return RegimeCall(Regime.STRESSED, "stressed: " + ", ".join(stressed))
-    rv_5m, rv_30m = figures.rv_5m, figures.rv_30m
-    if rv_5m is not None and rv_30m is not None and max(rv_5m, rv_30m) < limits.calm_below:
-        return RegimeCall(Regime.CALM, f"calm: 5-min {rv_5m:.1%} and 30-min {rv_30m:.1%} "
-                                       f"realised vol < {limits.calm_below:.0%}")
+    rv_5m, rv_30m, iv = figures.rv_5m, figures.rv_30m, _trading_iv(figures)
     if rv_5m is None or rv_30m is None:
         return RegimeCall(Regime.NORMAL, "normal: realised vol still warming up")
-    return RegimeCall(Regime.NORMAL, f"normal: 5-min {rv_5m:.1%}, 30-min {rv_30m:.1%} realised vol")
+    implied = "" if iv is None else f", ATM implied vol {iv:.1%}"
+    if max(rv_5m, rv_30m, -math.inf if iv is None else iv) < limits.calm_below:
+        return RegimeCall(Regime.CALM, f"calm: 5-min {rv_5m:.1%} and 30-min {rv_30m:.1%} "
+                                       f"realised vol{implied} < {limits.calm_below:.0%}")
+    return RegimeCall(Regime.NORMAL, f"normal: 5-min {rv_5m:.1%}, 30-min {rv_30m:.1%} "
+                                     f"realised vol{implied}")
 
 
 @dataclass(frozen=True, slots=True)

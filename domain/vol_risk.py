@@ -13,8 +13,9 @@ at a signal's event time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stocktracker.domain.jumps import JumpGuard, JumpLimits
 from stocktracker.domain.regime import (
@@ -142,6 +143,9 @@ class VolTrack:
         The underlying's quote when the record was last saved (the crossed-quote test).
     regime:
         The regime last published (``""``: none yet).
+    iv, iv_us:
+        The chain's near-the-money implied vol (calendar convention,
+        :func:`domain.chain_iv.near_money_iv`) and when it was measured (µs).
     """
 
     window: PriceWindow = field(default_factory=PriceWindow)
@@ -149,6 +153,8 @@ class VolTrack:
     bid: float | None = None
     ask: float | None = None
     regime: str = ""
+    iv: float | None = None
+    iv_us: int | None = None
 
     def observe(self, event_us: int, bid: float, ask: float,
                 limits: JumpLimits | None = None) -> VolTrack:
@@ -159,33 +165,48 @@ class VolTrack:
             window = window.update(event_us, (bid + ask) / 2)
         guard = self.guard.observe(window, event_us, limits) if window is not self.window \
             else self.guard
-        return VolTrack(window, guard, bid, ask, self.regime)
+        return VolTrack(window, guard, bid, ask, self.regime, self.iv, self.iv_us)
+
+    def with_iv(self, iv: float | None, at_us: int) -> VolTrack:
+        """The track with the chain's implied vol measured at ``at_us`` (``None``, or a
+        value that is not finite and positive, keeps the last one)."""
+        if iv is None or not math.isfinite(iv) or iv <= 0:
+            return self
+        return replace(self, iv=float(iv), iv_us=at_us)
+
+    def new_bucket(self, before: VolTrack) -> bool:
+        """Whether the newest sample opened a 5 s bucket that ``before`` did not have."""
+        bucket, last, then = self.window.step_us, self.window.last_us, before.window.last_us
+        return last is not None and (then is None or last // bucket != then // bucket)
 
     def worth_saving(self, before: VolTrack) -> bool:
         """Whether the change since ``before`` is one to write to the changelogged table:
-        a new sample bucket, a new guard, a quote that crossed or uncrossed, a new regime.
+        a new sample bucket, a new guard, a quote that crossed or uncrossed, a new regime,
+        a new implied vol.
         A tick that only replaces the newest bucket's price is not (so the table keeps the
         first tick of each 5 s bucket, and the changelog one write per bucket, not per tick)."""
-        bucket = self.window.step_us
-        new_bucket = (self.window.last_us is not None and (
-            before.window.last_us is None
-            or self.window.last_us // bucket != before.window.last_us // bucket))
-        return (new_bucket or self.guard != before.guard or self.regime != before.regime
+        return (self.new_bucket(before) or self.guard != before.guard or self.regime != before.regime
+                or self.iv_us != before.iv_us
                 or _crossed(self.bid, self.ask) != _crossed(before.bid, before.ask))
 
-    def figures(self, now_us: int) -> VolFigures:
-        """What is measured at ``now_us`` (only the samples up to ``now_us`` count)."""
-        return measure(self.window, now_us, bid=self.bid, ask=self.ask)
+    def figures(self, now_us: int, iv_max_age_us: int = RegimeLimits().iv_max_age_us
+                ) -> VolFigures:
+        """What is measured at ``now_us`` (only the samples up to ``now_us`` count, and the
+        implied vol only if measured at most ``iv_max_age_us`` before it)."""
+        fresh = self.iv_us is not None and 0 <= now_us - self.iv_us <= iv_max_age_us
+        return measure(self.window, now_us, self.iv if fresh else None, self.bid, self.ask)
 
     def call(self, now_us: int, market_open: bool,
              limits: RegimeLimits | None = None) -> RegimeCall:
         """The regime at ``now_us``."""
-        return classify(self.figures(now_us), now_us, market_open, limits)
+        limits = limits or RegimeLimits()
+        return classify(self.figures(now_us, limits.iv_max_age_us), now_us, market_open, limits)
 
     def to_record(self) -> dict[str, object]:
         """A plain dict for the table."""
         return {"window": self.window.to_record(), "guard": self.guard.to_record(),
-                "bid": self.bid, "ask": self.ask, "regime": self.regime}
+                "bid": self.bid, "ask": self.ask, "regime": self.regime, "iv": self.iv,
+                "iv_us": self.iv_us}
 
     @classmethod
     def from_record(cls, record: Mapping[str, object] | None) -> VolTrack:
@@ -204,8 +225,12 @@ class VolTrack:
                 or not (guard is None or isinstance(guard, Mapping)) \
                 or not isinstance(regime, str):
             raise ValueError(f"volatility: unreadable record {dict(record)!r}"[:200])
+        iv, iv_us = _number(record.get("iv")), record.get("iv_us")
+        if (iv is not None and not 0 < iv < math.inf) \
+                or not (iv_us is None or (isinstance(iv_us, int) and not isinstance(iv_us, bool))):
+            raise ValueError(f"volatility: unreadable implied vol {iv!r} at {iv_us!r}"[:200])
         return cls(PriceWindow.from_record(window), JumpGuard.from_record(guard),
-                   _number(bid), _number(ask), regime)
+                   _number(bid), _number(ask), regime, iv, iv_us)
 
 
 def _number(value: object) -> float | None:
@@ -246,7 +271,7 @@ def vol_state_at(record: Mapping[str, object] | None, now_us: int, market_open: 
     guard = track.guard
     if guard.jump_us is not None and guard.jump_us > now_us:
         guard = JumpGuard()
-    figures = track.figures(now_us)
+    figures = track.figures(now_us, rules.regime.iv_max_age_us)
     return vol_state(classify(figures, now_us, market_open, rules.regime), guard,
                      rules.allow_stressed, rules.allow_halted, sizing_vol(figures))
 

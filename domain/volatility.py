@@ -268,7 +268,8 @@ class QuoteLike(Protocol):
 
 def chain_atm_iv(quotes: Iterable[QuoteLike], spot: float, now_us: int, expiry_us: int,
                  rate: float = 0.04, band: float = 0.01) -> float | None:
-    """Near-the-money implied vol of one expiry: the median of the contracts' mid IVs.
+    """Near-the-money implied vol of one expiry: the median of the contracts' IVs (the
+    feed's, when a quote carries a finite positive ``iv``; else implied from its mid).
 
     Parameters
     ----------
@@ -292,13 +293,17 @@ def chain_atm_iv(quotes: Iterable[QuoteLike], spot: float, now_us: int, expiry_u
     if not _good_price(spot) or not 0 <= band < 1:
         return None
     t_years = year_fraction_us(now_us, expiry_us)
+    if t_years <= 0:
+        return None
     ivs: list[float] = []
     for q in quotes:
         if not (_good_price(q.strike) and abs(q.strike / spot - 1.0) <= band):
             continue
         if not (_good_price(q.bid) and _good_price(q.ask) and q.bid <= q.ask):
             continue
-        iv = iv_from_price(0.5 * (q.bid + q.ask), spot, q.strike, t_years, rate, q.option_type)
+        own = getattr(q, "iv", None)
+        iv = float(own) if _good_price(own) else iv_from_price(
+            0.5 * (q.bid + q.ask), spot, q.strike, t_years, rate, q.option_type)
         if iv is not None:
             ivs.append(iv)
     return statistics.median(ivs) if ivs else None

@@ -29,8 +29,7 @@ def simulation() -> tuple[Simulation, SimulatedBroker]:
 
 
 def tick_handler(sim: Simulation) -> Any:
-    [(stage, _, handler)] = sim._handlers["ticks"]
-    assert stage == "exit-timer"
+    [handler] = [h for stage, _, h in sim._handlers["ticks"] if stage == "exit-timer"]
     return handler
 
 

@@ -231,7 +231,8 @@ def test_the_base_figures_are_normal() -> None:
 
 
 @pytest.mark.parametrize(("change", "regime"), [
-    ({"rv_5m": 0.09, "rv_30m": 0.09}, Regime.CALM),
+    ({"rv_5m": 0.09, "rv_30m": 0.09}, Regime.NORMAL),  # calm needs the implied vol quiet too
+    ({"rv_5m": 0.09, "rv_30m": 0.09, "iv_calendar": 0.20}, Regime.CALM),
     ({"rv_1m": 0.60}, Regime.STRESSED),
     ({"rv_5m": 0.35}, Regime.STRESSED),
     ({"rv_30m": 0.30}, Regime.STRESSED),
