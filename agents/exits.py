@@ -82,7 +82,8 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
                           quote: dict[str, Any] | None) -> None:
     """Run the exit rules on each open position of ``symbols`` at ``now``.
 
-    The contract's quote is the one at hand, else the cached one. A quote older than
+    The contract's quote is the one at hand, else the cached one, whichever is newer (a REST
+    snapshot that arrives after a streamed quote is older than it: it moves no exit). A quote older than
     ``TRADING_STALE_POSITION_S`` (or none at all) flags the position ``stale``: the rules
     still read the last quote, but an exit sent on it goes at market (a limit from a stale
     quote could miss the close of a same-day contract).
@@ -94,8 +95,8 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
         position = Position.from_record(symbol, tables.positions.get(symbol))
         if position.qty <= 0:
             continue
-        cached = quote if quote is not None and quote["symbol"] == symbol \
-            else tables.quotes.get(symbol)
+        cached = _newer(quote if quote is not None and quote["symbol"] == symbol else None,
+                        tables.quotes.get(symbol))
         stale = cached is None or now - int(cached["event_time"]) > stale_us
         if stale != position.stale:
             position = await flag(p, position, now, stale=stale)
@@ -104,6 +105,13 @@ async def check_positions(p: AgentHost, symbols: list[str], now: int,
         steps = PriceSteps(position.underlying, None if cached is None else cached.get("penny"))
         mark = Mark(0.0, 0.0, steps) if cached is None else Mark(cached["bid"], cached["ask"], steps)
         await check_one(p, position, mark, now, session, rule, market=stale)
+
+
+def _newer(at_hand: dict[str, Any] | None,
+           cached: dict[str, Any] | None) -> dict[str, Any] | None:
+    if at_hand is None or (cached is not None and cached["event_time"] > at_hand["event_time"]):
+        return cached
+    return at_hand
 
 
 async def check_one(p: AgentHost, position: Position, mark: Mark, now: int,

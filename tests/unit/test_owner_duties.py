@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from stocktracker.agents.exits import check_positions
 from stocktracker.connectors.simulated.broker import SimulatedBroker
 from stocktracker.domain.book import Position
-from stocktracker.domain.exits import TIME_EXIT, exit_order_id
+from stocktracker.domain.exits import STOP_LOSS, TIME_EXIT, exit_order_id
 from stocktracker.domain.orders import CANCELED, FILL, OrderRequest
 from stocktracker.streams.core.settings import SentimentSettings, Settings
 from stocktracker.streams.samples import at
@@ -178,3 +179,19 @@ async def test_reconciliation_books_the_executions_the_book_missed_with_their_mo
     assert round(position.commission, 2) == 3.90
     assert position.day == "2026-11-24", "reconciliation must carry the broker's session day"
     assert (await reconcile(sim))["executions"] == 0, "executions the book has are not sent again"
+
+
+async def test_an_older_quote_arriving_late_moves_no_exit() -> None:
+    """A REST snapshot taken before a streamed quote but delivered after it is the past: the
+    stop is judged on the newer cached quote, and fires when a newer quote falls."""
+    sim, broker = simulation()
+    await hold(sim, broker, 2, at(17, 0, 10))  # bought at 1.10; the cached quote 1.00/1.10
+    old_snapshot = {"symbol": SYMBOL, "underlying": "SPY", "bid": 0.40, "ask": 0.45,
+                    "bid_size": 50, "ask_size": 50, "event_time": at(17, 0, 5)}
+    await check_positions(sim, [SYMBOL], at(17, 0, 5), old_snapshot)
+    assert await broker.order(exit_order_id("st-entry", STOP_LOSS)) is None
+    newer = {**old_snapshot, "event_time": at(17, 0, 20)}
+    broker.on_quote(SYMBOL, 0.40, 0.45, 50, 50, at(17, 0, 20))
+    await check_positions(sim, [SYMBOL], at(17, 0, 20), newer)
+    sold = await broker.order(exit_order_id("st-entry", STOP_LOSS))
+    assert sold is not None and sold.side == "sell" and sold.qty == 2
