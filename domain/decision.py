@@ -20,7 +20,16 @@ from stocktracker.domain.market_hours import Session
 from stocktracker.domain.orders import Account, parse_occ
 from stocktracker.domain.price_steps import PriceSteps
 from stocktracker.domain.regime import Regime, RegimeLimits, VolSizing, vol_scaled_size
-from stocktracker.domain.risk import OrderIntent, RiskLimits, RiskState, check, parse_hhmm, prune_recent
+from stocktracker.domain.risk import (
+    KILLED,
+    PAUSED,
+    OrderIntent,
+    RiskLimits,
+    RiskState,
+    check,
+    parse_hhmm,
+    prune_recent,
+)
 from stocktracker.domain.sizing import SizingRule, size
 from stocktracker.domain.vol_risk import VolRules, VolState
 
@@ -166,8 +175,11 @@ def decide(*, signal: Mapping[str, Any], spot_mid: float | None, chain: Sequence
     choice = choose(chain, spot_mid, str(signal["direction"]), session.day, now, rules.contract,
                     close_us=session.close_us)
     if choice.contract is None:
-        return Decision(reasons=(f"no contract: {choice.reason}",), contract_reason=choice.reason,
-                        recent_orders_us=recent)
+        # the operator's switches are said first: a killed account refuses whatever the chain
+        switches = tuple(why for on, why in ((control.killed, KILLED),
+                                             (control.paused, PAUSED)) if on)
+        return Decision(reasons=(*switches, f"no contract: {choice.reason}"),
+                        contract_reason=choice.reason, recent_orders_us=recent)
     contract = choice.contract
     sized = size(contract.ask, account.equity, rules.sizing)
     steps = PriceSteps(parse_occ(contract.symbol).underlying, contract.penny)

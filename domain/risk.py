@@ -182,16 +182,19 @@ def _is_open(intent: OrderIntent, session: Session | None) -> bool:
     return session is not None and session.contains(intent.event_us)
 
 
+PAUSED, KILLED = "trading is paused", "kill switch is on"  # the switches' refusals
+
+
 def paused(intent: OrderIntent, state: RiskState, limits: RiskLimits,
            session: Session | None) -> str | None:
     """Refuse while the operator has paused trading."""
-    return "trading is paused" if state.paused else None
+    return PAUSED if state.paused else None
 
 
 def killed(intent: OrderIntent, state: RiskState, limits: RiskLimits,
            session: Session | None) -> str | None:
     """Refuse while the kill switch is on (until ``resume``)."""
-    return "kill switch is on" if state.killed else None
+    return KILLED if state.killed else None
 
 
 def market_open(intent: OrderIntent, state: RiskState, limits: RiskLimits,

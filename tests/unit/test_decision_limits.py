@@ -68,3 +68,18 @@ def test_a_chain_quote_keeps_its_penny_flag_through_the_quote_record() -> None:
     quote = replace(chain("XYZ", 300.0, False)[0])
     assert ChainQuote.from_dict(quote.to_record("XYZ")).penny is False
     assert ChainQuote.from_dict({**quote.to_record("XYZ"), "penny": None}).penny is None
+
+
+@pytest.mark.parametrize(("control", "first"), [
+    (ControlState(killed=True), "kill switch is on"), (ControlState(paused=True), "trading is paused"),
+    (ControlState(), "no contract: "),
+])
+def test_a_switched_off_account_says_so_first_even_when_no_contract_qualifies(
+        control: ControlState, first: str) -> None:
+    decision = decide(
+        signal={"id": "s", "ticker": "SPY", "direction": "bullish", "event_time": NOW, "trace": {}},
+        spot_mid=590.0, chain=[], book=Book(), session=MarketCalendar().session_on(DAY),
+        account=Account(equity=50_000.0, buying_power=50_000.0, cash=50_000.0),
+        rules=TradingRules(), control=control)
+    assert not decision.ok and decision.reasons[0].startswith(first)
+    assert decision.reasons[-1].startswith("no contract: ")
