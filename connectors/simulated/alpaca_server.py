@@ -45,6 +45,7 @@ from aiohttp import web
 
 from stocktracker.connectors.simulated.alpaca_account import ApiRefusal, PaperAccount, Touch
 from stocktracker.connectors.simulated.alpaca_marketdata import MarketDataStream
+from stocktracker.connectors.simulated.alpaca_history import MarketHistory
 from stocktracker.connectors.simulated.alpaca_stream import TradeUpdatesStream
 from stocktracker.connectors.simulated.serving import HOST, LocalServer, in_thread, run_until_killed
 
@@ -132,6 +133,7 @@ class AlpacaServer(LocalServer):
         self.trade_updates = TradeUpdatesStream(api_key, secret_key, self._lock)
         self.market_data = MarketDataStream(api_key, secret_key, self._lock)
         self.account = PaperAccount(cash=cash, on_event=self.trade_updates.broadcast)
+        self.history = MarketHistory(self.account, self._lock, page_size)  # bars, trades
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.faults: list[Fault] = []
         self._timeouts: list[float] = []
@@ -285,6 +287,7 @@ class AlpacaServer(LocalServer):
         r.add_get("/v2/stocks/quotes/latest", self._get_stock_quotes)
         r.add_get("/stream", self.trade_updates.handle)
         self.market_data.add_routes(r)
+        self.history.add_routes(r)
         return app
 
     async def __aexit__(self, *exc: object) -> None:

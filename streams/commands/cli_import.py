@@ -1,12 +1,14 @@
-"""``stocktracker import posts``: files of past posts into the ``posts`` topic.
+"""``stocktracker import posts``: files of past posts into the ``posts`` topic;
+``stocktracker import market``: Alpaca's history into ``quotes``.
 
 The reading and processing are :mod:`connectors.history` (the live ingest's chain, on event
-time); this module is the command's glue: arguments, settings, topics, the report.
+time); this module is the commands' glue: arguments, settings, topics, the report.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -79,3 +81,42 @@ def _tickers(text: str) -> tuple[str, ...]:
     if not chosen:
         raise click.BadParameter("name at least one ticker", param_hint="--tickers")
     return chosen
+
+
+@import_group.command("market")
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First day (New York date).")
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day, included.")
+@click.option("--underlying", "underlyings", multiple=True, metavar="SPY",
+              help="An underlying (repeat for more; default: SIGNAL_TICKERS).")
+@click.option("--strikes", type=click.IntRange(0, 50), default=None,
+              help="Strikes each side of the open (default: IMPORT_STRIKES_EACH_SIDE).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Answers and done markers (default: IMPORT_CACHE_DIR).")
+@click.option("--trades/--no-trades", default=None,
+              help="Also the trades (default: IMPORT_TRADES).")
+@click.option("--force", is_flag=True, help="Import days already marked done again.")
+def import_market_command(first: datetime, last: datetime, underlyings: tuple[str, ...],
+                          strikes: int | None, cache_dir: Path | None, trades: bool | None,
+                          force: bool) -> None:
+    """Import Alpaca's minute bars (and trades) of each session from --from to --to, of the
+    underlyings and the 0DTE contracts around each day's open, as derived quotes on
+    `quotes` at the market's own times (docs/operations.md, "Importing market history").
+
+    Prints a row per underlying and day; exits non-zero when a day failed (rerun: the days
+    done are skipped, the answers cached are not asked again).
+    """
+    from stocktracker.streams.commands.import_market import run_market_import
+
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    chosen = tuple(u.strip().upper() for u in underlyings if u.strip())
+    reports = run_market_import(first.date(), last.date(), chosen, strikes=strikes,
+                                cache_dir=cache_dir, trades=trades, force=force)
+    failed = [r for r in reports if r.status == "failed"]
+    if failed:
+        for r in failed:
+            click.echo(f"{r.day} {r.underlying}: {r.error}", err=True)
+        raise click.ClickException(f"{len(failed)} day(s) failed; run the same command again "
+                                   "to import them (the days done are skipped)")

@@ -127,6 +127,25 @@ class IngestSettings(_Section):
     _split = field_validator("sources", "languages", mode="before")(comma_separated)
 
 
+class ImportSettings(_Section):
+    """``stocktracker import market`` (prefix ``IMPORT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="IMPORT_", env_file=".env", extra="ignore",
+                                      frozen=True)
+
+    cache_dir: Path = Field(default=_HOME / ".cache/stocktracker/market",
+                            description="Alpaca's answers, JSON per symbol and day; done markers.")
+    strikes_each_side: int = Field(default=5, ge=0, le=50,
+                                   description="Strikes below the open and at or above it.")
+    strike_window_pct: float = Field(default=3.0, gt=0, le=50,
+                                     description="Expired contracts asked for: within this % of the open.")
+    trades: bool = Field(default=False, description="Also import trades (many more requests).")
+    stock_feed: str = Field(default="sip", pattern="^(sip|iex)$",
+                            description="The underlying's feed: sip (all exchanges) or iex.")
+    range_weight: float = Field(default=0.5, ge=0, le=10, allow_inf_nan=False,
+                                description="Spread model: at least this share of the bar's range.")
+
+
 class SentimentSettings(_Section):
     """The sentiment ensemble (prefix ``SENTIMENT_``). API keys are never logged."""
 
@@ -421,6 +440,7 @@ class Settings(BaseSettings):
     signal: SignalSettings = Field(default_factory=SignalSettings)
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    market_import: ImportSettings = Field(default_factory=ImportSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -431,7 +451,7 @@ class Settings(BaseSettings):
 # added by the commands that read the environment.
 SECTIONS: tuple[type[BaseSettings], ...] = (
     KafkaSettings, StreamSettings, SignalSettings, SentimentSettings, IngestSettings,
-    RiskSettings, TradingSettings, WebSettings, AlertSettings,
+    ImportSettings, RiskSettings, TradingSettings, WebSettings, AlertSettings,
 )
 # Variables of Kafka's own scripts and JVM that share our prefix.
 FOREIGN = frozenset({"KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",
