@@ -232,3 +232,26 @@ def test_an_unreadable_bar_goes_to_deadletter_not_to_quotes(
     assert "'c' must be a finite number" in dead[0]["reason"] and "'h'" in dead[1]["reason"]
     assert all(math.isfinite(q["bid"]) for q in producer.topic("quotes"))
     assert reports[0].quotes == reports[0].bars - 2
+
+
+def test_trades_when_asked_are_quoted_at_their_own_times(tmp_path: Path) -> None:
+    day = sessions()[:1]
+    data = generate_history("SPY", day, seed=3, listed_each_side=4, gap_share=0.0,
+                            trades_per_bar=2)
+    with serve_in_thread(AlpacaServer(KEY, SECRET, page_size=500)) as server:
+        server.history.load(data)
+        producer = KeptProducer()
+        source = history(server, tmp_path)
+        config = MarketImportConfig(strikes_each_side=1, trades=True)
+        [report] = import_market(source, producer, day, ["SPY"], config,
+                                 DoneMarkers(tmp_path, ""))
+        source.close()
+    symbols = {q["symbol"] for q in producer.topic("quotes")} - {"SPY"}
+    assert len(symbols) == 4 and report.contracts == 4
+    trades = [t for s in (*symbols, "SPY")
+              for t in (data.option_trades | data.stock_trades)[s]]
+    assert report.trades == len(trades) == (4 + 1) * 390 * 2
+    assert report.quotes == report.bars + report.trades
+    times = {q["event_time"] for q in producer.topic("quotes")}
+    assert {parse_time_us(t["t"]) for t in trades} <= times
+    assert server.count("GET", "/v1beta1/options/trades") > 0
