@@ -5,7 +5,10 @@ sentiment, signals, orders, fills, positions) is handled too (``records_handled`
 a full day in under a minute on the team's 2-core machine. Side by side, the same items
 only encoded and decoded (the codec's share of the time).
 
-    python bench/backtest.py [--seed 7] [--json PATH]
+    python bench/backtest.py [--seed 7] [--json PATH] [--no-import]
+
+``import_quotes_per_s``: ``stocktracker import market`` over a generated month of minute
+bars served by the local Alpaca server into a real (throwaway) broker (bench/import_market.py).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-import", action="store_true",
+                        help="skip import_quotes_per_s (it starts a local Kafka broker)")
     args = parser.parse_args()
     settings = Settings(sentiment=SentimentSettings(_env_file=None, finbert="off",  # type: ignore[call-arg]
                                                     llm_calls_per_minute=0))
@@ -64,6 +69,13 @@ def main() -> None:
     for label, key, goal in rows:
         print(f"{label:<46}{figures[key]:>12.3f}  {goal}")
     print(f"day wall time / goal = {figures['day_wall_s'] / GOAL_DAY_S:.2f} (below 1 meets it)")
+    if not args.no_import:
+        from bench.import_market import measure_local
+
+        figures.update(measure_local(args.seed))
+        print(f"import market, a generated month ({figures['import_quotes']:,.0f} quotes): "
+              f"{figures['import_quotes_per_s']:,.0f} quotes/s from the local server, "
+              f"{figures['import_cached_quotes_per_s']:,.0f} quotes/s from the cache")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"wrote {args.json}")
