@@ -12,7 +12,7 @@ It answers in Alpaca's own JSON shapes, so the real alpaca-py clients talk to it
   with ``activity_types``): the fills, one activity per execution, whose id ends with the
   ``execution_id`` its trade update carried;
 - market data: ``GET /v1beta1/options/snapshots/{underlying}`` (the option chain) and
-  ``GET /v2/stocks/quotes/latest``;
+  ``GET /v2/stocks/quotes/latest``; history (bars, trades): :mod:`.alpaca_history`;
 - ``/stream``: the trade-updates websocket (JSON messages, sent as binary frames like
   Alpaca's: ``authenticate``, then ``listen`` to ``trade_updates``), served by
   :class:`~connectors.simulated.alpaca_stream.TradeUpdatesStream`.
