@@ -44,8 +44,8 @@ from typing import Any, Self
 from aiohttp import web
 
 from stocktracker.connectors.simulated.alpaca_account import ApiRefusal, PaperAccount, Touch
-from stocktracker.connectors.simulated.alpaca_marketdata import MarketDataStream
 from stocktracker.connectors.simulated.alpaca_history import MarketHistory
+from stocktracker.connectors.simulated.alpaca_marketdata import MarketDataStream
 from stocktracker.connectors.simulated.alpaca_stream import TradeUpdatesStream
 from stocktracker.connectors.simulated.serving import HOST, LocalServer, in_thread, run_until_killed
 
