@@ -366,7 +366,14 @@ class Simulation:
                 self.outcome.failures.append((stage, f"{type(exc).__name__}: {exc}", record))
 
     async def _fire_timers(self, event_us: int) -> None:
+        """Fire the timers due by ``event_us``, at ``event_us``: the broker's clock is moved
+        there first, so a clock tick is stamped with the time it fires at, not with the last
+        record's (on minute bars that lagged the quotes by up to a minute)."""
         due = self._due
+        if any(d and event_us / 1e6 >= d for d in due):
+            feed = self.broker.market_feed()
+            if feed is not None:
+                feed.advance(event_us)
         for n, (interval, fn) in enumerate(self.app.timers):
             if due[n] == 0.0:
                 due[n] = event_us / 1e6 + interval

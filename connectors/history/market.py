@@ -182,7 +182,10 @@ def day_records(history: AlpacaHistory, underlying: str, session: Session,
         penny = contract.get("ppind")
         records += option_quotes(symbol, option_line, spot, session.close_us, config.model,
                                  penny if isinstance(penny, bool) else None, config.rate)
-    records.sort(key=lambda r: (r["event_time"], r["option_type"] is not None, r["symbol"]))
+    # at one instant the contracts come before their underlying: a consumer handling the
+    # underlying's quote (exits, the stale checks) then sees the contracts' quotes of that
+    # same minute, not the minute before's
+    records.sort(key=lambda r: (r["event_time"], r["option_type"] is None, r["symbol"]))
     report.malformed = len(bad)
     return records, bad
 

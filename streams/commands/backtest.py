@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stocktracker.connectors.history.market_quotes import BAR_US
 from stocktracker.connectors.replay.recorded import find_spans, read_range
 from stocktracker.connectors.replay.source import ReplayItem
 from stocktracker.connectors.simulated.broker import SimulatedBroker
@@ -137,6 +138,21 @@ def mirror(outcome: Outcome, settings: Settings, prefix: str) -> dict[str, int]:
     return counts
 
 
+def bar_quote_limits(settings: Settings) -> tuple[Settings, dict[str, float]]:
+    """The settings with both quote-age limits (``RISK_MAX_QUOTE_AGE_S``,
+    ``TRADING_STALE_POSITION_S``) at least one bar and a quarter of one (75 s): imported
+    minute bars quote each contract once a minute, so a 30 s limit would refuse entries and
+    flag positions stale for half of every minute, which is the data's resolution and not
+    the market going quiet. Returns the settings and the limits applied."""
+    floor = BAR_US / 1e6 * 1.25
+    risk = max(settings.risk.max_quote_age_s, floor)
+    stale = max(settings.trading.stale_position_s, floor)
+    return settings.model_copy(update={
+        "risk": settings.risk.model_copy(update={"max_quote_age_s": risk}),
+        "trading": settings.trading.model_copy(update={"stale_position_s": stale}),
+    }), {"max_quote_age_s": risk, "stale_position_s": stale}
+
+
 def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bool = True,
                  start_cash: float = START_CASH, title: str = "backtest",
                  extra: dict[str, Any] | None = None, hosted_llms: bool = False,
@@ -148,6 +164,10 @@ def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bo
     if not hosted_llms:
         settings = settings.model_copy(update={"sentiment": settings.sentiment.model_copy(
             update={"llm_calls_per_minute": 0})})
+    items = list(items)
+    extra = dict(extra or {})
+    if any(i.topic == "quotes" and i.record.get("derived") for i in items):
+        settings, extra["bar_quote_limits_s"] = bar_quote_limits(settings)
     broker = SimulatedBroker(settings.trading.slippage, settings.trading.commission,
                              cash=start_cash,
                              latency_us=settings.trading.sim_latency_us(backtest=True))
@@ -156,7 +176,7 @@ def run_backtest(settings: Settings, items: Iterable[ReplayItem], *, rescore: bo
     simulation = Simulation(settings, broker=broker, rescore=rescore, keep=keep,
                             ensemble=ensemble)
     outcome = asyncio.run(simulation.run(items))
-    return _result(outcome, simulation.calendar, start_cash, title, extra or {},
+    return _result(outcome, simulation.calendar, start_cash, title, extra,
                    settings.signal.tickers[0] if settings.signal.tickers else "SPY",
                    settings.signal.bullish_threshold)
 

@@ -71,6 +71,7 @@ def test_an_imported_day_backtests_to_the_same_report_twice(kafka_bootstrap: str
         assert first["source"] == "recorded" and first["rescored"] is True
         assert 0 < first["skill"]["posts"] <= written
         assert first["signals"] > 0 and first["trades"] > 0 and first["failures"] == 0
+        assert first["bar_quote_limits_s"] == {"max_quote_age_s": 75.0, "stale_position_s": 75.0}
         assert without_wall_clock(first) == without_wall_clock(second)
 
         # the benchmark rows from the imported quotes: bought at the day's first ask, sold

@@ -13,7 +13,12 @@ from stocktracker.connectors.replay.source import ReplayItem
 from stocktracker.domain.benchmark import buy_and_hold, day_rows, never_trading
 from stocktracker.domain.market_hours import MarketCalendar
 from stocktracker.domain.performance import Trade
-from stocktracker.streams.commands.backtest import run_backtest, sessions_before, synthetic_items
+from stocktracker.streams.commands.backtest import (
+    bar_quote_limits,
+    run_backtest,
+    sessions_before,
+    synthetic_items,
+)
 from stocktracker.streams.core.settings import SentimentSettings, Settings
 
 DAY = sessions_before(date(2026, 11, 25), 1)[0]
@@ -97,3 +102,14 @@ def test_an_imported_day_trades_on_the_bar_after_each_decision() -> None:
     assert all(o["event_time"] > sent[o["client_order_id"]] for o in filled
                if o["client_order_id"] in sent)
     assert result.report["days"][0]["trades"] == result.report["trades"]
+
+
+def test_minute_bars_raise_the_quote_age_limits_and_a_larger_setting_is_kept() -> None:
+    settings = Settings()
+    raised, applied = bar_quote_limits(settings)
+    assert applied == {"max_quote_age_s": 75.0, "stale_position_s": 75.0}
+    assert raised.risk.max_quote_age_s == 75.0 and raised.trading.stale_position_s == 75.0
+    assert settings.risk.max_quote_age_s == 30.0  # the caller's settings are not changed
+    wide = settings.model_copy(update={"risk": settings.risk.model_copy(
+        update={"max_quote_age_s": 120.0})})
+    assert bar_quote_limits(wide)[1]["max_quote_age_s"] == 120.0
