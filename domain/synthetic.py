@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -143,13 +143,15 @@ def generate_day(session_open: datetime, session_close: datetime, *, seed: int,
                  annual_vol: float = 0.15, step_s: float = 1.0, quote_every_s: float = 5.0,
                  strikes_each_side: int = 10, strike_step: float = 1.0, lead_s: float = 120.0,
                  events: int = 8, posts_per_minute: float = 6.0,
-                 shuffle_posts: bool = False) -> SyntheticDay:
+                 shuffle_posts: bool = False, expiry: date | None = None) -> SyntheticDay:
     """Generate one trading day (see the module docstring); same seed, same day.
 
     Posts have exactly the keys ``id`` (``syn-<seed>-<n>``), ``source`` ("synthetic"),
     ``author``, ``text``, ``created_at_us``, ``followers``, ``likes``, ``reposts``,
-    ``replies``, ``url`` (None) and ``lang`` ("en"). Raises ValueError on naive datetimes,
-    an empty session, a negative seed, or more events than the session has room for.
+    ``replies``, ``url`` (None) and ``lang`` ("en"). The chain expires on ``expiry``
+    (default: the session's own day, 0DTE), priced as closing at the session's close time
+    that day. Raises ValueError on naive datetimes, an empty session, a negative seed, an
+    expiry before the session, or more events than the session has room for.
     """
     open_us, close_us = _us(session_open), _us(session_close)
     if close_us <= open_us:
@@ -172,9 +174,14 @@ def generate_day(session_open: datetime, session_close: datetime, *, seed: int,
         moves[first:last] += math.log1p(ret) * weights / weights.sum()
     mids = start_price * np.exp(np.cumsum(moves))
     path = list(zip(times.tolist(), mids.tolist(), strict=True))
-    expiry = session_open.astimezone(_NY).date().isoformat()
-    quotes = _quotes(np.random.default_rng([seed, 2]), path, step_us, underlying, expiry,
-                     close_us, quote_every_s, strikes_each_side, strike_step, annual_vol)
+    session_day = session_open.astimezone(_NY).date()
+    expiry_day = expiry or session_day
+    if expiry_day < session_day:
+        raise ValueError(f"expiry {expiry_day} is before the session's day {session_day}")
+    expiry_close_us = close_us + (expiry_day - session_day).days * 86_400 * _US
+    quotes = _quotes(np.random.default_rng([seed, 2]), path, step_us, underlying,
+                     expiry_day.isoformat(), expiry_close_us, quote_every_s, strikes_each_side,
+                     strike_step, annual_vol, close_us)
     posts = _posts(random.Random(f"{seed}:posts"), path, step_us, underlying, close_us, drift,
                    lead_s, posts_per_minute, seed,
                    random.Random(f"{seed}:shuffle") if shuffle_posts else None)
@@ -200,8 +207,8 @@ def _events(rng: np.random.Generator, open_us: int, close_us: int, count: int,
 
 
 def _quotes(rng: np.random.Generator, path: list[tuple[int, float]], step_us: int,
-            underlying: str, expiry: str, close_us: int, every_s: float, each_side: int,
-            strike_step: float, vol: float) -> list[OptionQuoteTick]:
+            underlying: str, expiry: str, expiry_close_us: int, every_s: float, each_side: int,
+            strike_step: float, vol: float, close_us: int) -> list[OptionQuoteTick]:
     open_us = path[0][0]
     stamps = range(open_us, close_us, max(1, round(every_s * _US)))
     width = 2 * each_side + 1
@@ -216,7 +223,7 @@ def _quotes(rng: np.random.Generator, path: list[tuple[int, float]], step_us: in
         out.append(OptionQuoteTick(underlying, underlying, ts, bid, round(bid + 0.01, 2),
                                    stock_sizes[n][0], stock_sizes[n][1], None, None, None,
                                    None, None))
-        t = max(close_us - ts, 0) / US_PER_YEAR
+        t = max(expiry_close_us - ts, 0) / US_PER_YEAR
         atm = round(spot / strike_step)
         for i in range(width):
             strike = round((atm + i - each_side) * strike_step, 3)

@@ -1,10 +1,12 @@
-"""Simulated market: a synthetic day's quotes and posts as replay items, in time order."""
+"""Simulated market: a synthetic day's quotes and posts (one underlying's day or a market
+day of several) as replay items, in time order."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stocktracker.connectors.replay.source import ReplayItem
+from stocktracker.domain.market_day import MarketDay
 from stocktracker.domain.synthetic import OptionQuoteTick, SyntheticDay
 
 
@@ -18,7 +20,7 @@ def quote_record(tick: OptionQuoteTick) -> dict[str, Any]:
     }
 
 
-def day_items(day: SyntheticDay) -> list[ReplayItem]:
+def day_items(day: SyntheticDay | MarketDay) -> list[ReplayItem]:
     """Posts and quotes of a day merged by event time (quotes first on ties, so a post
     always finds the chain of its moment)."""
     items = [ReplayItem(t.ts_us, "quotes", "Quote", t.underlying, quote_record(t))
