@@ -146,15 +146,21 @@ def replay(files: tuple[Path, ...], speed: float) -> None:
               help="Session to generate (default: the last one before today).")
 @click.option("--keep-topics", is_flag=True, help="Keep the run's topics afterwards.")
 @click.option("--no-live", is_flag=True, help="No live display (for logs and CI).")
+@click.option("--underlyings", default="SPY,QQQ", show_default=True,
+              help="Generated and traded underlyings, comma-separated (SPY, QQQ, IWM, AAPL).")
 def demo(duration: float | None, report: Path | None, speed: float | None, seed: int,
-         day: object, keep_topics: bool, no_live: bool) -> None:
+         day: object, keep_topics: bool, no_live: bool, underlyings: str) -> None:
     """Run everything on a built-in trading day: no keys needed."""
-    from stocktracker.streams.commands.demo import DemoOptions, run_demo
+    from stocktracker.streams.commands.demo import DemoOptions, demo_underlyings, run_demo
 
     chosen = day.date() if day is not None else None  # type: ignore[attr-defined]
     assert chosen is None or isinstance(chosen, date)
+    try:
+        tickers = demo_underlyings(underlyings)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--underlyings") from exc
     result = run_demo(_settings(), DemoOptions(duration, report, speed, seed, chosen,
-                                                keep_topics, not no_live))
+                                                keep_topics, not no_live, tickers))
     click.echo(json.dumps({"counts": result["counts"], "pnl": result["pnl"],
                            "post_to_order_ms": result["latency_ms"].get("post_to_order")},
                           default=lambda v: None))

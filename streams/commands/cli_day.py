@@ -20,7 +20,7 @@ import click
 from stocktracker.streams.core.settings import Settings
 
 if TYPE_CHECKING:
-    from stocktracker.domain.synthetic import SyntheticDay
+    from stocktracker.domain.market_day import MarketDay
 
 
 @click.command("replay-day")
@@ -54,7 +54,7 @@ def replay_day(seed: int, day: datetime | None, speed: float) -> None:
     click.echo(json.dumps(counts))
 
 
-def generated_day(settings: Settings, seed: int, day: date | None) -> SyntheticDay:
+def generated_day(settings: Settings, seed: int, day: date | None) -> MarketDay:
     """The session ``day`` (default: the last one before today) generated as the demo does."""
     from stocktracker.domain.market_hours import MarketCalendar
     from stocktracker.streams.commands.demo import demo_day, demo_session

@@ -1,8 +1,9 @@
 """``stocktracker demo``: the whole system on one machine, on a built-in trading day.
 
 Starts Kafka if none answers, the worker (a subprocess), the replay of a generated day
-(posts and option quotes) once the worker answers ready on its operations port, and a live
-display; cleans up everything it started.
+(posts and option quotes of every demo underlying: SPY and QQQ by default) once the worker
+answers ready on its operations port, and a live display; cleans up everything it started.
+The worker trades the demo's underlyings besides ``SIGNAL_TICKERS``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 
 from stocktracker.connectors.replay.runner import run_replay
 from stocktracker.connectors.simulated.market import day_items
+from stocktracker.domain.market_day import DEFAULT_UNDERLYINGS, MarketDay, generate_market_day
 from stocktracker.domain.market_hours import MarketCalendar, Session
-from stocktracker.domain.synthetic import SyntheticDay, generate_day
 from stocktracker.schemas.codec import make_codec
 from stocktracker.streams.commands import kafka_local
 from stocktracker.streams.commands.admin import (
@@ -34,6 +35,9 @@ from stocktracker.streams.commands.monitor import Monitor
 from stocktracker.streams.core.producer import RecordProducer
 from stocktracker.streams.core.settings import Settings
 
+DEMO_UNDERLYINGS = ("SPY", "QQQ")
+"""What the demo generates and trades unless told otherwise."""
+
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -46,6 +50,7 @@ class DemoOptions:
     day: date | None = None
     keep_topics: bool = False
     live: bool = True
+    underlyings: tuple[str, ...] = DEMO_UNDERLYINGS
 
 
 def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
@@ -68,7 +73,8 @@ def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
     day_s = (session.close_us - session.open_us) / 1e6
     speed = options.speed or (min(max(day_s / options.duration, 1.0), 200.0)
                               if options.duration else 60.0)
-    day = demo_day(session, options.seed)
+    day = demo_day(session, options.seed, options.underlyings)
+    tickers = dict.fromkeys((*settings.signal.tickers, *options.underlyings))
     codec = make_codec(settings.stream.schema_registry_url)
     worker = None
     stop = threading.Event()
@@ -77,7 +83,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> dict[str, Any]:
         ensure_topics(kafka.bootstrap_servers, prefix, kafka.partitions, kafka.replication)
         port = kafka_local.free_port()
         worker = start_worker(settings, prefix, run_id, workdir / "worker", workdir / "worker.log",
-                              web_port=port)
+                              {"SIGNAL_TICKERS": ",".join(tickers)}, web_port=port)
         if not wait_for_group(kafka.bootstrap_servers, run_id, timeout=90):
             raise RuntimeError(f"worker did not join; see {workdir / 'worker.log'}")
         # The replay starts once the worker is ready (tables recovered, reconciled), so the
@@ -118,12 +124,28 @@ def demo_session(calendar: MarketCalendar, day: date | None) -> Session | None:
     return calendar.session_on(day) if day else calendar.previous_session(datetime.now(UTC).date())
 
 
-def demo_day(session: Session, seed: int) -> SyntheticDay:
-    """The generated day of ``session`` (posts and option quotes) that the demo, and
-    ``stocktracker replay-day``, replay."""
-    return generate_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
-                        datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=seed,
-                        quote_every_s=15.0, strikes_each_side=6)
+def demo_underlyings(text: str) -> tuple[str, ...]:
+    """Comma-separated tickers, each once, every one a generated market's; ValueError names
+    the unknown ones (or says the list is empty)."""
+    tickers = tuple(dict.fromkeys(t.strip().upper() for t in text.split(",") if t.strip()))
+    known = {u.ticker for u in DEFAULT_UNDERLYINGS}
+    unknown = [t for t in tickers if t not in known]
+    if unknown or not tickers:
+        raise ValueError(f"no generated market for {unknown or text!r}; choose from {sorted(known)}")
+    return tickers
+
+
+def demo_day(session: Session, seed: int, underlyings: tuple[str, ...] = DEMO_UNDERLYINGS
+             ) -> MarketDay:
+    """The generated day of ``session`` (posts and option quotes of ``underlyings``, any of
+    :data:`domain.market_day.DEFAULT_UNDERLYINGS`) that the demo, and
+    ``stocktracker replay-day``, replay. ValueError names an unknown underlying."""
+    demo_underlyings(",".join(underlyings))  # refuses unknown ones
+    specs = {u.ticker: u for u in DEFAULT_UNDERLYINGS}
+    return generate_market_day(datetime.fromtimestamp(session.open_us / 1e6, UTC),
+                               datetime.fromtimestamp(session.close_us / 1e6, UTC), seed=seed,
+                               underlyings=[specs[t] for t in underlyings],
+                               quote_every_s=15.0, strikes_each_side=3)
 
 
 def _nan_safe(value: object) -> object:

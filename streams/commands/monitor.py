@@ -42,6 +42,7 @@ class Monitor:
         self._consumer.subscribe(list(self._names))
         self.counts: Counter[str] = Counter()
         self.order_status: Counter[str] = Counter()
+        self.by_underlying: dict[str, Counter[str]] = {}
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.positions: dict[str, Position] = {}
         self.marks: dict[str, float] = {}
@@ -86,6 +87,9 @@ class Monitor:
                 self.latency[stage].append(lat[stage])
             if topic == "orders" and "post_to_order" in lat:
                 self.latency["post_to_order"].append(lat["post_to_order"])
+        if topic in ("signals", "fills"):  # per underlying: the demo trades several
+            ticker = record["ticker" if topic == "signals" else "underlying"]
+            self.by_underlying.setdefault(ticker, Counter())[topic] += 1
         if topic == "orders":
             self.order_status[record["status"]] += 1
         elif topic == "fills":  # each execution once, as the book applies it
@@ -116,6 +120,7 @@ class Monitor:
             "orders_by_status": dict(self.order_status),
             "latency_ms": self.latency_report(),
             "pnl": self.pnl(),
+            "underlyings": {t: dict(c) for t, c in sorted(self.by_underlying.items())},
             "undecodable": self.undecodable,
         }
 

@@ -147,3 +147,19 @@ def test_bad_underlyings_are_refused(kwargs: dict[str, object], match: str) -> N
 def test_an_expiry_before_the_session_is_refused() -> None:
     with pytest.raises(ValueError, match="before the session"):
         generate_day(OPEN, CLOSE, seed=1, expiry=date(2026, 11, 23))
+
+
+def test_the_demo_generates_spy_and_qqq_by_default_and_names_an_unknown_underlying() -> None:
+    from stocktracker.domain.market_hours import MarketCalendar
+    from stocktracker.streams.commands.demo import DemoOptions, demo_day, demo_underlyings
+
+    session = MarketCalendar().session_on(date(2026, 11, 24))
+    assert session is not None
+    assert DemoOptions().underlyings == ("SPY", "QQQ")
+    day = demo_day(session, 7)
+    assert [d.underlying for d in day.days] == ["SPY", "QQQ"] and day.pair_posts
+    assert demo_underlyings(" spy, aapl ,SPY") == ("SPY", "AAPL")
+    with pytest.raises(ValueError, match="TSLA"):
+        demo_underlyings("SPY,TSLA")
+    with pytest.raises(ValueError, match="choose from"):
+        demo_underlyings(" , ")
