@@ -12,6 +12,7 @@ from typing import Any
 
 from stocktracker.domain.skill import SkillReport
 from stocktracker.web.commands import PENDING
+from stocktracker.web.underlyings import by_underlying
 from stocktracker.web.view import DashboardView
 
 STALE_S = 30.0  # the worker and ingest publish metrics every 10 s
@@ -116,14 +117,16 @@ def status(view: DashboardView, health: dict[str, Any], now_us: int,
 
 
 def positions(view: DashboardView) -> dict[str, Any]:
-    """``GET /api/positions``: every contract seen today (open first) and P&L totals."""
+    """``GET /api/positions``: every contract seen today (open first), P&L totals and the
+    per-underlying summary (:func:`web.underlyings.by_underlying`)."""
     rows = [view.position(s) for s in view.positions]
     rows.sort(key=lambda p: (p["qty"] == 0, p["symbol"]))
     realized = sum(p["realized_pnl"] for p in rows)
     open_pnl = sum(p["unrealized_pnl"] for p in rows)
     return {"positions": rows, "open": sum(1 for p in rows if p["qty"]),
             "pnl": {"realized": round(realized, 2), "unrealized": round(open_pnl, 2),
-                    "total": round(realized + open_pnl, 2)}}
+                    "total": round(realized + open_pnl, 2)},
+            "underlyings": by_underlying(view)}
 
 
 def llm_usage(view: DashboardView) -> dict[str, Any]:

@@ -151,6 +151,7 @@ function render() {
   if (dirty.has("skill")) renderSkill();
   if (dirty.has("alerts")) renderAlerts();
   if (dirty.has("volatility")) renderVolatility();
+  if (["sentiment", "signals", "positions"].some((k) => dirty.has(k))) renderUnderlyings();
 }
 
 function renderVolatility() {
@@ -161,6 +162,28 @@ function renderVolatility() {
     cell(tr, `${c.low || 0} / ${c.normal || 0} / ${c.high || 0}`);
     cell(tr, fmt(v.llm_interval_width)); cell(tr, v.measured_regime || "-");
     cell(tr, v.agreement, v.agreement === "disagree" ? "down" : (v.agreement === "agree" ? "up" : ""));
+  });
+}
+
+// ---- one row per underlying: its sentiment, signals and positions side by side --------
+// (the same figures as GET /api/positions' "underlyings", from what this page was sent)
+function renderUnderlyings() {
+  const rows = new Map();
+  const row = (t) => {
+    if (!rows.has(t)) rows.set(t, {ticker: t, decayed: null, posts: null, signals: 0, qty: 0, premium: 0, pnl: 0});
+    return rows.get(t);
+  };
+  state.sentiment.forEach((s, t) => { if (s.last) Object.assign(row(t), {decayed: s.last.decayed, posts: s.last.posts}); });
+  state.signals.forEach((s) => { row(s.ticker).signals += 1; });
+  state.positions.forEach((p) => {
+    const r = row(p.underlying);
+    r.qty += p.qty; r.premium += p.qty * p.avg_price * 100; r.pnl += p.realized_pnl + p.unrealized_pnl;
+  });
+  const sorted = Array.from(rows.values()).sort((a, b) => a.ticker.localeCompare(b.ticker));
+  fillTable("underlyings", sorted, (tr, r) => {
+    cell(tr, r.ticker); cell(tr, fmt(r.decayed), r.decayed === null ? "" : (r.decayed >= 0 ? "up" : "down"));
+    cell(tr, r.posts ?? "-"); cell(tr, r.signals); cell(tr, r.qty); cell(tr, fmt(r.premium));
+    cell(tr, fmt(r.pnl), r.pnl >= 0 ? "up" : "down");
   });
 }
 
