@@ -154,6 +154,9 @@ def test_the_dashboard_follows_the_pipeline_and_its_kill_switch_stops_trading(
             expect(filled.first).to_contain_text(signal["ticker"])
             expect(page.locator("#trades tbody")).to_contain_text(entry["symbol"])
             expect(page.locator("#positions tbody")).to_contain_text(entry["symbol"])
+            # the per-underlying row: the traded ticker with its signals and open contracts
+            row = page.locator("#underlyings tbody tr").filter(has_text=entry["underlying"])
+            expect(row).to_have_count(1)
             phase.join(60)
             # the model skill panel: a row per model at the chosen horizon, the IC plot
             page.select_option("#skill-horizon", "60")
