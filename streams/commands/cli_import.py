@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from stocktracker.connectors.history.formats import FORMATS
+
+if TYPE_CHECKING:
+    from stocktracker.streams.core.producer import RecordProducer
+    from stocktracker.streams.core.settings import Settings
 
 
 @click.group("import")
@@ -36,15 +41,10 @@ def import_posts_command(files: tuple[Path, ...], fmt: str | None, tickers: str 
     Prints what became of each file's posts and the records the broker acknowledged; exits
     non-zero when a file could not be read or a record was not acknowledged.
     """
-    from confluent_kafka import KafkaException
-
     from stocktracker.connectors.history.posts import ImportReport, import_posts
     from stocktracker.connectors.history.produce import produce_imported
     from stocktracker.connectors.ingest import processor_from_settings
-    from stocktracker.schemas.codec import make_codec
-    from stocktracker.streams.commands.admin import ensure_topics
     from stocktracker.streams.commands.cli import _settings
-    from stocktracker.streams.core.producer import RecordProducer
 
     settings = _settings()
     chosen = _tickers(tickers) if tickers is not None else settings.signal.tickers
@@ -54,13 +54,7 @@ def import_posts_command(files: tuple[Path, ...], fmt: str | None, tickers: str 
                              fmt=fmt)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    k = settings.kafka
-    try:
-        ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
-    except (KafkaException, RuntimeError) as exc:
-        raise click.ClickException(f"Kafka at {k.bootstrap_servers}: {exc}") from exc
-    producer = RecordProducer(k.bootstrap_servers, make_codec(settings.stream.schema_registry_url),
-                              k.topic_prefix)
+    producer = topics_producer(settings)
     delivery = produce_imported(items, producer)
     click.echo(report.table())
     click.echo(json.dumps(delivery.as_dict()))
@@ -74,6 +68,24 @@ def import_posts_command(files: tuple[Path, ...], fmt: str | None, tickers: str 
         missing = sum(delivery.sent.values()) - sum(delivery.delivered.values())
         raise click.ClickException(f"the broker did not acknowledge {missing} records "
                                    f"({delivery.unsent} still queued, {delivery.failed} failed)")
+
+
+def topics_producer(settings: Settings) -> RecordProducer:
+    """A producer onto the settings' topics, created first if missing; a broker that cannot
+    be reached is a clear error (an import writes nothing before it is settled)."""
+    from confluent_kafka import KafkaException
+
+    from stocktracker.schemas.codec import make_codec
+    from stocktracker.streams.commands.admin import ensure_topics
+    from stocktracker.streams.core.producer import RecordProducer
+
+    k = settings.kafka
+    try:
+        ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
+    except (KafkaException, RuntimeError) as exc:
+        raise click.ClickException(f"Kafka at {k.bootstrap_servers}: {exc}") from exc
+    return RecordProducer(k.bootstrap_servers, make_codec(settings.stream.schema_registry_url),
+                          k.topic_prefix)
 
 
 def _tickers(text: str) -> tuple[str, ...]:

@@ -50,8 +50,6 @@ def run_market_import(first: date, last: date, underlyings: tuple[str, ...], *,
                       strikes: int | None, cache_dir: Path | None, trades: bool | None,
                       force: bool) -> list[DayReport]:
     """Import the sessions from ``first`` to ``last``; prints the table and a JSON summary."""
-    from confluent_kafka import KafkaException
-
     from stocktracker.connectors.alpaca.broker import MissingKeys, credentials
     from stocktracker.connectors.alpaca.config import AlpacaSettings
     from stocktracker.connectors.alpaca.limiter import shared_limiter
@@ -60,10 +58,8 @@ def run_market_import(first: date, last: date, underlyings: tuple[str, ...], *,
         MarketCache,
         RetryingSession,
     )
-    from stocktracker.schemas.codec import make_codec
-    from stocktracker.streams.commands.admin import ensure_topics
     from stocktracker.streams.commands.cli import _settings
-    from stocktracker.streams.core.producer import RecordProducer
+    from stocktracker.streams.commands.cli_import import topics_producer
 
     settings = _settings()
     s = settings.market_import
@@ -82,13 +78,7 @@ def run_market_import(first: date, last: date, underlyings: tuple[str, ...], *,
     if any(s.close_us > over for s in sessions):
         click.echo("sessions not over (or within Alpaca's last 15 minutes) are left out", err=True)
         sessions = [s for s in sessions if s.close_us <= over]
-    k = settings.kafka
-    try:
-        ensure_topics(k.bootstrap_servers, k.topic_prefix, k.partitions, k.replication)
-    except (KafkaException, RuntimeError) as exc:
-        raise click.ClickException(f"Kafka at {k.bootstrap_servers}: {exc}") from exc
-    producer = RecordProducer(k.bootstrap_servers, make_codec(settings.stream.schema_registry_url),
-                              k.topic_prefix)
+    producer = topics_producer(settings)
     limiter = shared_limiter(key, alpaca.requests_per_minute)
     history = AlpacaHistory(key, secret, MarketCache(root), limiter,
                             trading_url=alpaca.trading_url, data_url=alpaca.data_url,
@@ -99,7 +89,7 @@ def run_market_import(first: date, last: date, underlyings: tuple[str, ...], *,
     try:
         with _progress(len(sessions) * len(chosen)) as bar:
             reports = import_market(history, producer, sessions, chosen, config,
-                                    DoneMarkers(root, k.topic_prefix), force=force,
+                                    DoneMarkers(root, settings.kafka.topic_prefix), force=force,
                                     on_day=lambda _: bar.update(1) if bar is not None else None)
     finally:
         history.close()

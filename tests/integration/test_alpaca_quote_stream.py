@@ -23,7 +23,14 @@ from stocktracker.streams.commands.local_run import Run
 from stocktracker.streams.core.settings import Settings
 from stocktracker.streams.samples import post
 from tests.integration.helpers import BULLISH
-from tests.integration.test_alpaca_trading import KEY, SECRET, SPOT, Market, trading_day
+from tests.integration.test_alpaca_trading import (
+    KEY,
+    SECRET,
+    SPOT,
+    Market,
+    alpaca_worker,
+    trading_day,
+)
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -41,18 +48,9 @@ def alpaca() -> Iterator[AlpacaServer]:
 @pytest.fixture
 def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: Path,
         alpaca: AlpacaServer) -> Iterator[Run]:
-    pipeline_run = Run(run_settings(kafka_bootstrap), tmp_path)
-    pipeline_run.worker_env.update({
-        "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO",
-        "TRADING_BROKER": "alpaca", "ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET,
-        "ALPACA_TRADING_URL": alpaca.url, "ALPACA_DATA_URL": alpaca.url,
-        "ALPACA_STREAM_URL": alpaca.stream_url, "ALPACA_DATA_STREAM_URL": alpaca.data_stream_url,
-        "ALPACA_CHAIN_REFRESH_S": str(REFRESH_S), "ALPACA_POLL_INTERVAL_S": "0.5",
-        "ALPACA_STREAM_SYNC_S": "0.5", "ALPACA_STREAM_STRIKES": "3"})
-    try:
-        yield pipeline_run
-    finally:
-        pipeline_run.close()
+    yield from alpaca_worker(run_settings(kafka_bootstrap), tmp_path, alpaca,
+                             ALPACA_CHAIN_REFRESH_S=str(REFRESH_S), ALPACA_POLL_INTERVAL_S="0.5",
+                             ALPACA_STREAM_SYNC_S="0.5", ALPACA_STREAM_STRIKES="3")
 
 
 def test_a_stop_fires_on_a_streamed_quote_before_the_next_refresh(

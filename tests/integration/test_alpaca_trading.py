@@ -77,21 +77,28 @@ def alpaca() -> Iterator[AlpacaServer]:
         yield server
 
 
-@pytest.fixture
-def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: Path,
-        alpaca: AlpacaServer) -> Iterator[Run]:
-    pipeline_run = Run(run_settings(kafka_bootstrap), tmp_path)
+def alpaca_worker(settings: Settings, tmp_path: Path, alpaca: AlpacaServer,
+                  **env: str) -> Iterator[Run]:
+    """A worker trading through alpaca-py against ``alpaca`` (its REST, its trade-updates
+    and market-data websockets), with ``env`` laid over; closed when the test ends."""
+    pipeline_run = Run(settings, tmp_path)
     pipeline_run.worker_env.update({
         "SENTIMENT_FINBERT": "off", "STOCKTRACKER_LOG_LEVEL": "INFO",
         "TRADING_BROKER": "alpaca", "ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET,
         "ALPACA_TRADING_URL": alpaca.url, "ALPACA_DATA_URL": alpaca.url,
         "ALPACA_STREAM_URL": alpaca.stream_url, "ALPACA_DATA_STREAM_URL": alpaca.data_stream_url,
-        "ALPACA_CHAIN_REFRESH_S": "0.5",
-        "ALPACA_POLL_INTERVAL_S": "0.5"})
+        **env})
     try:
         yield pipeline_run
     finally:
         pipeline_run.close()
+
+
+@pytest.fixture
+def run(kafka_bootstrap: str, run_settings: Callable[..., Settings], tmp_path: Path,
+        alpaca: AlpacaServer) -> Iterator[Run]:
+    yield from alpaca_worker(run_settings(kafka_bootstrap), tmp_path, alpaca,
+                             ALPACA_CHAIN_REFRESH_S="0.5", ALPACA_POLL_INTERVAL_S="0.5")
 
 
 def enter(run: Run, alpaca: AlpacaServer) -> tuple[Market, dict[str, Any]]:

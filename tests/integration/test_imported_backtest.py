@@ -1,7 +1,8 @@
 """An imported day backtested end to end on the real broker, through the CLI: market history
 from the local Alpaca server (alpaca-py) and posts from a CSV file go onto the topics, then
 ``stocktracker backtest`` replays that range twice and writes the same report both times,
-with the benchmark rows taken from the imported quotes themselves."""
+with the benchmark rows taken from the imported quotes themselves; ``sweep`` finds the
+imported session as it finds a recorded one."""
 
 from __future__ import annotations
 
@@ -88,6 +89,16 @@ def test_an_imported_day_backtests_to_the_same_report_twice(kafka_bootstrap: str
         [day] = first["days"]
         assert day["day"] == str(DAY) and day["trades"] == first["trades"]
         assert day["underlying_return"] == pytest.approx(expected)
+
+        # the research commands find the imported session like a recorded one
+        sweep = CliRunner().invoke(main, [
+            "sweep", "--from", str(DAY), "--to", str(DAY), "--param", "SIGNAL_MIN_POSTS=4,400",
+            "--metric", "trades", "--workers", "1", "--report", str(tmp_path / "sweep")], env=env)
+        assert sweep.exit_code == 0, sweep.output
+        results = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["results"]
+        assert [r["params"]["SIGNAL_MIN_POSTS"] for r in results] == ["4", "400"]
+        assert all(r["days"] == [str(DAY)] for r in results)
+        assert results[0]["report"]["trades"] > 0 and results[1]["report"]["trades"] == 0
     finally:
         delete_topics(kafka_bootstrap, topics_with_prefix(kafka_bootstrap, prefix)
                       + topics_with_prefix(kafka_bootstrap, "bt-"))

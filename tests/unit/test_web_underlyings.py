@@ -24,7 +24,9 @@ def qqq(record: dict[str, object]) -> dict[str, object]:
 def test_each_underlying_gets_its_own_row() -> None:
     view = DashboardView()
     for sentiment in (r.sentiment("SPY", 0.4), r.sentiment("QQQ", -0.3, posts=9)):
-        [event] = view.apply("sentiment", sentiment, now_us())
+        # the sentiment event (a window with an LLM read also gives a volatility event)
+        event = next(e for e in view.apply("sentiment", sentiment, now_us())
+                     if e.name == "sentiment_update")
         view.add_sentiment_point(event.payload)  # as the hub keeps what it sent
     view.apply("signals", r.signal("SPY:bullish:1"), now_us())
     view.apply("signals", qqq(r.signal("QQQ:bearish:1")), now_us())
