@@ -24,6 +24,7 @@ from stocktracker.schemas.codec import (
     rabin_fingerprint,
 )
 from stocktracker.streams.core.topics import RECORDS
+from tests.older_schemas import codec_before
 
 POST = {"id": "p1", "source": "x", "author": "a", "text": "$SPY 🚀", "event_time": 1,
         "trace": {"ingest_in": 5}}
@@ -101,11 +102,7 @@ def test_a_position_record_carries_its_flags_through_the_codec() -> None:
 
 
 def test_a_position_written_before_the_flags_decodes_with_both_false(tmp_path: Path) -> None:
-    v1 = tmp_path / "v1"
-    shutil.copytree(SCHEMA_DIR, v1, ignore=shutil.ignore_patterns("*.py", "__pycache__",
-                                                                   "history"))
-    shutil.copy(SCHEMA_DIR / "history" / "position.v1.avsc", v1 / "position.avsc")
-    old = SingleObjectCodec(SchemaSet(v1))
+    old = codec_before(tmp_path / "v1", "position.v1")
     assert "stale" not in {f["name"] for f in old.schemas.schema("position")["fields"]}
     old_bytes = old.encode("position", {"underlying": "SPY", "symbol": SYMBOL, "qty": 2,
                                         "avg_price": 1.25, "realized_pnl": -1.3, "mark": 1.3,
@@ -170,11 +167,7 @@ def test_registry_codec_writes_the_confluent_wire_format(registry: str) -> None:
 
 
 def test_a_quote_written_before_the_derived_flag_decodes_as_quoted(tmp_path: Path) -> None:
-    v3 = tmp_path / "v3"
-    shutil.copytree(SCHEMA_DIR, v3, ignore=shutil.ignore_patterns("*.py", "__pycache__",
-                                                                   "history"))
-    shutil.copy(SCHEMA_DIR / "history" / "quote.v3.avsc", v3 / "quote.avsc")
-    old = SingleObjectCodec(SchemaSet(v3))
+    old = codec_before(tmp_path / "v3", "quote.v3")
     assert "derived" not in {f["name"] for f in old.schemas.schema("quote")["fields"]}
     old_bytes = old.encode("quote", {"symbol": SYMBOL, "underlying": "SPY", "bid": 1.2,
                                      "ask": 1.25, "event_time": 7, "trace": {}})

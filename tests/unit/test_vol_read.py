@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ from stocktracker.domain.regime import Regime
 from stocktracker.domain.sentiment import ModelAnswer
 from stocktracker.domain.vol_read import VolRead, agreement, majority, read_of, regime_at
 from stocktracker.domain.vol_risk import VolTrack
-from stocktracker.schemas.codec import SCHEMA_DIR, SchemaSet, SingleObjectCodec
+from stocktracker.schemas.codec import SingleObjectCodec
 from stocktracker.streams.samples import at
+from tests.older_schemas import codec_before
 
 CLAUDE_KEYS = ("expected_volatility", "score_low", "score_high")
 ANSWER = {"direction": "bullish", "score": 0.6, "confidence": 0.8, "reasoning": "calls",
@@ -81,11 +81,7 @@ SCORE = {"post_id": "p1", "ticker": "SPY", "author": "a", "source": "x", "score"
 
 
 def test_a_v2_score_decodes_with_a_null_read(tmp_path: Path) -> None:
-    v2 = tmp_path / "v2"
-    shutil.copytree(SCHEMA_DIR, v2, ignore=shutil.ignore_patterns("*.py", "__pycache__",
-                                                                   "history"))
-    shutil.copy(SCHEMA_DIR / "history" / "score.v2.avsc", v2 / "score.avsc")
-    old = SingleObjectCodec(SchemaSet(v2))
+    old = codec_before(tmp_path / "v2", "score.v2")
     assert "expected_volatility" not in {f["name"] for f in old.schemas.schema("score")["fields"]}
     decoded = SingleObjectCodec().decode("Score", old.encode("Score", SCORE))
     assert decoded["expected_volatility"] is None
@@ -102,12 +98,7 @@ def test_a_v3_score_carries_the_read_through_the_codec() -> None:
 
 
 def test_v1_sentiment_and_v2_signal_records_decode_with_defaults(tmp_path: Path) -> None:
-    old_dir = tmp_path / "old"
-    shutil.copytree(SCHEMA_DIR, old_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__",
-                                                                        "history"))
-    shutil.copy(SCHEMA_DIR / "history" / "sentiment.v1.avsc", old_dir / "sentiment.avsc")
-    shutil.copy(SCHEMA_DIR / "history" / "signal.v2.avsc", old_dir / "signal.avsc")
-    old, new = SingleObjectCodec(SchemaSet(old_dir)), SingleObjectCodec()
+    old, new = codec_before(tmp_path / "old", "sentiment.v1", "signal.v2"), SingleObjectCodec()
     sentiment = new.decode("Sentiment", old.encode("Sentiment", {
         "ticker": "SPY", "window_start": 1, "window_end": 2, "mean": 0.3, "decayed": 0.3,
         "confidence": 0.5, "posts": 4, "authors": 3, "engagement": 9, "tumbling_mean": 0.2,
